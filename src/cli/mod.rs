@@ -1,0 +1,451 @@
+//! The command line: `letterbox check` (and later `fetch`) for scripting,
+//! tests and benchmarks. It parses arguments into the engine's types, runs
+//! the engine, and prints results; every failure class has its own exit
+//! code and a sentence on stderr.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::{self, CheckOptions, CheckReport};
+use crate::net::{Credentials, Endpoint, Error, Fingerprint, Observe, Security};
+use crate::pop3::{AuthMethod, Secret};
+
+/// Letterbox: check your POP3 mailbox, preview mail on the server, and
+/// download, keep or delete each message.
+#[derive(Debug, Parser)]
+#[command(name = "letterbox", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// List the messages waiting on the server with a preview of each,
+    /// without changing anything there.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+}
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 success, 1 internal error, 2 bad arguments, 3 network problem \
+(may work later), 4 TLS or certificate problem, 5 sign-in refused, \
+6 the server reported an error (mailbox in use, checked too soon, ...), \
+7 the server broke the protocol, 130 cancelled.
+
+The password is read from the environment variable LETTERBOX_PASSWORD.";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SecurityArg {
+    /// TLS from the first byte (pop3s, port 995)
+    Tls,
+    /// Plain connection upgraded with STLS (port 110); fails if the server
+    /// does not offer it
+    Starttls,
+    /// No encryption at all
+    None,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthArg {
+    Auto,
+    CramMd5,
+    Plain,
+    Login,
+    Xoauth2,
+    Apop,
+    User,
+}
+
+/// How to reach and log in to the server; shared by the subcommands.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// pop3s://USER@HOST[:PORT] (implicit TLS) or pop3://USER@HOST[:PORT]
+    /// (STARTTLS unless --security says otherwise). A user name containing
+    /// @ may be written as is or with %40.
+    #[arg(long)]
+    pub url: String,
+    /// Overrides the security implied by the URL scheme.
+    #[arg(long, value_enum)]
+    pub security: Option<SecurityArg>,
+    /// Trust this extra certificate (PEM) for the server, e.g. a self-signed one.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Trust exactly the server certificate with this SHA-256 fingerprint.
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+    /// Sign-in method.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub auth: AuthArg,
+    /// Allow sending the password unencrypted (only matters with
+    /// --security none).
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// Seconds to wait for the server before giving up.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Lines of each message's text to preview.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub preview_lines: u32,
+    /// Print JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit codes, one per failure class.
+pub mod exit {
+    pub const INTERNAL: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NETWORK: u8 = 3;
+    pub const TLS: u8 = 4;
+    pub const AUTH: u8 = 5;
+    pub const SERVER: u8 = 6;
+    pub const PROTOCOL: u8 = 7;
+    pub const CANCELLED: u8 = 130;
+}
+
+/// Runs a parsed subcommand.
+pub fn run(command: CliCommand) -> ExitCode {
+    match command {
+        CliCommand::Check(args) => run_check(&args),
+    }
+}
+
+fn run_check(args: &CheckArgs) -> ExitCode {
+    let (endpoint, credentials) = match connection(&args.connect) {
+        Ok(pair) => pair,
+        Err(message) => return usage(&message),
+    };
+    let options = CheckOptions {
+        preview_lines: args.preview_lines,
+    };
+    match engine::check(
+        &endpoint,
+        &credentials,
+        &options,
+        Observe::default(),
+        &mut |_| {},
+    ) {
+        Ok(report) => {
+            let printed = if args.json {
+                print_json(&report)
+            } else {
+                print_text(&report, &credentials.user, &endpoint.host)
+            };
+            match printed {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(exit::INTERNAL),
+            }
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("letterbox: {message}");
+    ExitCode::from(exit::USAGE)
+}
+
+/// Prints the error as a sentence, the next step, and the detail.
+fn fail(error: &Error) -> ExitCode {
+    let message = error.user_message();
+    eprintln!("letterbox: {}", message.headline);
+    eprintln!("  {}", message.next_step);
+    if let Some(cert) = error.certificate() {
+        eprintln!("  certificate subject: {}", cert.subject);
+        eprintln!("  issuer: {}", cert.issuer);
+        eprintln!("  valid: {} to {}", cert.not_before, cert.not_after);
+        eprintln!("  SHA-256 fingerprint: {}", cert.sha256);
+        eprintln!("  (to trust it: --fingerprint {})", cert.sha256);
+    }
+    eprintln!("  detail: {}", message.detail);
+    ExitCode::from(exit_code(error))
+}
+
+pub fn exit_code(error: &Error) -> u8 {
+    match error {
+        Error::Cancelled => exit::CANCELLED,
+        e if e.is_tls() => exit::TLS,
+        e if e.is_auth() => exit::AUTH,
+        Error::Resolve { .. }
+        | Error::Connect { .. }
+        | Error::Timeout { .. }
+        | Error::ConnectionClosed
+        | Error::Io(_) => exit::NETWORK,
+        Error::AuthFailed { .. } | Error::Greeting { .. } | Error::Server { .. } => exit::SERVER,
+        Error::Protocol(_) | Error::Reply(_) | Error::Listing(_) => exit::PROTOCOL,
+        _ => exit::INTERNAL,
+    }
+}
+
+/// Parsed `pop3[s]://user@host[:port]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PopUrl {
+    pub security: Security,
+    pub user: String,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+pub fn parse_url(url: &str) -> Result<PopUrl, String> {
+    let (security, rest) = if let Some(rest) = url.strip_prefix("pop3s://") {
+        (Security::Tls, rest)
+    } else if let Some(rest) = url.strip_prefix("pop3://") {
+        (Security::StartTls, rest)
+    } else {
+        return Err(format!(
+            "the URL {url:?} must start with pop3s:// (TLS) or pop3:// (STARTTLS)"
+        ));
+    };
+    let rest = rest.trim_end_matches('/');
+    // The last @ separates the user, who may be an e-mail address.
+    let (user, hostport) = rest
+        .rsplit_once('@')
+        .ok_or_else(|| format!("the URL {url:?} has no user name (pop3s://USER@HOST)"))?;
+    let user = percent_decode(user).ok_or_else(|| format!("bad %-escape in {user:?}"))?;
+    if user.is_empty() {
+        return Err("the user name in the URL is empty".into());
+    }
+    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| format!("unclosed [ in {hostport:?}"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("the URL {url:?} has no server name"));
+    }
+    let port = port
+        .map(|p| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{p:?} is not a port number"))
+        })
+        .transpose()?;
+    Ok(PopUrl {
+        security,
+        user,
+        host: host.to_owned(),
+        port,
+    })
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Builds the endpoint and credentials from the shared arguments.
+pub fn connection(args: &ConnectArgs) -> Result<(Endpoint, Credentials), String> {
+    let url = parse_url(&args.url)?;
+    let security = match args.security {
+        Some(SecurityArg::Tls) => Security::Tls,
+        Some(SecurityArg::Starttls) => Security::StartTls,
+        Some(SecurityArg::None) => Security::None,
+        None => url.security,
+    };
+    let port = url.port.unwrap_or(security.default_port());
+    let mut endpoint = Endpoint::new(&url.host, port, security);
+    endpoint.timeouts.io = Duration::from_secs(args.timeout_secs.max(1));
+    endpoint.timeouts.connect = endpoint.timeouts.io.min(Duration::from_secs(30));
+    if let Some(path) = &args.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read the certificate file {}: {e}", path.display()))?;
+        endpoint.trust.extra_ca_pem = Some(pem);
+    }
+    if let Some(text) = &args.fingerprint {
+        endpoint.trust.pinned = Some(
+            Fingerprint::parse(text)
+                .ok_or_else(|| format!("{text:?} is not a SHA-256 fingerprint (64 hex digits)"))?,
+        );
+    }
+    let password = std::env::var("LETTERBOX_PASSWORD").map_err(|_| {
+        "set the password in the environment variable LETTERBOX_PASSWORD".to_owned()
+    })?;
+    let method = match args.auth {
+        AuthArg::Auto => AuthMethod::Auto,
+        AuthArg::CramMd5 => AuthMethod::CramMd5,
+        AuthArg::Plain => AuthMethod::Plain,
+        AuthArg::Login => AuthMethod::Login,
+        AuthArg::Xoauth2 => AuthMethod::XOAuth2,
+        AuthArg::Apop => AuthMethod::Apop,
+        AuthArg::User => AuthMethod::UserPass,
+    };
+    let credentials = Credentials {
+        user: url.user,
+        secret: Secret::new(password),
+        method,
+        allow_cleartext: args.allow_plaintext,
+    };
+    Ok((endpoint, credentials))
+}
+
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    total: u32,
+    size_bytes: u64,
+    messages: Vec<JsonMessage<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonMessage<'a> {
+    number: u32,
+    uid: Option<&'a str>,
+    size: u64,
+    from: Option<&'a str>,
+    subject: Option<&'a str>,
+    date: Option<&'a str>,
+    preview: Option<&'a str>,
+}
+
+fn print_json(report: &CheckReport) -> std::io::Result<()> {
+    let json = JsonReport {
+        total: report.total,
+        size_bytes: report.size_bytes,
+        messages: report
+            .messages
+            .iter()
+            .map(|m| JsonMessage {
+                number: m.number.get(),
+                uid: m.uid.as_ref().map(|u| u.as_str()),
+                size: m.size_bytes,
+                from: m.preview.as_ref().map(|p| p.from.as_str()),
+                subject: m.preview.as_ref().map(|p| p.subject.as_str()),
+                date: m.preview.as_ref().map(|p| p.date.as_str()),
+                preview: m.preview.as_ref().map(|p| p.text.as_str()),
+            })
+            .collect(),
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &json)?;
+    writeln!(out)
+}
+
+fn print_text(report: &CheckReport, user: &str, host: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let plural = if report.total == 1 { "" } else { "s" };
+    writeln!(
+        out,
+        "{user} on {host}: {} message{plural}, {}",
+        report.total,
+        human_size(report.size_bytes)
+    )?;
+    if !report.uidl_supported {
+        writeln!(out, "(this server does not support UIDL)")?;
+    }
+    for m in &report.messages {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "#{}  {}  {}",
+            m.number,
+            m.uid.as_ref().map_or("-", |u| u.as_str()),
+            human_size(m.size_bytes)
+        )?;
+        match &m.preview {
+            Some(p) => {
+                writeln!(out, "  From:    {}", p.from)?;
+                writeln!(out, "  Subject: {}", p.subject)?;
+                writeln!(out, "  Date:    {}", p.date)?;
+                for line in p.text.lines() {
+                    writeln!(out, "  | {line}")?;
+                }
+            }
+            None => writeln!(out, "  (no preview: the server refused TOP)")?,
+        }
+    }
+    Ok(())
+}
+
+/// Sizes as people read them: 1000-based, one decimal.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("pop3s://alice@mail.example.org").unwrap(),
+            PopUrl {
+                security: Security::Tls,
+                user: "alice".into(),
+                host: "mail.example.org".into(),
+                port: None
+            }
+        );
+        let u = parse_url("pop3://alice@example.org@pop.example.org:1110/").unwrap();
+        assert_eq!(
+            (u.security, u.user.as_str(), u.port),
+            (Security::StartTls, "alice@example.org", Some(1110))
+        );
+        assert_eq!(parse_url("pop3s://a%40b.c@h").unwrap().user, "a@b.c");
+        let v6 = parse_url("pop3s://u@[::1]:995").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", Some(995)));
+        for bad in [
+            "imap://u@h",
+            "pop3s://h",
+            "pop3s://@h",
+            "pop3s://u@",
+            "pop3s://u@h:0",
+            "pop3s://u@h:x",
+            "pop3s://u%4@h",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(999), "999 bytes");
+        assert_eq!(human_size(1500), "1.5 KB");
+        assert_eq!(human_size(52_428_800), "52.4 MB");
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,9 @@
+//! Letterbox: check a POP3 mailbox, preview messages on the server, and
+//! download, keep or delete each one without ever losing or duplicating mail.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod engine;
+pub mod mail;
+pub mod net;
+pub mod pop3;

@@ -1,0 +1,709 @@
+//! The blocking driver around the sans-IO session, and the typed client
+//! built on it: `Client` (authorization state) becomes a `Mailbox`
+//! (transaction state) by logging in, and a `Mailbox` is consumed by
+//! `quit`. A DELE before login cannot be written, and dropping a `Mailbox`
+//! without `quit` closes the connection without QUIT, so the server
+//! deletes nothing.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::pop3::auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, choose_method};
+use crate::pop3::reply::{
+    Capabilities, apop_timestamp, parse_capabilities, parse_scan_listing, parse_stat,
+    parse_uidl_listing,
+};
+use crate::pop3::{
+    AuthLine, Command, CommandId, Event, Limits, MsgNum, ReplyError, Secret, Session, Status, Uidl,
+};
+
+use super::error::Error;
+use super::tls::Trust;
+use super::transport::{CancelToken, Security, Stream, Timeouts, Transport};
+
+/// Where and how to connect.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub trust: Trust,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+    /// Commands in flight at most when the server allows pipelining. About
+    /// 100 reaches the loopback limit (measured); 100 short commands also fit
+    /// easily in a socket send buffer, which is what rules out a deadlock.
+    pub max_window: usize,
+}
+
+impl Endpoint {
+    pub fn new(host: &str, port: u16, security: Security) -> Endpoint {
+        Endpoint {
+            host: host.to_owned(),
+            port,
+            security,
+            trust: Trust::default(),
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+            max_window: 100,
+        }
+    }
+}
+
+/// Who logs in, and how.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user: String,
+    /// The password, or the OAuth 2 access token for XOAUTH2.
+    pub secret: Secret<String>,
+    pub method: AuthMethod,
+    /// The account's explicit permission to send the password over an
+    /// unencrypted connection.
+    pub allow_cleartext: bool,
+}
+
+/// Which way a transcript line went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    ToServer,
+    FromServer,
+}
+
+/// Receives the conversation for the connection log, secrets redacted.
+pub type TranscriptSink = Box<dyn FnMut(Direction, &str) + Send>;
+
+/// Options for a connection that are not about the server.
+#[derive(Default)]
+pub struct Observe {
+    pub transcript: Option<TranscriptSink>,
+    pub cancel: Option<CancelToken>,
+}
+
+/// Called by `Driver::run` for each event.
+type EventHandler<'a, T> = dyn FnMut(&mut Driver<T>, Event) -> Result<(), Error> + 'a;
+
+/// A session over some transport: the pop3 core plus the read/write loop.
+struct Driver<T> {
+    transport: T,
+    session: Session,
+    read_buf: Vec<u8>,
+    write_buf: Vec<u8>,
+    io_timeout: Duration,
+    observe: Observe,
+}
+
+impl<T: Transport> Driver<T> {
+    fn log(&mut self, direction: Direction, text: &str) {
+        tracing::trace!(?direction, "{text}");
+        if let Some(sink) = self.observe.transcript.as_mut() {
+            sink(direction, text);
+        }
+    }
+
+    fn check_cancel(&self) -> Result<(), Error> {
+        match &self.observe.cancel {
+            Some(cancel) if cancel.is_cancelled() => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
+
+    fn submit(&mut self, command: Command, stream: bool) -> Result<CommandId, Error> {
+        self.log(Direction::ToServer, &command.redacted());
+        let id = if stream {
+            self.session.submit_streamed(command)?
+        } else {
+            self.session.submit(command)?
+        };
+        Ok(id)
+    }
+
+    fn respond(&mut self, line: AuthLine) -> Result<(), Error> {
+        let shown = match line {
+            AuthLine::Cancel => "*",
+            AuthLine::Response(_) => "[redacted]",
+        };
+        self.log(Direction::ToServer, shown);
+        self.session.auth_respond(line)?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        self.write_buf.clear();
+        if self.session.poll_transmit(&mut self.write_buf) > 0 {
+            let result = self
+                .transport
+                .write_all(&self.write_buf)
+                .and_then(|()| self.transport.flush());
+            result.map_err(|e| self.io_error(e))?;
+        }
+        Ok(())
+    }
+
+    fn io_error(&self, e: std::io::Error) -> Error {
+        if self.check_cancel().is_err() {
+            Error::Cancelled
+        } else {
+            Error::from_io(e, self.io_timeout)
+        }
+    }
+
+    /// Reads once from the transport and feeds the session.
+    fn read_some(&mut self) -> Result<(), Error> {
+        self.check_cancel()?;
+        let n = match self.transport.read(&mut self.read_buf) {
+            Ok(0) => {
+                self.check_cancel()?;
+                return Err(Error::ConnectionClosed);
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(self.io_error(e)),
+        };
+        self.session.handle_input(&self.read_buf[..n])?;
+        Ok(())
+    }
+
+    fn log_event(&mut self, event: &Event) {
+        match event {
+            Event::Greeting(status) => self.log(Direction::FromServer, &status_text(status)),
+            Event::Continuation { challenge, .. } => {
+                self.log(Direction::FromServer, &format!("+ {challenge}"));
+            }
+            Event::Reply { status, body, .. } => {
+                let mut text = status_text(status);
+                if let Some(body) = body {
+                    text.push_str(&format!(" [{} more bytes]", body.len()));
+                }
+                self.log(Direction::FromServer, &text);
+            }
+            Event::ReplyFailed { error, .. } => {
+                self.log(Direction::FromServer, &format!("[reply refused: {error}]"));
+            }
+            Event::Data { .. } => {}
+        }
+    }
+
+    /// Sends what may be sent and handles events until no command is
+    /// outstanding. `on_event` may submit more commands or answer AUTH
+    /// challenges; it gets the driver for that.
+    fn run(&mut self, on_event: &mut EventHandler<'_, T>) -> Result<(), Error> {
+        loop {
+            self.flush()?;
+            let mut handled = false;
+            while let Some(event) = self.session.poll_event() {
+                handled = true;
+                self.log_event(&event);
+                on_event(self, event)?;
+            }
+            if handled {
+                continue; // the handler may have queued more to send
+            }
+            if self.session.outstanding() == 0 {
+                return Ok(());
+            }
+            self.read_some()?;
+        }
+    }
+
+    /// Runs one command and returns its status and collected body.
+    fn execute(&mut self, command: Command) -> Result<(Status, Option<Vec<u8>>), Error> {
+        let id = self.submit(command, false)?;
+        let mut result = None;
+        self.run(&mut |_, event| {
+            match event {
+                Event::Reply {
+                    id: got,
+                    status,
+                    body,
+                } if got == id => {
+                    result = Some(Ok((status, body)));
+                }
+                Event::ReplyFailed { id: got, error } if got == id => {
+                    result = Some(Err(Error::Reply(error)));
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        // `run` only returns once every reply is in, ours included.
+        result.unwrap_or(Err(Error::ConnectionClosed))
+    }
+
+    /// Like `execute`, but a `-ERR` becomes an error naming the command.
+    fn expect_ok(&mut self, command: Command) -> Result<(Status, Option<Vec<u8>>), Error> {
+        let keyword = command.keyword();
+        let (status, body) = self.execute(command)?;
+        if !status.ok {
+            return Err(Error::Server {
+                command: keyword,
+                code: status.code,
+                text: status.text,
+            });
+        }
+        Ok((status, body))
+    }
+}
+
+fn status_text(status: &Status) -> String {
+    let mut text = String::from(if status.ok { "+OK" } else { "-ERR" });
+    if let Some(code) = &status.code {
+        text.push_str(&format!(" [{code}]"));
+    }
+    if !status.text.is_empty() {
+        text.push(' ');
+        text.push_str(&status.text);
+    }
+    text
+}
+
+/// What the server told us before login, for the connection report.
+#[derive(Clone, Debug)]
+pub struct ServerInfo {
+    pub greeting: String,
+    /// `None` when the server does not support CAPA.
+    pub capabilities: Option<Capabilities>,
+    pub apop_timestamp: Option<String>,
+    pub encrypted: bool,
+    /// SHA-256 of the server certificate, when encrypted.
+    pub certificate_der: Option<Vec<u8>>,
+}
+
+/// A connected session in the authorization state.
+pub struct Client<T: Transport = Stream> {
+    driver: Driver<T>,
+    endpoint: Endpoint,
+    info: ServerInfo,
+}
+
+impl Client<Stream> {
+    /// Connects, reads the greeting and capabilities, and secures the
+    /// connection as the endpoint requires.
+    pub fn connect(endpoint: &Endpoint, observe: Observe) -> Result<Client<Stream>, Error> {
+        let stream = Stream::connect(
+            &endpoint.host,
+            endpoint.port,
+            endpoint.security,
+            &endpoint.trust,
+            endpoint.timeouts,
+            observe.cancel.as_ref(),
+        )?;
+        let certificate_der = stream.peer_certificate_der();
+        let mut client = Client::over(stream, endpoint, observe)?;
+        if client.info.certificate_der.is_none() {
+            client.info.certificate_der = certificate_der;
+        }
+        Ok(client)
+    }
+}
+
+impl<T: Transport> Client<T> {
+    /// Starts a session over an already connected transport (implicit TLS
+    /// already done, if any). Performs STLS when the endpoint asks for it.
+    pub fn over(transport: T, endpoint: &Endpoint, observe: Observe) -> Result<Client<T>, Error> {
+        let mut driver = Driver {
+            transport,
+            session: Session::new(endpoint.limits.clone()),
+            read_buf: vec![0; 64 * 1024],
+            write_buf: Vec::new(),
+            io_timeout: endpoint.timeouts.io,
+            observe,
+        };
+        let greeting = read_greeting(&mut driver)?;
+        let mut capabilities = capa(&mut driver)?;
+        if endpoint.security == Security::StartTls {
+            // RFC 2595: no STLS in CAPA (or no CAPA at all) means we cannot
+            // know the server supports it; a stripped capability is exactly
+            // what a downgrade attack looks like, so stop.
+            if !capabilities.as_ref().is_some_and(|c| c.stls) {
+                return Err(Error::StartTlsUnavailable);
+            }
+            let (status, _) = driver.execute(Command::Stls)?;
+            if !status.ok {
+                return Err(Error::StartTlsRefused(status.text));
+            }
+            driver
+                .transport
+                .start_tls(&endpoint.host, &endpoint.trust)?;
+            driver.session.tls_established();
+            // Capabilities learned before TLS cannot be trusted.
+            capabilities = capa(&mut driver)?;
+        }
+        if capabilities.as_ref().is_some_and(|c| c.pipelining) {
+            driver.session.set_window(endpoint.max_window);
+        }
+        let info = ServerInfo {
+            apop_timestamp: apop_timestamp(&greeting.text),
+            greeting: greeting.text,
+            capabilities,
+            encrypted: driver.transport.is_encrypted(),
+            certificate_der: None,
+        };
+        Ok(Client {
+            driver,
+            endpoint: endpoint.clone(),
+            info,
+        })
+    }
+
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// The method `login` would use with these credentials.
+    pub fn choose_method(&self, credentials: &Credentials) -> Result<AuthMethod, Error> {
+        let offer = ServerOffer {
+            capabilities: self.info.capabilities.as_ref(),
+            apop_timestamp: self.info.apop_timestamp.as_deref(),
+            encrypted: self.info.encrypted,
+        };
+        Ok(choose_method(
+            credentials.method,
+            &offer,
+            credentials.allow_cleartext,
+        )?)
+    }
+
+    /// Logs in; on success the session is in the transaction state.
+    pub fn login(mut self, credentials: &Credentials) -> Result<Mailbox<T>, Error> {
+        let method = self.choose_method(credentials)?;
+        let driver = &mut self.driver;
+        let status = match method {
+            AuthMethod::UserPass => {
+                let (status, _) =
+                    driver.execute(Command::user(&credentials.user).map_err(auth_arg)?)?;
+                if status.ok {
+                    driver
+                        .execute(Command::pass(&credentials.secret).map_err(auth_arg)?)?
+                        .0
+                } else {
+                    status
+                }
+            }
+            AuthMethod::Apop => {
+                let stamp = self.info.apop_timestamp.as_deref().unwrap_or_default();
+                driver
+                    .execute(apop_command(&credentials.user, stamp, &credentials.secret)?)?
+                    .0
+            }
+            _ => sasl_login(driver, method, credentials)?,
+        };
+        if !status.ok {
+            return Err(Error::AuthFailed {
+                method,
+                code: status.code,
+                text: status.text,
+            });
+        }
+        // Some servers only list PIPELINING once logged in (RFC 2449 §5).
+        let pipelining_known = self
+            .info
+            .capabilities
+            .as_ref()
+            .is_some_and(|c| c.pipelining);
+        if self.info.capabilities.is_some()
+            && !pipelining_known
+            && let Some(after) = capa(driver)?
+        {
+            if after.pipelining {
+                driver.session.set_window(self.endpoint.max_window);
+            }
+            self.info.capabilities = Some(after);
+        }
+        Ok(Mailbox {
+            driver: self.driver,
+            info: self.info,
+            method,
+        })
+    }
+
+    /// Ends the session politely before login.
+    pub fn quit(mut self) -> Result<(), Error> {
+        self.driver.expect_ok(Command::Quit).map(|_| ())
+    }
+}
+
+fn auth_arg(e: crate::pop3::ArgError) -> Error {
+    Error::Credential(e.into())
+}
+
+fn read_greeting<T: Transport>(driver: &mut Driver<T>) -> Result<Status, Error> {
+    loop {
+        driver.read_some()?;
+        if let Some(event) = driver.session.poll_event() {
+            driver.log_event(&event);
+            return match event {
+                Event::Greeting(status) if status.ok => Ok(status),
+                Event::Greeting(status) => Err(Error::Greeting {
+                    code: status.code,
+                    text: status.text,
+                }),
+                _ => Err(Error::ConnectionClosed),
+            };
+        }
+    }
+}
+
+/// CAPA; `None` if the server does not support it (RFC 1939-only servers).
+fn capa<T: Transport>(driver: &mut Driver<T>) -> Result<Option<Capabilities>, Error> {
+    let (status, body) = driver.execute(Command::Capa)?;
+    Ok(status
+        .ok
+        .then(|| parse_capabilities(body.as_deref().unwrap_or_default())))
+}
+
+fn sasl_login<T: Transport>(
+    driver: &mut Driver<T>,
+    method: AuthMethod,
+    credentials: &Credentials,
+) -> Result<Status, Error> {
+    let (mut exchange, command) =
+        SaslExchange::start(method, &credentials.user, &credentials.secret)?;
+    let id = driver.submit(command, false)?;
+    let mut result: Option<Result<Status, Error>> = None;
+    driver.run(&mut |driver, event| {
+        match event {
+            Event::Continuation { id: got, challenge } if got == id => {
+                let line = match exchange.respond(&challenge) {
+                    Ok(line) => line,
+                    Err(e) => {
+                        // Give up the exchange cleanly; report why afterwards.
+                        result = Some(Err(e.into()));
+                        AuthLine::Cancel
+                    }
+                };
+                driver.respond(line)?;
+            }
+            Event::Reply {
+                id: got, status, ..
+            } if got == id && result.is_none() => {
+                result = Some(Ok(status));
+            }
+            Event::ReplyFailed { id: got, error } if got == id => {
+                result = Some(Err(error.into()));
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    result.unwrap_or(Err(Error::ConnectionClosed))
+}
+
+/// What happened to one command of a pipelined batch.
+#[derive(Debug)]
+pub enum Outcome {
+    Ok {
+        status: Status,
+        body: Option<Vec<u8>>,
+    },
+    /// The server answered `-ERR`.
+    Refused(Status),
+    /// The reply broke a limit and was skipped.
+    Failed(ReplyError),
+}
+
+/// Receives the messages of a pipelined RETR batch as they stream in.
+pub trait RetrSink {
+    /// A piece of message `index` (position in the batch), in order.
+    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), Error>;
+    /// Message `index` is complete (`Ok`) or failed. Returning an error
+    /// stops the whole batch (the connection must then be dropped).
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), Error>;
+}
+
+/// A logged-in session in the transaction state.
+pub struct Mailbox<T: Transport = Stream> {
+    driver: Driver<T>,
+    info: ServerInfo,
+    method: AuthMethod,
+}
+
+impl<T: Transport> Mailbox<T> {
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    pub fn method(&self) -> AuthMethod {
+        self.method
+    }
+
+    /// Commands that may be in flight at once in this session.
+    pub fn window(&self) -> usize {
+        self.driver.session.window()
+    }
+
+    /// (message count, mailbox size in octets).
+    pub fn stat(&mut self) -> Result<(u32, u64), Error> {
+        let (status, _) = self.driver.expect_ok(Command::Stat)?;
+        Ok(parse_stat(&status)?)
+    }
+
+    /// Runs commands pipelined (as far as the server allows) and returns
+    /// each one's outcome in order. Bodies are collected.
+    pub fn batch(&mut self, commands: Vec<Command>) -> Result<Vec<Outcome>, Error> {
+        let mut outcomes: Vec<Option<Outcome>> = (0..commands.len()).map(|_| None).collect();
+        let mut ids = Vec::with_capacity(commands.len());
+        for command in commands {
+            ids.push(self.driver.submit(command, false)?);
+        }
+        let first = ids.first().copied();
+        self.driver.run(&mut |_, event| {
+            let (id, outcome) = match event {
+                Event::Reply { id, status, body } if status.ok => {
+                    (id, Outcome::Ok { status, body })
+                }
+                Event::Reply { id, status, .. } => (id, Outcome::Refused(status)),
+                Event::ReplyFailed { id, error } => (id, Outcome::Failed(error)),
+                _ => return Ok(()),
+            };
+            if let Some(slot) = first
+                .and_then(|f| index_of(f, id))
+                .and_then(|i| outcomes.get_mut(i))
+            {
+                *slot = Some(outcome);
+            }
+            Ok(())
+        })?;
+        outcomes
+            .into_iter()
+            .map(|o| o.ok_or(Error::ConnectionClosed))
+            .collect()
+    }
+
+    /// The unique-id listing; `None` if the server does not support UIDL.
+    pub fn uidl_all(&mut self) -> Result<Option<Vec<(MsgNum, Uidl)>>, Error> {
+        let (status, body) = self.driver.execute(Command::Uidl(None))?;
+        if !status.ok {
+            return Ok(None);
+        }
+        Ok(Some(parse_uidl_listing(
+            body.as_deref().unwrap_or_default(),
+        )?))
+    }
+
+    pub fn list_all(&mut self) -> Result<Vec<(MsgNum, u64)>, Error> {
+        let (_, body) = self.driver.expect_ok(Command::List(None))?;
+        Ok(parse_scan_listing(body.as_deref().unwrap_or_default())?)
+    }
+
+    /// Retrieves messages pipelined, streaming each to `sink`.
+    pub fn retr_stream(
+        &mut self,
+        messages: &[MsgNum],
+        sink: &mut dyn RetrSink,
+    ) -> Result<(), Error> {
+        self.stream_batch(messages.iter().map(|&m| Command::Retr(m)).collect(), sink)
+    }
+
+    /// Like `retr_stream` with TOP: headers and the first `lines` body lines.
+    pub fn top_stream(
+        &mut self,
+        messages: &[MsgNum],
+        lines: u32,
+        sink: &mut dyn RetrSink,
+    ) -> Result<(), Error> {
+        self.stream_batch(
+            messages
+                .iter()
+                .map(|&msg| Command::Top { msg, lines })
+                .collect(),
+            sink,
+        )
+    }
+
+    fn stream_batch(
+        &mut self,
+        commands: Vec<Command>,
+        sink: &mut dyn RetrSink,
+    ) -> Result<(), Error> {
+        let mut first_id = None;
+        for command in commands {
+            let id = self.driver.submit(command, true)?;
+            first_id.get_or_insert(id);
+        }
+        let Some(first_id) = first_id else {
+            return Ok(());
+        };
+        self.driver.run(&mut |_, event| match event {
+            Event::Data { id, chunk } => match index_of(first_id, id) {
+                Some(i) => sink.data(i, &chunk),
+                None => Ok(()),
+            },
+            Event::Reply { id, status, body } => match index_of(first_id, id) {
+                Some(i) if status.ok => sink.end(i, Outcome::Ok { status, body }),
+                Some(i) => sink.end(i, Outcome::Refused(status)),
+                None => Ok(()),
+            },
+            Event::ReplyFailed { id, error } => match index_of(first_id, id) {
+                Some(i) => sink.end(i, Outcome::Failed(error)),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        })
+    }
+
+    /// Marks messages for deletion (pipelined). Nothing is deleted until
+    /// `quit`; dropping the mailbox instead keeps everything.
+    pub fn dele(&mut self, messages: &[MsgNum]) -> Result<Vec<Outcome>, Error> {
+        self.batch(messages.iter().map(|&m| Command::Dele(m)).collect())
+    }
+
+    pub fn noop(&mut self) -> Result<(), Error> {
+        self.driver.expect_ok(Command::Noop).map(|_| ())
+    }
+
+    /// Unmarks every message marked as deleted in this session.
+    pub fn rset(&mut self) -> Result<(), Error> {
+        self.driver.expect_ok(Command::Rset).map(|_| ())
+    }
+
+    /// Ends the session: the server now deletes the messages marked with
+    /// DELE (RFC 1939 UPDATE state). Only call this once everything the
+    /// deletions depend on is safe.
+    pub fn quit(mut self) -> Result<(), Error> {
+        self.driver.expect_ok(Command::Quit).map(|_| ())
+    }
+}
+
+/// Commands of one batch get consecutive ids, so the position in the batch
+/// is the distance from the first.
+fn index_of(first: CommandId, id: CommandId) -> Option<usize> {
+    id.distance_from(first)
+}
+
+/// Lets `Read + Write` test doubles be used where no TLS is involved.
+impl<S: Read + Write> Transport for PlainTransport<S> {
+    fn is_encrypted(&self) -> bool {
+        self.encrypted
+    }
+
+    fn start_tls(&mut self, _host: &str, _trust: &Trust) -> Result<(), Error> {
+        if self.encrypted {
+            return Err(Error::Tls("already encrypted".into()));
+        }
+        self.encrypted = true;
+        Ok(())
+    }
+}
+
+/// A transport over any byte stream, for tests and transcript replays. Its
+/// `start_tls` only pretends (it flips `is_encrypted`).
+pub struct PlainTransport<S> {
+    pub inner: S,
+    pub encrypted: bool,
+}
+
+impl<S: Read> Read for PlainTransport<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for PlainTransport<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -1,0 +1,18 @@
+//! The only code that owns a socket. TCP with timeouts, implicit TLS and
+//! STLS (with certificate checks and pinning), and a blocking driver that
+//! feeds the sans-IO `pop3` core, keeping a bounded window of pipelined
+//! commands in flight. It never decides what to download or delete; that is
+//! the engine's job.
+
+mod client;
+mod error;
+pub mod tls;
+mod transport;
+
+pub use client::{
+    Client, Credentials, Direction, Endpoint, Mailbox, Observe, Outcome, PlainTransport, RetrSink,
+    ServerInfo, TranscriptSink,
+};
+pub use error::{Error, UserMessage};
+pub use tls::{CertificateInfo, Fingerprint, Trust};
+pub use transport::{CancelToken, Security, Stream, Timeouts, Transport};

@@ -1,0 +1,296 @@
+//! The socket: TCP with timeouts, every address of a host tried in turn,
+//! implicit TLS or an STLS upgrade in place, and a cancel token that can
+//! interrupt a blocked read from another thread.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use native_tls::TlsStream;
+
+use super::error::Error;
+use super::tls::{self, CertificateInfo, HandshakeFailure, Trust};
+
+/// How the connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Security {
+    /// TLS from the first byte (POP3S, port 995). The default.
+    #[default]
+    Tls,
+    /// Plain connection upgraded with STLS before login (port 110). If the
+    /// server does not offer STLS the session stops: no silent downgrade.
+    StartTls,
+    /// No encryption. Only on the account's explicit request.
+    None,
+}
+
+impl Security {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Security::Tls => 995,
+            Security::StartTls | Security::None => 110,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Per address tried.
+    pub connect: Duration,
+    /// Any single read or write; a slow ISP must survive it.
+    pub io: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(20),
+            io: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Lets another thread stop a session: sets a flag the driver checks, and
+/// shuts the socket down so a blocked read returns at once. A cancelled
+/// session never sends QUIT, so the server deletes nothing.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<CancelInner>);
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    socket: Mutex<Option<TcpStream>>,
+}
+
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        if let Ok(socket) = self.0.socket.lock()
+            && let Some(socket) = socket.as_ref()
+        {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn watch(&self, socket: &TcpStream) {
+        if let (Ok(mut slot), Ok(clone)) = (self.0.socket.lock(), socket.try_clone()) {
+            *slot = Some(clone);
+        }
+        if self.is_cancelled() {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// A byte stream a POP3 session can run over. Implemented by [`Stream`]
+/// for real sockets, and by test doubles that replay transcripts.
+pub trait Transport: Read + Write {
+    fn is_encrypted(&self) -> bool;
+    /// Upgrades the connection to TLS in place (after STLS was accepted).
+    fn start_tls(&mut self, host: &str, trust: &Trust) -> Result<(), Error>;
+}
+
+/// A real connection: plain TCP or TLS over TCP.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while an upgrade is under way, or after it failed.
+    Broken,
+}
+
+impl Stream {
+    /// Connects to the first address of `host` that answers, then does the
+    /// TLS handshake if `security` is implicit TLS.
+    pub fn connect(
+        host: &str,
+        port: u16,
+        security: Security,
+        trust: &Trust,
+        timeouts: Timeouts,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Stream, Error> {
+        let tcp = connect_tcp(host, port, timeouts, cancel)?;
+        if security != Security::Tls {
+            return Ok(Stream::Plain(tcp));
+        }
+        match tls::handshake(host, tcp, trust) {
+            Ok(stream) => Ok(Stream::Tls(Box::new(stream))),
+            Err(HandshakeFailure::Other(e)) => Err(e),
+            Err(HandshakeFailure::Certificate(problem)) => {
+                // Look at the certificate over a second connection that
+                // sends nothing, so the user can see what they would trust.
+                let tcp = connect_tcp(host, port, timeouts, cancel)?;
+                let der = tls::fetch_certificate(host, tcp)?;
+                Err(Error::Untrusted(Box::new(CertificateInfo::from_der(
+                    &der, problem,
+                ))))
+            }
+        }
+    }
+
+    /// The certificate the server presented, if this is a TLS connection.
+    pub fn peer_certificate_der(&self) -> Option<Vec<u8>> {
+        match self {
+            Stream::Tls(tls) => tls.peer_certificate().ok().flatten()?.to_der().ok(),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn connect_tcp(
+    host: &str,
+    port: u16,
+    timeouts: Timeouts,
+    cancel: Option<&CancelToken>,
+) -> Result<TcpStream, Error> {
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|source| Error::Resolve {
+            host: host.to_owned(),
+            source,
+        })?
+        .collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name has no addresses");
+    for addr in addrs {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::Cancelled);
+        }
+        match TcpStream::connect_timeout(&addr, timeouts.connect) {
+            Ok(tcp) => {
+                tcp.set_read_timeout(Some(timeouts.io)).map_err(Error::Io)?;
+                tcp.set_write_timeout(Some(timeouts.io))
+                    .map_err(Error::Io)?;
+                let _ = tcp.set_nodelay(true);
+                if let Some(cancel) = cancel {
+                    cancel.watch(&tcp);
+                }
+                return Ok(tcp);
+            }
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "connect failed");
+                last = e;
+            }
+        }
+    }
+    if last.kind() == io::ErrorKind::TimedOut || last.kind() == io::ErrorKind::WouldBlock {
+        return Err(Error::Timeout {
+            after: timeouts.connect,
+        });
+    }
+    Err(Error::Connect {
+        host: host.to_owned(),
+        port,
+        source: last,
+    })
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+            Stream::Broken => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            Stream::Broken => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Broken => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl Transport for Stream {
+    fn is_encrypted(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    fn start_tls(&mut self, host: &str, trust: &Trust) -> Result<(), Error> {
+        let Stream::Plain(tcp) = std::mem::replace(self, Stream::Broken) else {
+            return Err(Error::Tls("the connection is already encrypted".into()));
+        };
+        let peer = tcp.peer_addr().ok();
+        match tls::handshake(host, tcp, trust) {
+            Ok(stream) => {
+                *self = Stream::Tls(Box::new(stream));
+                Ok(())
+            }
+            Err(HandshakeFailure::Other(e)) => Err(e),
+            Err(HandshakeFailure::Certificate(problem)) => Err(Error::Untrusted(Box::new(
+                untrusted_after_stls(host, peer, problem),
+            ))),
+        }
+    }
+}
+
+/// For STLS the certificate can only be read after another greeting and STLS
+/// exchange; done on a fresh connection that never sends credentials.
+fn untrusted_after_stls(
+    host: &str,
+    peer: Option<std::net::SocketAddr>,
+    problem: String,
+) -> CertificateInfo {
+    let fetch = || -> Option<Vec<u8>> {
+        let peer = peer?;
+        let mut tcp = TcpStream::connect_timeout(&peer, Duration::from_secs(10)).ok()?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        let mut line = Vec::new();
+        read_line(&mut tcp, &mut line)?; // greeting
+        tcp.write_all(b"STLS\r\n").ok()?;
+        line.clear();
+        read_line(&mut tcp, &mut line)?;
+        if !line.starts_with(b"+OK") {
+            return None;
+        }
+        tls::fetch_certificate(host, tcp).ok()
+    };
+    match fetch() {
+        Some(der) => CertificateInfo::from_der(&der, problem),
+        None => CertificateInfo {
+            sha256: tls::Fingerprint([0; 32]),
+            subject: "(could not be read)".into(),
+            issuer: String::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            problem,
+        },
+    }
+}
+
+/// Reads one line byte by byte (only for the tiny certificate probe, where
+/// reading past the line would eat the TLS handshake).
+fn read_line(tcp: &mut TcpStream, line: &mut Vec<u8>) -> Option<()> {
+    let mut byte = [0u8];
+    while line.len() < 4096 {
+        if tcp.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            return Some(());
+        }
+    }
+    None
+}

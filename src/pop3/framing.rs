@@ -1,0 +1,151 @@
+//! Multi-line framing (RFC 1939 §3): a body ends at `CRLF.CRLF`, and a line
+//! that starts with `.` has that dot removed. Everything else is passed
+//! through byte for byte: 8-bit data, bare LF, bare CR. Decoding is
+//! incremental, so a body can be streamed to disk as it arrives.
+
+use memchr::memmem;
+
+/// Decodes one multi-line body that may arrive in pieces.
+#[derive(Debug)]
+pub(crate) struct BodyDecoder {
+    /// True right after a CRLF (and at the very start of the body, which
+    /// follows the status line's CRLF): a `.` here is special.
+    at_line_start: bool,
+}
+
+impl BodyDecoder {
+    pub(crate) fn new() -> BodyDecoder {
+        BodyDecoder {
+            at_line_start: true,
+        }
+    }
+
+    /// Decodes as much of `input` as can be decided now and hands the body
+    /// bytes to `emit` in as few, as large spans as possible. Returns how many
+    /// input bytes were consumed and whether the terminating `.` line was
+    /// consumed. Bytes not consumed (at most two: a partial line ending or a
+    /// lone dot) must be offered again with more input.
+    pub(crate) fn decode(&mut self, input: &[u8], mut emit: impl FnMut(&[u8])) -> (usize, bool) {
+        let finder = memmem::Finder::new(b"\r\n.");
+        let mut pos = 0;
+        loop {
+            if self.at_line_start {
+                let rest = &input[pos..];
+                match rest {
+                    [] | [b'.'] | [b'.', b'\r'] => return (pos, false),
+                    [b'.', b'\r', b'\n', ..] => return (pos + 3, true),
+                    // A dot-stuffed line: the first dot is not content.
+                    [b'.', ..] => pos += 1,
+                    _ => {}
+                }
+                self.at_line_start = false;
+            }
+            let rest = &input[pos..];
+            match finder.find(rest) {
+                Some(i) => {
+                    // Up to and including the CRLF; the dot is looked at next.
+                    emit(&rest[..i + 2]);
+                    pos += i + 2;
+                    self.at_line_start = true;
+                }
+                None => {
+                    let (take, line_start) = if rest.ends_with(b"\r\n") {
+                        (rest.len(), true)
+                    } else if rest.ends_with(b"\r") {
+                        (rest.len() - 1, false)
+                    } else {
+                        (rest.len(), false)
+                    };
+                    if take > 0 {
+                        emit(&rest[..take]);
+                    }
+                    self.at_line_start = line_start;
+                    return (pos + take, false);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `wire` to a decoder in pieces of `step` bytes, the way a socket
+    /// might deliver it; returns the body and the bytes after the terminator.
+    fn decode_in_steps(wire: &[u8], step: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut decoder = BodyDecoder::new();
+        let mut body = Vec::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut fed = 0;
+        loop {
+            let end = (fed + step).min(wire.len());
+            pending.extend_from_slice(&wire[fed..end]);
+            fed = end;
+            let (used, done) = decoder.decode(&pending, |span| body.extend_from_slice(span));
+            pending.drain(..used);
+            if done {
+                pending.extend_from_slice(&wire[fed..]);
+                return (body, pending);
+            }
+            assert!(fed < wire.len(), "ran out of input before the terminator");
+        }
+    }
+
+    #[test]
+    fn unstuffs_and_finds_the_end_at_every_split() {
+        let wire = b"Subject: x\r\n\r\n..leading dot\r\n..\r\n...\r\nbare\nLF and bare\rCR \xff\r\n.\r\n+OK next";
+        let expected =
+            b"Subject: x\r\n\r\n.leading dot\r\n.\r\n..\r\nbare\nLF and bare\rCR \xff\r\n";
+        for step in 1..=wire.len() {
+            let (body, rest) = decode_in_steps(wire, step);
+            assert_eq!(body, expected, "step {step}");
+            assert_eq!(rest, b"+OK next", "step {step}");
+        }
+    }
+
+    #[test]
+    fn empty_body() {
+        let (body, rest) = decode_in_steps(b".\r\n", 1);
+        assert!(body.is_empty());
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn dot_line_ending_in_bare_lf_is_content() {
+        // Only CRLF.CRLF ends a body; ".\n" is a stuffed line holding "\n".
+        let (body, _) = decode_in_steps(b"a\r\n.\nb\r\n.\r\n", 2);
+        assert_eq!(body, b"a\r\n\nb\r\n");
+    }
+
+    #[test]
+    fn body_without_final_crlf_before_dot_is_not_terminated() {
+        // "x.\r\n" is not a terminator: the dot is not at a line start.
+        let mut decoder = BodyDecoder::new();
+        let mut body = Vec::new();
+        let (used, done) = decoder.decode(b"x.\r\n", |s| body.extend_from_slice(s));
+        assert!(!done);
+        assert_eq!(used, 4);
+        assert_eq!(body, b"x.\r\n");
+    }
+
+    #[test]
+    fn large_spans_are_emitted_whole() {
+        let mut wire = Vec::new();
+        for i in 0..1000 {
+            wire.extend_from_slice(format!("line {i} of a message body\r\n").as_bytes());
+        }
+        let content_len = wire.len();
+        wire.extend_from_slice(b".\r\n");
+        let mut decoder = BodyDecoder::new();
+        let mut spans = 0;
+        let mut total = 0;
+        let (_, done) = decoder.decode(&wire, |s| {
+            spans += 1;
+            total += s.len();
+        });
+        assert!(done);
+        assert_eq!(total, content_len);
+        assert_eq!(spans, 1, "no dotted lines, so one span");
+    }
+}

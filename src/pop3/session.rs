@@ -1,0 +1,981 @@
+//! The POP3 client session as a state machine with no I/O: the driver feeds
+//! it received bytes (`handle_input`), takes bytes to send
+//! (`poll_transmit`) and reads what happened (`poll_event`). POP3 replies do
+//! not say which command they answer, so the session keeps the queue of
+//! commands in flight and knows which replies are multi-line; that queue is
+//! also what makes pipelining (RFC 2449) safe.
+
+use std::collections::VecDeque;
+
+use super::command::{AuthLine, Command};
+use super::framing::BodyDecoder;
+use super::reply::{BadStatus, Status, StatusLine, parse_status_line, shorten};
+
+/// Caps that keep a hostile or broken server from making the client
+/// allocate without bound. A reply over a cap fails that reply only; the
+/// rest of it is skipped and the session goes on.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// A status line, CRLF included (RFC 2449 §4 says 512; servers stretch it).
+    pub max_status_line_bytes: usize,
+    /// The whole CAPA reply.
+    pub max_capa_bytes: u64,
+    /// A LIST or UIDL listing (about 30 bytes per message).
+    pub max_listing_bytes: u64,
+    /// One message (RETR) or message head (TOP).
+    pub max_message_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_status_line_bytes: 4096,
+            max_capa_bytes: 64 * 1024,
+            max_listing_bytes: 64 * 1024 * 1024,
+            max_message_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// RFC 1939 §3 session states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for the server's greeting.
+    Greeting,
+    Authorization,
+    Transaction,
+    /// QUIT was sent in the transaction state: the server commits deletions.
+    Update,
+    Closed,
+}
+
+/// Identifies a submitted command in the events that answer it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommandId(u64);
+
+impl CommandId {
+    /// How many commands were submitted between `earlier` and this one;
+    /// `None` if this one came first.
+    pub fn distance_from(self, earlier: CommandId) -> Option<usize> {
+        self.0
+            .checked_sub(earlier.0)
+            .and_then(|d| usize::try_from(d).ok())
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The server's first line. A `-ERR` greeting closes the session.
+    Greeting(Status),
+    /// A `+` challenge during AUTH; answer with [`Session::auth_respond`].
+    Continuation { id: CommandId, challenge: String },
+    /// Decoded body bytes of a streamed multi-line reply, in order.
+    Data { id: CommandId, chunk: Vec<u8> },
+    /// The command's reply is complete. `body` holds a collected multi-line
+    /// body; it is `None` for single-line replies, for `-ERR`, and for
+    /// streamed replies (their bytes came as `Data`).
+    Reply {
+        id: CommandId,
+        status: Status,
+        body: Option<Vec<u8>>,
+    },
+    /// The reply was framed but broke a limit; its bytes were skipped and
+    /// the session can go on.
+    ReplyFailed { id: CommandId, error: ReplyError },
+}
+
+/// A problem with one reply that leaves the stream usable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("the server's reply line was longer than {max_bytes} bytes")]
+    StatusLineTooLong { max_bytes: usize },
+    #[error("the server's reply to {command} was larger than the limit of {max_bytes} bytes")]
+    TooLarge {
+        command: &'static str,
+        max_bytes: u64,
+    },
+}
+
+/// A problem after which the byte stream cannot be trusted: the session is
+/// over and the connection must be dropped (without QUIT, so the server
+/// deletes nothing).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("the server's greeting is not a POP3 greeting: {shown:?}")]
+    BadGreeting { shown: String },
+    #[error(transparent)]
+    BadStatus(#[from] BadStatus),
+    #[error("the server sent data that no command asked for: {shown:?}")]
+    Unsolicited { shown: String },
+    #[error("the server sent data right after agreeing to start TLS (possible injection attack)")]
+    DataAfterStls,
+    #[error("the session is already broken by an earlier protocol error")]
+    Poisoned,
+}
+
+/// A command that cannot be sent now (a bug in the caller, not the server).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    #[error("{command} is not allowed in the {state:?} state")]
+    WrongState { command: &'static str, state: State },
+    #[error("QUIT was already sent")]
+    AfterQuit,
+    #[error("STLS can only be used once, before login")]
+    StlsAgain,
+    #[error("no AUTH exchange is waiting for a response")]
+    NoChallenge,
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: CommandId,
+    command: Command,
+    stream: bool,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Greeting,
+    Status,
+    /// Skipping an over-long status line up to its LF.
+    SkipLine {
+        ok: bool,
+    },
+    Body(Body),
+}
+
+#[derive(Debug)]
+struct Body {
+    decoder: BodyDecoder,
+    status: Option<Status>,
+    collected: Option<Vec<u8>>,
+    len: u64,
+    max_bytes: u64,
+    command: &'static str,
+    failed: Option<ReplyError>,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    limits: Limits,
+    state: State,
+    phase: Phase,
+    window: usize,
+    next_id: u64,
+    queued: VecDeque<Pending>,
+    in_flight: VecDeque<Pending>,
+    auth_lines: Vec<AuthLine>,
+    awaiting_challenge_answer: bool,
+    input: Vec<u8>,
+    input_start: usize,
+    events: VecDeque<Event>,
+    stream_chunk: Vec<u8>,
+    quit_submitted: bool,
+    stls_sent: bool,
+    awaiting_tls: bool,
+    poisoned: bool,
+}
+
+impl Session {
+    pub fn new(limits: Limits) -> Session {
+        Session {
+            limits,
+            state: State::Greeting,
+            phase: Phase::Greeting,
+            window: 1,
+            next_id: 0,
+            queued: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            auth_lines: Vec::new(),
+            awaiting_challenge_answer: false,
+            input: Vec::new(),
+            input_start: 0,
+            events: VecDeque::new(),
+            stream_chunk: Vec::new(),
+            quit_submitted: false,
+            stls_sent: false,
+            awaiting_tls: false,
+            poisoned: false,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// How many commands may be in flight at once: 1 unless the server
+    /// advertised PIPELINING. Bounded so that the commands waiting in the
+    /// socket's send buffer stay tiny and a blocking driver can never
+    /// deadlock with a server whose replies fill the receive buffer.
+    pub fn set_window(&mut self, window: usize) {
+        self.window = window.max(1);
+    }
+
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Commands submitted whose reply has not been completed yet.
+    pub fn outstanding(&self) -> usize {
+        self.queued.len() + self.in_flight.len()
+    }
+
+    /// Commands sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// True after STLS was accepted and before [`Session::tls_established`].
+    pub fn awaiting_tls(&self) -> bool {
+        self.awaiting_tls
+    }
+
+    /// Queues a command whose multi-line body, if any, is collected and
+    /// returned whole in [`Event::Reply`].
+    pub fn submit(&mut self, command: Command) -> Result<CommandId, UsageError> {
+        self.enqueue(command, false)
+    }
+
+    /// Queues a command whose multi-line body comes as [`Event::Data`]
+    /// chunks, so a large message never has to be held in memory.
+    pub fn submit_streamed(&mut self, command: Command) -> Result<CommandId, UsageError> {
+        self.enqueue(command, true)
+    }
+
+    fn enqueue(&mut self, command: Command, stream: bool) -> Result<CommandId, UsageError> {
+        if self.quit_submitted {
+            return Err(UsageError::AfterQuit);
+        }
+        let allowed = match &command {
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Apop { .. }
+            | Command::Auth { .. }
+            | Command::Stls => matches!(self.state, State::Greeting | State::Authorization),
+            Command::Stat
+            | Command::List(_)
+            | Command::Uidl(_)
+            | Command::Top { .. }
+            | Command::Retr(_)
+            | Command::Dele(_)
+            | Command::Rset
+            | Command::Noop => self.state == State::Transaction,
+            Command::Capa | Command::Quit => matches!(
+                self.state,
+                State::Greeting | State::Authorization | State::Transaction
+            ),
+        };
+        if !allowed {
+            return Err(UsageError::WrongState {
+                command: command.keyword(),
+                state: self.state,
+            });
+        }
+        if command == Command::Stls {
+            if self.stls_sent {
+                return Err(UsageError::StlsAgain);
+            }
+            self.stls_sent = true;
+        }
+        if command == Command::Quit {
+            self.quit_submitted = true;
+        }
+        let id = CommandId(self.next_id);
+        self.next_id += 1;
+        self.queued.push_back(Pending {
+            id,
+            command,
+            stream,
+        });
+        Ok(id)
+    }
+
+    /// Answers the pending AUTH challenge.
+    pub fn auth_respond(&mut self, line: AuthLine) -> Result<(), UsageError> {
+        if !self.awaiting_challenge_answer {
+            return Err(UsageError::NoChallenge);
+        }
+        self.awaiting_challenge_answer = false;
+        self.auth_lines.push(line);
+        Ok(())
+    }
+
+    /// Call once the TLS handshake after STLS has succeeded. The server's
+    /// capabilities must be asked for again (RFC 2595 §4).
+    pub fn tls_established(&mut self) {
+        self.awaiting_tls = false;
+    }
+
+    /// Appends the bytes that may be sent now to `out`; returns how many.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let before = out.len();
+        if self.poisoned || self.awaiting_tls || self.state == State::Greeting {
+            return 0;
+        }
+        for line in self.auth_lines.drain(..) {
+            line.encode(out);
+        }
+        while let Some(next) = self.queued.front() {
+            let barrier_in_flight = self.in_flight.iter().any(|p| p.command.is_barrier());
+            let must_wait = barrier_in_flight
+                || (next.command.is_barrier() && !self.in_flight.is_empty())
+                || self.in_flight.len() >= self.window;
+            if must_wait {
+                break;
+            }
+            let Some(pending) = self.queued.pop_front() else {
+                break;
+            };
+            pending.command.encode(out);
+            if pending.command == Command::Quit && self.state == State::Transaction {
+                self.state = State::Update;
+            }
+            self.in_flight.push_back(pending);
+        }
+        out.len() - before
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Feeds bytes received from the server. An error means the stream can
+    /// no longer be trusted; the connection must be dropped.
+    pub fn handle_input(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        if self.poisoned {
+            return Err(ProtocolError::Poisoned);
+        }
+        if self.state == State::Closed {
+            return Ok(());
+        }
+        if self.input_start > 0 && self.input_start == self.input.len() {
+            self.input.clear();
+            self.input_start = 0;
+        }
+        self.input.extend_from_slice(data);
+        let result = self.process();
+        self.flush_stream_chunk();
+        // Drop consumed bytes once they dominate the buffer.
+        if self.input_start > 64 * 1024 && self.input_start * 2 > self.input.len() {
+            self.input.drain(..self.input_start);
+            self.input_start = 0;
+        }
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn process(&mut self) -> Result<(), ProtocolError> {
+        loop {
+            if self.input_start == self.input.len() || self.state == State::Closed {
+                return Ok(());
+            }
+            if self.awaiting_tls {
+                // RFC 2595 §4 / CVE-2011-0411 class: anything buffered after
+                // the STLS reply came in clear text and must not be trusted.
+                return Err(ProtocolError::DataAfterStls);
+            }
+            let progressed = match std::mem::replace(&mut self.phase, Phase::Status) {
+                Phase::Greeting => {
+                    self.phase = Phase::Greeting;
+                    self.read_greeting()?
+                }
+                Phase::Status => self.read_status()?,
+                Phase::SkipLine { ok } => self.skip_line(ok),
+                Phase::Body(body) => self.read_body(body),
+            };
+            if !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next complete line in the buffer, without its line ending
+    /// (CRLF, or a bare LF from a sloppy server). `Err` holds the start of a
+    /// line that is already longer than the status-line limit.
+    fn take_line(&mut self) -> Option<Result<Vec<u8>, Vec<u8>>> {
+        let max = self.limits.max_status_line_bytes;
+        let buffered = &self.input[self.input_start..];
+        match memchr::memchr(b'\n', buffered) {
+            Some(lf) if lf < max => {
+                let line = &buffered[..lf];
+                let line = line.strip_suffix(b"\r").unwrap_or(line).to_vec();
+                self.input_start += lf + 1;
+                Some(Ok(line))
+            }
+            None if buffered.len() < max => None,
+            _ => Some(Err(buffered[..buffered.len().min(80)].to_vec())),
+        }
+    }
+
+    fn buffered(&self) -> &[u8] {
+        &self.input[self.input_start..]
+    }
+
+    fn read_greeting(&mut self) -> Result<bool, ProtocolError> {
+        let line = match self.take_line() {
+            None => return Ok(false),
+            Some(Ok(line)) => line,
+            Some(Err(head)) => {
+                return Err(ProtocolError::BadGreeting {
+                    shown: shorten(&head),
+                });
+            }
+        };
+        let status = match parse_status_line(&line, false) {
+            Ok(StatusLine::Status(status)) => status,
+            _ => {
+                return Err(ProtocolError::BadGreeting {
+                    shown: shorten(&line),
+                });
+            }
+        };
+        self.state = if status.ok {
+            State::Authorization
+        } else {
+            State::Closed
+        };
+        self.phase = Phase::Status;
+        self.events.push_back(Event::Greeting(status));
+        Ok(true)
+    }
+
+    fn read_status(&mut self) -> Result<bool, ProtocolError> {
+        let Some(front) = self.in_flight.front() else {
+            return Err(ProtocolError::Unsolicited {
+                shown: shorten(self.buffered()),
+            });
+        };
+        let (id, is_auth, multiline) = (
+            front.id,
+            matches!(front.command, Command::Auth { .. }),
+            front.command.is_multiline(),
+        );
+        let line = match self.take_line() {
+            None => return Ok(false),
+            Some(Ok(line)) => line,
+            Some(Err(head)) => {
+                // Too long to be a reply line. If it at least starts like one,
+                // fail just this reply and skip the rest of the line.
+                let ok = if head.starts_with(b"+OK") {
+                    true
+                } else if head.starts_with(b"-ERR") {
+                    false
+                } else {
+                    return Err(BadStatus {
+                        shown: shorten(&head),
+                    }
+                    .into());
+                };
+                self.phase = Phase::SkipLine { ok };
+                return Ok(true);
+            }
+        };
+        match parse_status_line(&line, is_auth)? {
+            StatusLine::Continuation(challenge) => {
+                self.awaiting_challenge_answer = true;
+                self.events.push_back(Event::Continuation { id, challenge });
+            }
+            StatusLine::Status(status) => {
+                if status.ok && multiline {
+                    self.phase = Phase::Body(self.new_body(Some(status), None));
+                } else {
+                    self.complete(status, None);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn skip_line(&mut self, ok: bool) -> bool {
+        let max_bytes = self.limits.max_status_line_bytes;
+        match memchr::memchr(b'\n', self.buffered()) {
+            None => {
+                self.input_start = self.input.len();
+                self.phase = Phase::SkipLine { ok };
+                false
+            }
+            Some(lf) => {
+                self.input_start += lf + 1;
+                let error = ReplyError::StatusLineTooLong { max_bytes };
+                let multiline = self
+                    .in_flight
+                    .front()
+                    .is_some_and(|p| p.command.is_multiline());
+                if ok && multiline {
+                    self.phase = Phase::Body(self.new_body(None, Some(error)));
+                } else {
+                    self.fail(error);
+                }
+                true
+            }
+        }
+    }
+
+    fn new_body(&self, status: Option<Status>, failed: Option<ReplyError>) -> Body {
+        let (max_bytes, stream, command) = match self.in_flight.front() {
+            Some(p) => (
+                match p.command {
+                    Command::Capa => self.limits.max_capa_bytes,
+                    Command::List(_) | Command::Uidl(_) => self.limits.max_listing_bytes,
+                    _ => self.limits.max_message_bytes,
+                },
+                p.stream,
+                p.command.keyword(),
+            ),
+            None => (0, false, ""),
+        };
+        Body {
+            decoder: BodyDecoder::new(),
+            status,
+            collected: (!stream).then(Vec::new),
+            len: 0,
+            max_bytes,
+            command,
+            failed,
+        }
+    }
+
+    fn read_body(&mut self, mut body: Body) -> bool {
+        let start = self.input_start;
+        let stream_chunk = &mut self.stream_chunk;
+        let (used, done) = body.decoder.decode(&self.input[start..], |span| {
+            body.len += span.len() as u64;
+            if body.failed.is_some() {
+                return;
+            }
+            if body.len > body.max_bytes {
+                body.failed = Some(ReplyError::TooLarge {
+                    command: body.command,
+                    max_bytes: body.max_bytes,
+                });
+                body.collected = None;
+                return;
+            }
+            match &mut body.collected {
+                Some(collected) => collected.extend_from_slice(span),
+                None => stream_chunk.extend_from_slice(span),
+            }
+        });
+        self.input_start += used;
+        if !done {
+            self.phase = Phase::Body(body);
+            return false;
+        }
+        match (body.failed, body.status) {
+            (Some(error), _) => {
+                // Chunks already streamed belong to a reply that failed; the
+                // consumer learns that from ReplyFailed.
+                self.flush_stream_chunk();
+                self.fail(error);
+            }
+            (None, Some(status)) => {
+                self.flush_stream_chunk();
+                self.complete(status, body.collected);
+            }
+            (None, None) => unreachable!("a body without status always carries its error"),
+        }
+        true
+    }
+
+    fn flush_stream_chunk(&mut self) {
+        if self.stream_chunk.is_empty() {
+            return;
+        }
+        let chunk = std::mem::take(&mut self.stream_chunk);
+        if let Some(id) = self.in_flight.front().map(|p| p.id) {
+            self.events.push_back(Event::Data { id, chunk });
+        }
+    }
+
+    fn complete(&mut self, status: Status, body: Option<Vec<u8>>) {
+        let Some(pending) = self.in_flight.pop_front() else {
+            return;
+        };
+        self.phase = Phase::Status;
+        self.awaiting_challenge_answer = false;
+        match &pending.command {
+            Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } if status.ok => {
+                self.state = State::Transaction;
+            }
+            Command::Stls if status.ok => self.awaiting_tls = true,
+            Command::Quit => self.state = State::Closed,
+            _ => {}
+        }
+        self.events.push_back(Event::Reply {
+            id: pending.id,
+            status,
+            body,
+        });
+    }
+
+    fn fail(&mut self, error: ReplyError) {
+        let Some(pending) = self.in_flight.pop_front() else {
+            return;
+        };
+        self.phase = Phase::Status;
+        self.awaiting_challenge_answer = false;
+        if pending.command == Command::Quit {
+            self.state = State::Closed;
+        }
+        self.events.push_back(Event::ReplyFailed {
+            id: pending.id,
+            error,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pop3::command::SaslResponse;
+    use crate::pop3::types::{Arg, MsgNum, Secret};
+
+    fn n(v: u32) -> MsgNum {
+        MsgNum::new(v).unwrap()
+    }
+
+    fn transmit(session: &mut Session) -> String {
+        let mut out = Vec::new();
+        session.poll_transmit(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn events(session: &mut Session) -> Vec<Event> {
+        std::iter::from_fn(|| session.poll_event()).collect()
+    }
+
+    /// A session past the greeting and logged in, with the given window.
+    fn logged_in(window: usize) -> Session {
+        let mut s = Session::new(Limits::default());
+        s.handle_input(b"+OK ready\r\n").unwrap();
+        s.submit(Command::user("u").unwrap()).unwrap();
+        assert_eq!(transmit(&mut s), "USER u\r\n");
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::pass(&Secret::new("p".into())).unwrap())
+            .unwrap();
+        assert_eq!(transmit(&mut s), "PASS p\r\n");
+        s.handle_input(b"+OK logged in\r\n").unwrap();
+        assert_eq!(s.state(), State::Transaction);
+        events(&mut s);
+        s.set_window(window);
+        s
+    }
+
+    #[test]
+    fn nothing_is_sent_before_the_greeting() {
+        let mut s = Session::new(Limits::default());
+        s.submit(Command::Capa).unwrap();
+        assert_eq!(transmit(&mut s), "");
+        s.handle_input(b"+OK POP3 <1.2@host> ready\r\n").unwrap();
+        assert_eq!(s.state(), State::Authorization);
+        assert!(matches!(&events(&mut s)[..], [Event::Greeting(g)] if g.ok));
+        assert_eq!(transmit(&mut s), "CAPA\r\n");
+    }
+
+    #[test]
+    fn err_greeting_closes_and_garbage_greeting_fails() {
+        let mut s = Session::new(Limits::default());
+        s.handle_input(b"-ERR too many connections\r\n").unwrap();
+        assert_eq!(s.state(), State::Closed);
+        let mut s = Session::new(Limits::default());
+        assert!(matches!(
+            s.handle_input(b"HTTP/1.1 400 Bad Request\r\n"),
+            Err(ProtocolError::BadGreeting { .. })
+        ));
+        assert_eq!(s.handle_input(b"+OK\r\n"), Err(ProtocolError::Poisoned));
+    }
+
+    #[test]
+    fn commands_are_checked_against_the_state() {
+        let mut s = Session::new(Limits::default());
+        assert_eq!(
+            s.submit(Command::Dele(n(1))),
+            Err(UsageError::WrongState {
+                command: "DELE",
+                state: State::Greeting
+            })
+        );
+        let mut s = logged_in(1);
+        assert!(matches!(
+            s.submit(Command::user("x").unwrap()),
+            Err(UsageError::WrongState { .. })
+        ));
+        assert!(matches!(
+            s.submit(Command::Stls),
+            Err(UsageError::WrongState { .. })
+        ));
+        s.submit(Command::Quit).unwrap();
+        assert_eq!(s.submit(Command::Stat), Err(UsageError::AfterQuit));
+    }
+
+    #[test]
+    fn window_one_sends_one_command_at_a_time() {
+        let mut s = logged_in(1);
+        for i in 1..=3 {
+            s.submit(Command::Dele(n(i))).unwrap();
+        }
+        assert_eq!(transmit(&mut s), "DELE 1\r\n");
+        assert_eq!(transmit(&mut s), "");
+        s.handle_input(b"+OK\r\n").unwrap();
+        assert_eq!(transmit(&mut s), "DELE 2\r\n");
+        s.handle_input(b"+OK\r\n+OK\r\n").unwrap_err();
+    }
+
+    #[test]
+    fn pipelined_window_is_bounded_and_replies_match_in_order() {
+        let mut s = logged_in(2);
+        let ids: Vec<_> = (1..=5)
+            .map(|i| {
+                s.submit(Command::Top {
+                    msg: n(i),
+                    lines: 0,
+                })
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(transmit(&mut s), "TOP 1 0\r\nTOP 2 0\r\n");
+        assert_eq!(s.in_flight(), 2);
+        // Reply 1 arrives in two pieces, reply 2 with an error.
+        s.handle_input(b"+OK\r\nSubject: one\r\n").unwrap();
+        assert_eq!(transmit(&mut s), "");
+        s.handle_input(b"\r\n.\r\n-ERR no such message\r\n")
+            .unwrap();
+        let got = events(&mut s);
+        assert_eq!(got.len(), 2);
+        assert!(matches!(&got[0], Event::Reply { id, status, body: Some(b) }
+            if *id == ids[0] && status.ok && b == b"Subject: one\r\n\r\n"));
+        assert!(matches!(&got[1], Event::Reply { id, status, body: None }
+            if *id == ids[1] && !status.ok));
+        assert_eq!(transmit(&mut s), "TOP 3 0\r\nTOP 4 0\r\n");
+    }
+
+    #[test]
+    fn quit_waits_for_every_earlier_reply() {
+        let mut s = logged_in(10);
+        s.submit(Command::Dele(n(1))).unwrap();
+        s.submit(Command::Quit).unwrap();
+        assert_eq!(transmit(&mut s), "DELE 1\r\n");
+        s.handle_input(b"+OK\r\n").unwrap();
+        assert_eq!(transmit(&mut s), "QUIT\r\n");
+        assert_eq!(s.state(), State::Update);
+        s.handle_input(b"+OK bye\r\n").unwrap();
+        assert_eq!(s.state(), State::Closed);
+    }
+
+    #[test]
+    fn streamed_replies_arrive_as_data_chunks() {
+        let mut s = logged_in(4);
+        let id = s.submit_streamed(Command::Retr(n(1))).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK 20 octets\r\nabc\r\n..dot\r\n")
+            .unwrap();
+        s.handle_input(b"end\r\n.\r\n").unwrap();
+        let got = events(&mut s);
+        let mut data = Vec::new();
+        for e in &got[..got.len() - 1] {
+            match e {
+                Event::Data { id: i, chunk } if *i == id => data.extend_from_slice(chunk),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(data, b"abc\r\n.dot\r\nend\r\n");
+        assert!(matches!(got.last(), Some(Event::Reply { body: None, status, .. }) if status.ok));
+    }
+
+    #[test]
+    fn oversize_reply_fails_alone_and_the_stream_goes_on() {
+        let limits = Limits {
+            max_message_bytes: 10,
+            ..Limits::default()
+        };
+        let mut s = Session::new(limits);
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::user("u").unwrap()).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::pass(&Secret::new("p".into())).unwrap())
+            .unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n").unwrap();
+        events(&mut s);
+        s.set_window(5);
+        let big = s.submit(Command::Retr(n(1))).unwrap();
+        let small = s.submit(Command::Retr(n(2))).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n0123456789abcdef\r\n.\r\n+OK\r\nhi\r\n.\r\n")
+            .unwrap();
+        let got = events(&mut s);
+        assert_eq!(
+            got[0],
+            Event::ReplyFailed {
+                id: big,
+                error: ReplyError::TooLarge {
+                    command: "RETR",
+                    max_bytes: 10
+                }
+            }
+        );
+        assert!(
+            matches!(&got[1], Event::Reply { id, body: Some(b), .. } if *id == small && b == b"hi\r\n")
+        );
+    }
+
+    #[test]
+    fn overlong_status_line_is_skipped() {
+        let mut s = logged_in(4);
+        let stat = s.submit(Command::Stat).unwrap();
+        let noop = s.submit(Command::Noop).unwrap();
+        transmit(&mut s);
+        let mut long = b"+OK ".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 10_000));
+        long.extend_from_slice(b"\r\n+OK\r\n");
+        s.handle_input(&long).unwrap();
+        let got = events(&mut s);
+        assert_eq!(
+            got[0],
+            Event::ReplyFailed {
+                id: stat,
+                error: ReplyError::StatusLineTooLong { max_bytes: 4096 }
+            }
+        );
+        assert!(matches!(&got[1], Event::Reply { id, .. } if *id == noop));
+    }
+
+    #[test]
+    fn unsolicited_data_poisons_the_session() {
+        let mut s = logged_in(1);
+        assert!(matches!(
+            s.handle_input(b"+OK surprise\r\n"),
+            Err(ProtocolError::Unsolicited { .. })
+        ));
+        let mut out = Vec::new();
+        s.submit(Command::Noop).unwrap();
+        assert_eq!(s.poll_transmit(&mut out), 0);
+    }
+
+    #[test]
+    fn garbage_status_line_is_a_protocol_error() {
+        let mut s = logged_in(1);
+        s.submit(Command::Stat).unwrap();
+        transmit(&mut s);
+        assert!(matches!(
+            s.handle_input(b"* OK IMAP4 ready\r\n"),
+            Err(ProtocolError::BadStatus(_))
+        ));
+    }
+
+    #[test]
+    fn stls_then_injected_data_is_refused() {
+        let mut s = Session::new(Limits::default());
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::Stls).unwrap();
+        s.submit(Command::Capa).unwrap();
+        assert_eq!(transmit(&mut s), "STLS\r\n");
+        // The +OK and a forged reply arrive in the same clear-text packet.
+        assert_eq!(
+            s.handle_input(b"+OK begin TLS\r\n+OK\r\nSASL PLAIN\r\n.\r\n"),
+            Err(ProtocolError::DataAfterStls)
+        );
+
+        let mut s = Session::new(Limits::default());
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::Stls).unwrap();
+        s.submit(Command::Capa).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK begin TLS\r\n").unwrap();
+        assert!(s.awaiting_tls());
+        assert_eq!(transmit(&mut s), "", "nothing is sent until TLS is up");
+        s.tls_established();
+        assert_eq!(transmit(&mut s), "CAPA\r\n");
+        assert_eq!(s.submit(Command::Stls), Err(UsageError::StlsAgain));
+    }
+
+    #[test]
+    fn auth_exchange_with_continuations() {
+        let mut s = Session::new(Limits::default());
+        s.handle_input(b"+OK\r\n").unwrap();
+        let id = s
+            .submit(Command::Auth {
+                mechanism: Arg::new("LOGIN").unwrap(),
+                initial_response: None,
+            })
+            .unwrap();
+        s.submit(Command::Capa).unwrap();
+        assert_eq!(transmit(&mut s), "AUTH LOGIN\r\n");
+        s.handle_input(b"+ VXNlcm5hbWU6\r\n").unwrap();
+        events(&mut s);
+        assert_eq!(
+            s.auth_respond(AuthLine::Response(SaslResponse::encode(b"u"))),
+            Ok(())
+        );
+        assert_eq!(
+            s.auth_respond(AuthLine::Cancel),
+            Err(UsageError::NoChallenge),
+            "one answer per challenge"
+        );
+        assert_eq!(
+            transmit(&mut s),
+            "dQ==\r\n",
+            "AUTH is a barrier: CAPA waits"
+        );
+        s.handle_input(b"+ UGFzc3dvcmQ6\r\n").unwrap();
+        let got = events(&mut s);
+        assert!(
+            matches!(&got[..], [Event::Continuation { id: i, challenge }]
+            if *i == id && challenge == "UGFzc3dvcmQ6")
+        );
+        s.auth_respond(AuthLine::Response(SaslResponse::encode(b"p")))
+            .unwrap();
+        assert_eq!(transmit(&mut s), "cA==\r\n");
+        s.handle_input(b"+OK welcome\r\n").unwrap();
+        assert_eq!(s.state(), State::Transaction);
+        assert_eq!(transmit(&mut s), "CAPA\r\n");
+    }
+
+    #[test]
+    fn failed_login_stays_in_authorization() {
+        let mut s = Session::new(Limits::default());
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::user("u").unwrap()).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::pass(&Secret::new("bad".into())).unwrap())
+            .unwrap();
+        transmit(&mut s);
+        s.handle_input(b"-ERR [AUTH] invalid password\r\n").unwrap();
+        assert_eq!(s.state(), State::Authorization);
+        let got = events(&mut s);
+        assert!(matches!(got.last(), Some(Event::Reply { status, .. })
+            if status.code == Some(crate::pop3::RespCode::Auth)));
+    }
+
+    #[test]
+    fn byte_at_a_time_input_gives_the_same_events() {
+        let wire: &[u8] = b"+OK 2 9\r\n+OK\r\n1 abc\r\n2 def\r\n.\r\n+OK\r\nx\r\n..y\r\n.\r\n-ERR [SYS/TEMP] x\r\n";
+        let run = |step: usize| {
+            let mut s = logged_in(8);
+            s.submit(Command::Stat).unwrap();
+            s.submit(Command::Uidl(None)).unwrap();
+            s.submit(Command::Retr(n(1))).unwrap();
+            s.submit(Command::Retr(n(2))).unwrap();
+            assert_eq!(transmit(&mut s), "STAT\r\nUIDL\r\nRETR 1\r\nRETR 2\r\n");
+            for piece in wire.chunks(step) {
+                s.handle_input(piece).unwrap();
+            }
+            assert_eq!(s.outstanding(), 0);
+            events(&mut s)
+        };
+        let whole = run(wire.len());
+        assert_eq!(whole.len(), 4, "{whole:?}");
+        assert!(matches!(&whole[2], Event::Reply { body: Some(b), .. } if b == b"x\r\n.y\r\n"));
+        for step in 1..8 {
+            assert_eq!(run(step), whole, "step {step}");
+        }
+    }
+}

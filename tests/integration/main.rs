@@ -1,0 +1,9 @@
+//! The one integration-test binary: one module per topic, shared helpers in
+//! `tests/support/`.
+
+#[path = "../support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+mod dovecot_selftest;
+mod pop3_server_selftest;

@@ -1,0 +1,6 @@
+//! Test helpers shared by the integration tests: a scriptable,
+//! fault-injecting POP3 server (`pop3_server`), the real Dovecot launcher
+//! (`dovecot`) and small utilities.
+
+pub mod dovecot;
+pub mod pop3_server;
