@@ -59,6 +59,16 @@ pub fn check(
 ) -> Result<CheckReport, Error> {
     progress(Progress::Connecting);
     let client = Client::connect(endpoint, observe)?;
+    check_with(client, credentials, options, progress)
+}
+
+/// A check over an already connected client (any transport).
+pub fn check_with<T: Transport>(
+    client: Client<T>,
+    credentials: &Credentials,
+    options: &CheckOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<CheckReport, Error> {
     let mut mailbox = client.login(credentials)?;
     progress(Progress::LoggedIn);
     let report = list_with_previews(&mut mailbox, options, progress)?;

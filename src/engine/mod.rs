@@ -5,4 +5,4 @@
 
 mod check;
 
-pub use check::{CheckOptions, CheckReport, MessageSummary, Progress, check};
+pub use check::{CheckOptions, CheckReport, MessageSummary, Progress, check, check_with};

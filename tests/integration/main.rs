@@ -5,5 +5,8 @@
 #[allow(dead_code)]
 mod support;
 
+mod check;
+mod dovecot_check;
 mod dovecot_selftest;
 mod pop3_server_selftest;
+mod transcripts;

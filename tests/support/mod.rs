@@ -2,5 +2,6 @@
 //! fault-injecting POP3 server (`pop3_server`), the real Dovecot launcher
 //! (`dovecot`) and small utilities.
 
+pub mod cli;
 pub mod dovecot;
 pub mod pop3_server;
