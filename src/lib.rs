@@ -7,3 +7,4 @@ pub mod engine;
 pub mod mail;
 pub mod net;
 pub mod pop3;
+pub mod store;

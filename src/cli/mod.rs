@@ -4,15 +4,16 @@
 //! code and a sentence on stderr.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::{self, CheckOptions, CheckReport};
-use crate::net::{Credentials, Endpoint, Error, Fingerprint, Observe, Security};
+use crate::engine::{self, Account, ApplyReport, CheckOptions, CheckReport, FetchPolicy};
+use crate::net::{Credentials, Endpoint, Error as NetError, Fingerprint, Observe, Security};
 use crate::pop3::{AuthMethod, Secret};
+use crate::store::{AccountStore, StoreError, StorePaths};
 
 /// Letterbox: check your POP3 mailbox, preview mail on the server, and
 /// download, keep or delete each message.
@@ -29,13 +30,19 @@ pub enum CliCommand {
     /// without changing anything there.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
+    /// Download new messages into a Maildir, keeping them on the server
+    /// unless --delete is given. Messages downloaded once are never
+    /// downloaded again.
+    #[command(after_help = EXIT_CODES)]
+    Fetch(FetchArgs),
 }
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success, 1 internal error, 2 bad arguments, 3 network problem \
 (may work later), 4 TLS or certificate problem, 5 sign-in refused, \
 6 the server reported an error (mailbox in use, checked too soon, ...), \
-7 the server broke the protocol, 130 cancelled.
+7 the server broke the protocol, 8 local storage problem (disk full, damaged \
+record of downloaded mail, another Letterbox busy with the account), 130 cancelled.
 
 The password is read from the environment variable LETTERBOX_PASSWORD.";
 
@@ -100,6 +107,29 @@ pub struct CheckArgs {
     /// Print JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Compare with (and record in) the ledger kept in this folder, so each
+    /// message says whether it is new. See `fetch --profile`.
+    #[arg(long, value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Where downloaded mail and the record of it live: the account's
+    /// Maildir is DIR/USER@HOST/Maildir. Default: the user's data folder.
+    #[arg(long, value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+    /// Delete downloaded messages on the server, once they are safely on disk.
+    #[arg(long)]
+    pub delete: bool,
+    /// Also download messages kept on the server earlier.
+    #[arg(long)]
+    pub all: bool,
+    /// Print a JSON summary on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Exit codes, one per failure class.
@@ -111,6 +141,7 @@ pub mod exit {
     pub const AUTH: u8 = 5;
     pub const SERVER: u8 = 6;
     pub const PROTOCOL: u8 = 7;
+    pub const STORE: u8 = 8;
     pub const CANCELLED: u8 = 130;
 }
 
@@ -118,29 +149,39 @@ pub mod exit {
 pub fn run(command: CliCommand) -> ExitCode {
     match command {
         CliCommand::Check(args) => run_check(&args),
+        CliCommand::Fetch(args) => run_fetch(&args),
     }
 }
 
 fn run_check(args: &CheckArgs) -> ExitCode {
-    let (endpoint, credentials) = match connection(&args.connect) {
-        Ok(pair) => pair,
+    let account = match connection(&args.connect) {
+        Ok(account) => account,
         Err(message) => return usage(&message),
+    };
+    let mut store = match &args.profile {
+        Some(profile) => match open_store(profile, &account) {
+            Ok(store) => Some(store),
+            Err(error) => return fail(&error.into()),
+        },
+        None => None,
     };
     let options = CheckOptions {
         preview_lines: args.preview_lines,
     };
-    match engine::check(
-        &endpoint,
-        &credentials,
+    let result = engine::check(
+        &account,
+        store.as_mut(),
         &options,
         Observe::default(),
         &mut |_| {},
-    ) {
+    );
+    match result {
         Ok(report) => {
+            let with_new = store.is_some();
             let printed = if args.json {
-                print_json(&report)
+                print_json(&report, with_new)
             } else {
-                print_text(&report, &credentials.user, &endpoint.host)
+                print_text(&report, &account)
             };
             match printed {
                 Ok(()) => ExitCode::SUCCESS,
@@ -151,17 +192,90 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     }
 }
 
+fn run_fetch(args: &FetchArgs) -> ExitCode {
+    let account = match connection(&args.connect) {
+        Ok(account) => account,
+        Err(message) => return usage(&message),
+    };
+    let profile = match args.profile.clone().or_else(default_profile) {
+        Some(profile) => profile,
+        None => return usage("no data folder is known for this user; give --profile DIR"),
+    };
+    let mut store = match open_store(&profile, &account) {
+        Ok(store) => store,
+        Err(error) => return fail(&error.into()),
+    };
+    let policy = FetchPolicy {
+        delete: args.delete,
+        all: args.all,
+    };
+    match engine::fetch(
+        &account,
+        &mut store,
+        policy,
+        Observe::default(),
+        &mut |_| {},
+    ) {
+        Ok(report) => {
+            let printed = if args.json {
+                print_fetch_json(&report, store.maildir.root())
+            } else {
+                print_fetch_text(&report, store.maildir.root())
+            };
+            if printed.is_err() {
+                return ExitCode::from(exit::INTERNAL);
+            }
+            if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                for (key, reason) in &report.failed {
+                    eprintln!("letterbox: message {key} was not fetched: {reason}");
+                }
+                ExitCode::from(exit::SERVER)
+            }
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+/// The folder for one account inside a profile: `PROFILE/USER@HOST`.
+pub fn account_dir(profile: &Path, account: &Account) -> PathBuf {
+    let id = format!("{}@{}", account.credentials.user, account.endpoint.host);
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "@.-_+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    profile.join(safe)
+}
+
+fn open_store(profile: &Path, account: &Account) -> Result<AccountStore, StoreError> {
+    AccountStore::open(&StorePaths::in_dir(&account_dir(profile, account)))
+}
+
+/// `~/.local/share/letterbox/accounts` on Linux, the platform's
+/// equivalent elsewhere.
+pub fn default_profile() -> Option<PathBuf> {
+    directories::ProjectDirs::from("org", "Letterbox", "letterbox")
+        .map(|dirs| dirs.data_dir().join("accounts"))
+}
+
 fn usage(message: &str) -> ExitCode {
     eprintln!("letterbox: {message}");
     ExitCode::from(exit::USAGE)
 }
 
 /// Prints the error as a sentence, the next step, and the detail.
-fn fail(error: &Error) -> ExitCode {
+fn fail(error: &engine::Error) -> ExitCode {
     let message = error.user_message();
     eprintln!("letterbox: {}", message.headline);
     eprintln!("  {}", message.next_step);
-    if let Some(cert) = error.certificate() {
+    if let Some(cert) = error.net().and_then(NetError::certificate) {
         eprintln!("  certificate subject: {}", cert.subject);
         eprintln!("  issuer: {}", cert.issuer);
         eprintln!("  valid: {} to {}", cert.not_before, cert.not_after);
@@ -172,18 +286,24 @@ fn fail(error: &Error) -> ExitCode {
     ExitCode::from(exit_code(error))
 }
 
-pub fn exit_code(error: &Error) -> u8 {
+pub fn exit_code(error: &engine::Error) -> u8 {
+    let error = match error {
+        engine::Error::Store(_) => return exit::STORE,
+        engine::Error::Net(e) => e,
+    };
     match error {
-        Error::Cancelled => exit::CANCELLED,
+        NetError::Cancelled => exit::CANCELLED,
         e if e.is_tls() => exit::TLS,
         e if e.is_auth() => exit::AUTH,
-        Error::Resolve { .. }
-        | Error::Connect { .. }
-        | Error::Timeout { .. }
-        | Error::ConnectionClosed
-        | Error::Io(_) => exit::NETWORK,
-        Error::AuthFailed { .. } | Error::Greeting { .. } | Error::Server { .. } => exit::SERVER,
-        Error::Protocol(_) | Error::Reply(_) | Error::Listing(_) => exit::PROTOCOL,
+        NetError::Resolve { .. }
+        | NetError::Connect { .. }
+        | NetError::Timeout { .. }
+        | NetError::ConnectionClosed
+        | NetError::Io(_) => exit::NETWORK,
+        NetError::AuthFailed { .. } | NetError::Greeting { .. } | NetError::Server { .. } => {
+            exit::SERVER
+        }
+        NetError::Protocol(_) | NetError::Reply(_) | NetError::Listing(_) => exit::PROTOCOL,
         _ => exit::INTERNAL,
     }
 }
@@ -263,8 +383,8 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Builds the endpoint and credentials from the shared arguments.
-pub fn connection(args: &ConnectArgs) -> Result<(Endpoint, Credentials), String> {
+/// Builds the account (endpoint and credentials) from the shared arguments.
+pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
     let url = parse_url(&args.url)?;
     let security = match args.security {
         Some(SecurityArg::Tls) => Security::Tls,
@@ -305,7 +425,10 @@ pub fn connection(args: &ConnectArgs) -> Result<(Endpoint, Credentials), String>
         method,
         allow_cleartext: args.allow_plaintext,
     };
-    Ok((endpoint, credentials))
+    Ok(Account {
+        endpoint,
+        credentials,
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -324,9 +447,11 @@ struct JsonMessage<'a> {
     subject: Option<&'a str>,
     date: Option<&'a str>,
     preview: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<bool>,
 }
 
-fn print_json(report: &CheckReport) -> std::io::Result<()> {
+fn print_json(report: &CheckReport, with_new: bool) -> std::io::Result<()> {
     let json = JsonReport {
         total: report.total,
         size_bytes: report.size_bytes,
@@ -341,6 +466,7 @@ fn print_json(report: &CheckReport) -> std::io::Result<()> {
                 subject: m.preview.as_ref().map(|p| p.subject.as_str()),
                 date: m.preview.as_ref().map(|p| p.date.as_str()),
                 preview: m.preview.as_ref().map(|p| p.text.as_str()),
+                new: with_new.then_some(m.is_new),
             })
             .collect(),
     };
@@ -349,12 +475,14 @@ fn print_json(report: &CheckReport) -> std::io::Result<()> {
     writeln!(out)
 }
 
-fn print_text(report: &CheckReport, user: &str, host: &str) -> std::io::Result<()> {
+fn print_text(report: &CheckReport, account: &Account) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let plural = if report.total == 1 { "" } else { "s" };
     writeln!(
         out,
-        "{user} on {host}: {} message{plural}, {}",
+        "{} on {}: {} message{plural}, {}",
+        account.credentials.user,
+        account.endpoint.host,
         report.total,
         human_size(report.size_bytes)
     )?;
@@ -363,9 +491,13 @@ fn print_text(report: &CheckReport, user: &str, host: &str) -> std::io::Result<(
     }
     for m in &report.messages {
         writeln!(out)?;
+        let mark = match m.status {
+            Some(_) if m.is_new => "  new",
+            _ => "",
+        };
         writeln!(
             out,
-            "#{}  {}  {}",
+            "#{}  {}  {}{mark}",
             m.number,
             m.uid.as_ref().map_or("-", |u| u.as_str()),
             human_size(m.size_bytes)
@@ -381,6 +513,59 @@ fn print_text(report: &CheckReport, user: &str, host: &str) -> std::io::Result<(
             }
             None => writeln!(out, "  (no preview: the server refused TOP)")?,
         }
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct FetchJson<'a> {
+    downloaded: usize,
+    deleted: usize,
+    bytes: u64,
+    skipped: usize,
+    failed: usize,
+    maildir: &'a Path,
+}
+
+fn print_fetch_json(report: &ApplyReport, maildir: &Path) -> std::io::Result<()> {
+    let json = FetchJson {
+        downloaded: report.downloaded.len(),
+        deleted: report.deleted.len(),
+        bytes: report.bytes,
+        skipped: report.listed.saturating_sub(report.downloaded.len()),
+        failed: report.failed.len(),
+        maildir,
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &json)?;
+    writeln!(out)
+}
+
+fn print_fetch_text(report: &ApplyReport, maildir: &Path) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Downloaded {} message(s), {} into {}",
+        report.downloaded.len(),
+        human_size(report.bytes),
+        maildir.display()
+    )?;
+    if !report.deleted.is_empty() {
+        writeln!(
+            out,
+            "Deleted {} message(s) on the server.",
+            report.deleted.len()
+        )?;
+    }
+    let skipped = report.listed.saturating_sub(report.downloaded.len());
+    if skipped > 0 {
+        writeln!(
+            out,
+            "{skipped} message(s) on the server were not downloaded again: they were downloaded or kept before."
+        )?;
+    }
+    for (key, reason) in &report.not_deleted {
+        writeln!(out, "Kept {key} on the server: {reason}.")?;
     }
     Ok(())
 }

@@ -1,13 +1,15 @@
-//! "Has new mail arrived, and what is it?": STAT, UIDL and LIST in one
-//! pipelined batch, then TOP for each message, then QUIT. Changes nothing
-//! on the server.
-
-use std::collections::HashMap;
+//! "Has new mail arrived, and what is it?": list the mailbox, fetch the
+//! heads (TOP) of messages not seen before — cached previews serve the
+//! rest — record what is on the server in the ledger, and QUIT. Changes
+//! nothing on the server.
 
 use crate::mail::Preview;
-use crate::net::{Client, Credentials, Endpoint, Error, Mailbox, Observe, Outcome, Transport};
-use crate::pop3::reply::{parse_scan_listing, parse_stat, parse_uidl_listing};
-use crate::pop3::{Command, MsgNum, Uidl};
+use crate::net::{Client, Credentials, Observe, Outcome, Transport};
+use crate::pop3::{Command, Expire, MsgNum, Uidl};
+use crate::store::{AccountStore, Status, now_unix};
+
+use super::listing::{Listing, list};
+use super::{Account, Error, Progress};
 
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
@@ -21,24 +23,23 @@ impl Default for CheckOptions {
     }
 }
 
-/// How far a long operation has come.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
-    Connecting,
-    LoggedIn,
-    Listed { total: u32 },
-    Previews { done: u32, total: u32 },
-}
-
 #[derive(Clone, Debug)]
 pub struct MessageSummary {
     /// This session's message number; meaningless in any other session.
     pub number: MsgNum,
-    /// `None` when the server does not support UIDL.
+    /// The stable identity used everywhere else (the UIDL, or a key derived
+    /// from the headers when the server has no UIDL). `None`: unidentifiable.
+    pub key: Option<String>,
     pub uid: Option<Uidl>,
     pub size_bytes: u64,
     /// `None` when the server refused TOP for this message.
     pub preview: Option<Preview>,
+    /// The ledger's view, when checked against a store.
+    pub status: Option<Status>,
+    /// Not downloaded or kept before (always true without a store).
+    pub is_new: bool,
+    /// Another message on the server has the same identity: left alone.
+    pub ambiguous: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -47,123 +48,156 @@ pub struct CheckReport {
     pub size_bytes: u64,
     pub messages: Vec<MessageSummary>,
     pub uidl_supported: bool,
+    /// RFC 2449 EXPIRE: `Days(0)` means the server deletes what is retrieved.
+    pub expire: Option<Expire>,
+    pub login_delay_secs: Option<u32>,
+}
+
+impl CheckReport {
+    pub fn new_count(&self) -> usize {
+        self.messages.iter().filter(|m| m.is_new).count()
+    }
 }
 
 /// Connects, logs in, lists the mailbox with previews, and says QUIT.
 pub fn check(
-    endpoint: &Endpoint,
-    credentials: &Credentials,
+    account: &Account,
+    store: Option<&mut AccountStore>,
     options: &CheckOptions,
     observe: Observe,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckReport, Error> {
     progress(Progress::Connecting);
-    let client = Client::connect(endpoint, observe)?;
-    check_with(client, credentials, options, progress)
+    let client = Client::connect(&account.endpoint, observe)?;
+    check_with(client, &account.credentials, store, options, progress)
 }
 
 /// A check over an already connected client (any transport).
 pub fn check_with<T: Transport>(
     client: Client<T>,
     credentials: &Credentials,
+    mut store: Option<&mut AccountStore>,
     options: &CheckOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckReport, Error> {
-    let mut mailbox = client.login(credentials)?;
+    let mut mailbox = super::apply::login(client, credentials, store.as_deref_mut())?;
     progress(Progress::LoggedIn);
-    let report = list_with_previews(&mut mailbox, options, progress)?;
-    mailbox.quit()?;
-    Ok(report)
-}
+    let listing = list(&mut mailbox, options.preview_lines)?;
+    progress(Progress::Listed {
+        total: listing.total,
+    });
+    let now = now_unix();
+    if let Some(store) = store.as_deref_mut() {
+        record_listing(store, &listing, now);
+    }
 
-/// The listing part of a check, on an open mailbox.
-pub(crate) fn list_with_previews<T: Transport>(
-    mailbox: &mut Mailbox<T>,
-    options: &CheckOptions,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<CheckReport, Error> {
-    let mut outcomes = mailbox
-        .batch(vec![
-            Command::Stat,
-            Command::Uidl(None),
-            Command::List(None),
-        ])?
-        .into_iter();
-    let (Some(stat), Some(uidl), Some(list)) = (outcomes.next(), outcomes.next(), outcomes.next())
-    else {
-        return Err(Error::ConnectionClosed);
+    // Heads only for messages without a cached preview.
+    let cached = |key: &Option<String>| -> Option<Preview> {
+        let store = store.as_deref()?;
+        store.previews.get(key.as_deref()?).cloned()
     };
-    let (total, size_bytes) = match stat {
-        Outcome::Ok { status, .. } => parse_stat(&status)?,
-        other => return Err(refused("STAT", other)),
-    };
-    let uids: Option<HashMap<MsgNum, Uidl>> = match uidl {
-        Outcome::Ok { body, .. } => Some(
-            parse_uidl_listing(body.as_deref().unwrap_or_default())?
-                .into_iter()
-                .collect(),
-        ),
-        Outcome::Refused(_) => None,
-        other => return Err(refused("UIDL", other)),
-    };
-    let sizes = match list {
-        Outcome::Ok { body, .. } => parse_scan_listing(body.as_deref().unwrap_or_default())?,
-        other => return Err(refused("LIST", other)),
-    };
-    progress(Progress::Listed { total });
-
-    let numbers: Vec<MsgNum> = sizes.iter().map(|(n, _)| *n).collect();
-    let mut previews = Vec::with_capacity(numbers.len());
     let lines = options.preview_lines;
+    let mut previews: Vec<Option<Preview>> = listing
+        .messages
+        .iter()
+        .map(|m| {
+            cached(&m.key).or_else(|| {
+                let head = listing.heads.get(&m.number)?;
+                Some(Preview::from_bytes(head, lines as usize))
+            })
+        })
+        .collect();
+    // Without UIDL every head was fetched already; a refused TOP stays refused.
+    let wanted: Vec<usize> = (0..previews.len())
+        .filter(|&i| previews[i].is_none() && listing.uidl_supported)
+        .collect();
+    let mut done = 0;
     // In slices, so progress can be reported while the pipeline runs.
-    for slice in numbers.chunks(200) {
+    for slice in wanted.chunks(200) {
         let tops = mailbox.batch(
             slice
                 .iter()
-                .map(|&msg| Command::Top { msg, lines })
+                .map(|&i| Command::Top {
+                    msg: listing.messages[i].number,
+                    lines,
+                })
                 .collect(),
         )?;
-        for outcome in tops {
-            previews.push(match outcome {
-                Outcome::Ok { body, .. } => Some(Preview::from_bytes(
+        for (&i, outcome) in slice.iter().zip(tops) {
+            if let Outcome::Ok { body, .. } = outcome {
+                previews[i] = Some(Preview::from_bytes(
                     body.as_deref().unwrap_or_default(),
                     lines as usize,
-                )),
-                Outcome::Refused(_) | Outcome::Failed(_) => None,
-            });
+                ));
+            }
         }
+        done += slice.len() as u32;
         progress(Progress::Previews {
-            done: previews.len() as u32,
-            total: numbers.len() as u32,
+            done,
+            total: wanted.len() as u32,
         });
     }
+    let info = mailbox.info().capabilities.clone();
+    mailbox.quit()?;
 
-    let messages = sizes
-        .into_iter()
+    if let Some(store) = store.as_deref_mut() {
+        for (message, preview) in listing.messages.iter().zip(&previews) {
+            if let (Some(key), Some(preview)) = (&message.key, preview)
+                && store.previews.get(key).is_none()
+            {
+                store.previews.insert(key, preview.clone());
+            }
+        }
+        let on_server: std::collections::HashSet<&str> = listing.keys().collect();
+        store.previews.retain(|k| on_server.contains(k));
+        store.ledger.save()?;
+        store.previews.save()?;
+    }
+
+    let messages = listing
+        .messages
+        .iter()
         .zip(previews)
-        .map(|((number, size_bytes), preview)| MessageSummary {
-            number,
-            uid: uids.as_ref().and_then(|u| u.get(&number).cloned()),
-            size_bytes,
-            preview,
+        .map(|(m, preview)| {
+            let status = m
+                .key
+                .as_deref()
+                .and_then(|k| store.as_deref().and_then(|s| s.ledger.get(k)))
+                .map(|e| e.status);
+            MessageSummary {
+                number: m.number,
+                key: m.key.clone(),
+                uid: m.uid.clone(),
+                size_bytes: m.size_bytes,
+                preview,
+                status,
+                is_new: store.is_none() || status == Some(Status::New),
+                ambiguous: m
+                    .key
+                    .as_deref()
+                    .is_some_and(|k| listing.ambiguous.contains(k)),
+            }
         })
         .collect();
     Ok(CheckReport {
-        total,
-        size_bytes,
+        total: listing.total,
+        size_bytes: listing.size_bytes,
         messages,
-        uidl_supported: uids.is_some(),
+        uidl_supported: listing.uidl_supported,
+        expire: info.as_ref().and_then(|c| c.expire),
+        login_delay_secs: info.as_ref().and_then(|c| c.login_delay_secs),
     })
 }
 
-fn refused(command: &'static str, outcome: Outcome) -> Error {
-    match outcome {
-        Outcome::Refused(status) => Error::Server {
-            command,
-            code: status.code,
-            text: status.text,
-        },
-        Outcome::Failed(error) => Error::Reply(error),
-        Outcome::Ok { .. } => Error::ConnectionClosed,
+/// Notes every listed message in the ledger and what has left the server.
+pub(crate) fn record_listing(store: &mut AccountStore, listing: &Listing, now: i64) {
+    for message in &listing.messages {
+        if let Some(key) = &message.key
+            && !listing.ambiguous.contains(key)
+        {
+            store.ledger.note_on_server(key, message.size_bytes, now);
+        }
     }
+    let present: std::collections::HashSet<&str> = listing.keys().collect();
+    store.ledger.note_listing_complete(&present);
 }

@@ -1,8 +1,85 @@
-//! The operations a user asks for — check, preview, apply a plan — and the
-//! rules that keep mail safe while doing them. It maps UIDLs to this
-//! session's message numbers, and (once the store exists) saves and syncs
-//! before anything is deleted. It knows nothing about windows or threads.
+//! The operations a user asks for — check, apply a plan (download, keep,
+//! delete), fetch — and the rules that keep mail safe while doing them:
+//! messages are matched by UIDL to this session's numbers (never a number
+//! from an earlier session), every download is complete, size-checked and
+//! synced before the ledger says so, deletions are only sent for what is
+//! safe, and QUIT (which commits deletions) only after all of that. Any
+//! failure before QUIT drops the connection without it, so the server
+//! deletes nothing. It knows nothing about windows or threads of the UI.
 
+mod apply;
 mod check;
+mod download;
+mod listing;
 
-pub use check::{CheckOptions, CheckReport, MessageSummary, Progress, check, check_with};
+use crate::net::{self, Credentials, Endpoint, UserMessage};
+use crate::store::StoreError;
+
+pub use apply::{Action, ApplyReport, FetchPolicy, Plan, apply, expired_plan, fetch};
+pub use check::{CheckOptions, CheckReport, MessageSummary, check, check_with};
+pub use listing::message_key_from_headers;
+
+/// How to reach and log in to one account's server.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub endpoint: Endpoint,
+    pub credentials: Credentials,
+}
+
+/// How far a long operation has come.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    Connecting,
+    LoggedIn,
+    Listed {
+        total: u32,
+    },
+    Previews {
+        done: u32,
+        total: u32,
+    },
+    Downloading {
+        done_messages: u32,
+        total_messages: u32,
+        done_bytes: u64,
+        total_bytes: u64,
+    },
+    Deleting {
+        count: u32,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Net(#[from] net::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    pub fn user_message(&self) -> UserMessage {
+        match self {
+            Error::Net(e) => e.user_message(),
+            Error::Store(e) => {
+                let (headline, next_step) = e.user_sentences();
+                UserMessage {
+                    headline,
+                    next_step,
+                    detail: e.to_string(),
+                }
+            }
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Net(e) if e.is_transient())
+    }
+
+    pub fn net(&self) -> Option<&net::Error> {
+        match self {
+            Error::Net(e) => Some(e),
+            Error::Store(_) => None,
+        }
+    }
+}

@@ -69,6 +69,10 @@ pub enum Error {
     Usage(#[from] UsageError),
     #[error("cancelled")]
     Cancelled,
+    /// The caller's handler (e.g. the code saving a message) stopped the
+    /// exchange; it holds the reason itself.
+    #[error("stopped by the local side")]
+    Aborted,
 }
 
 /// An error told to a home user: what happened, and what to do about it.
@@ -244,6 +248,10 @@ impl Error {
             Error::Usage(_) => (
                 "Letterbox ran into an internal problem.".into(),
                 "Try again. Nothing was deleted from the server.",
+            ),
+            Error::Aborted => (
+                "Letterbox stopped the transfer because of a problem on this computer.".into(),
+                "Nothing was deleted from the server.",
             ),
             Error::Cancelled => (
                 "Cancelled.".into(),

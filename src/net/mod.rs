@@ -9,6 +9,7 @@ mod error;
 pub mod tls;
 mod transport;
 
+pub use crate::pop3::RespCode;
 pub use client::{
     Client, Credentials, Direction, Endpoint, Mailbox, Observe, Outcome, PlainTransport, RetrSink,
     ServerInfo, TranscriptSink,

@@ -1,0 +1,392 @@
+//! Carrying out the user's decisions in one session. The order is what
+//! makes it safe:
+//!
+//! 1. list the mailbox and match every planned key to this session's
+//!    message number (a key that vanished is reported, never guessed);
+//! 2. record every planned download as `Saving` under its future file name;
+//! 3. RETR, size-check, fsync and rename each message into the Maildir;
+//! 4. sync `new/` and record the downloads as `Downloaded`;
+//! 5. DELE only what is now safe (or what the user chose to delete unread);
+//! 6. QUIT — the server commits the deletions — and record them.
+//!
+//! Anything that fails before step 6 drops the connection without QUIT, so
+//! the server deletes nothing; whatever was already saved stays recorded,
+//! so nothing is downloaded twice.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::net::{Client, Credentials, Mailbox, Observe, Outcome, RespCode, Transport};
+use crate::store::{AccountStore, Status, now_unix};
+
+use super::check::record_listing;
+use super::download::{Fate, Target, download_all};
+use super::listing::{Listing, list};
+use super::{Account, Error, Progress};
+
+/// What to do with one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// Download it and leave it on the server.
+    DownloadKeep,
+    /// Download it, then delete it on the server once the copy is safe.
+    /// For a message already downloaded: just the deletion.
+    DownloadDelete,
+    /// Leave it on the server and stop calling it new.
+    Keep,
+    /// Delete it on the server without downloading it.
+    Delete,
+}
+
+/// The user's decisions, by message key (UIDL).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub items: Vec<(String, Action)>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Downloaded in this session.
+    pub downloaded: Vec<String>,
+    /// Asked to download, but already safe at home: not downloaded again.
+    pub already_downloaded: Vec<String>,
+    pub deleted: Vec<String>,
+    pub kept: Vec<String>,
+    /// Bytes downloaded in this session.
+    pub bytes: u64,
+    /// In the plan but no longer on the server (another program removed
+    /// them), or not identifiable there.
+    pub vanished: Vec<String>,
+    /// Could not be downloaded or deleted, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// A deletion that was not sent because the message is not safe at home.
+    pub not_deleted: Vec<(String, String)>,
+    /// On the server and not in the plan.
+    pub untouched: usize,
+    /// Messages the server listed in this session.
+    pub listed: usize,
+}
+
+/// What `fetch` downloads and deletes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FetchPolicy {
+    /// Delete downloaded messages on the server (once safe at home).
+    pub delete: bool,
+    /// Also download messages the user chose to keep on the server earlier.
+    pub all: bool,
+}
+
+impl FetchPolicy {
+    fn plan(self, listing: &Listing, store: &AccountStore) -> Plan {
+        let mut items = Vec::new();
+        for key in listing.keys() {
+            if listing.ambiguous.contains(key) {
+                continue;
+            }
+            let status = store.ledger.get(key).map_or(Status::New, |e| e.status);
+            let download = if self.delete {
+                Action::DownloadDelete
+            } else {
+                Action::DownloadKeep
+            };
+            let action = match status {
+                Status::New | Status::Saving => Some(download),
+                Status::Kept if self.all => Some(download),
+                Status::Downloaded if self.delete => Some(Action::DownloadDelete),
+                Status::Kept | Status::Downloaded => None,
+            };
+            if let Some(action) = action {
+                items.push((key.to_owned(), action));
+            }
+        }
+        Plan { items }
+    }
+}
+
+/// Carries out `plan` in one session.
+pub fn apply(
+    account: &Account,
+    store: &mut AccountStore,
+    plan: &Plan,
+    observe: Observe,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ApplyReport, Error> {
+    progress(Progress::Connecting);
+    let client = Client::connect(&account.endpoint, observe)?;
+    let mut mailbox = login(client, &account.credentials, Some(store))?;
+    progress(Progress::LoggedIn);
+    let listing = list(&mut mailbox, 0)?;
+    apply_in_session(mailbox, store, &listing, plan, progress)
+}
+
+/// Downloads what the policy says, in one session (`letterbox fetch`).
+pub fn fetch(
+    account: &Account,
+    store: &mut AccountStore,
+    policy: FetchPolicy,
+    observe: Observe,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ApplyReport, Error> {
+    progress(Progress::Connecting);
+    let client = Client::connect(&account.endpoint, observe)?;
+    let mut mailbox = login(client, &account.credentials, Some(store))?;
+    progress(Progress::LoggedIn);
+    let listing = list(&mut mailbox, 0)?;
+    record_listing(store, &listing, now_unix());
+    let plan = policy.plan(&listing, store);
+    apply_in_session(mailbox, store, &listing, &plan, progress)
+}
+
+/// "Leave on server, remove after N days": downloaded messages, safe at
+/// home, that have waited on the server longer than `days`.
+pub fn expired_plan(store: &AccountStore, now: i64, days: u32) -> Plan {
+    let limit = now - i64::from(days) * 86_400;
+    let items = store
+        .ledger
+        .entries()
+        .filter(|(_, e)| e.is_downloaded() && e.on_server && !e.size_mismatch)
+        .filter(|(_, e)| e.downloaded_unix.unwrap_or(e.first_seen_unix) <= limit)
+        .map(|(k, _)| (k.to_owned(), Action::DownloadDelete))
+        .collect();
+    Plan { items }
+}
+
+/// Logs in and remembers the login (and the server's LOGIN-DELAY).
+pub(crate) fn login<T: Transport>(
+    client: Client<T>,
+    credentials: &Credentials,
+    store: Option<&mut AccountStore>,
+) -> Result<Mailbox<T>, Error> {
+    let delay = client
+        .info()
+        .capabilities
+        .as_ref()
+        .and_then(|c| c.login_delay_secs);
+    let result = client.login(credentials);
+    if let Some(store) = store {
+        let record = store.ledger.login_mut();
+        match &result {
+            Ok(mailbox) => {
+                record.last_login_unix = Some(now_unix());
+                record.login_delay_secs = mailbox
+                    .info()
+                    .capabilities
+                    .as_ref()
+                    .and_then(|c| c.login_delay_secs)
+                    .or(delay);
+            }
+            Err(e) if e.resp_code() == Some(&RespCode::LoginDelay) => {
+                // Remember that the server wants us to wait, even if it did
+                // not say for how long.
+                record.login_delay_secs = record.login_delay_secs.or(delay).or(Some(300));
+                let _ = store.ledger.save();
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(result?)
+}
+
+enum DeleteWhen {
+    /// The user chose to delete it without downloading.
+    Always,
+    /// Only once a complete copy is safe at home.
+    IfSafe,
+}
+
+fn apply_in_session<T: Transport>(
+    mut mailbox: Mailbox<T>,
+    store: &mut AccountStore,
+    listing: &Listing,
+    plan: &Plan,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ApplyReport, Error> {
+    let now = now_unix();
+    record_listing(store, listing, now);
+    let mut report = ApplyReport::default();
+    let mut downloads: Vec<Target> = Vec::new();
+    let mut deletes = Vec::new();
+    let mut planned = HashSet::new();
+    for (key, action) in &plan.items {
+        if !planned.insert(key.as_str()) {
+            continue; // the first decision about a message wins
+        }
+        let Some(listed) = listing.find(key) else {
+            if listing.ambiguous.contains(key) {
+                report.failed.push((
+                    key.clone(),
+                    "another message on the server has the same identity".into(),
+                ));
+            } else {
+                report.vanished.push(key.clone());
+            }
+            continue;
+        };
+        let Some(entry) = store.ledger.get_mut(key) else {
+            continue; // record_listing noted every listed key
+        };
+        match action {
+            Action::Keep => {
+                if entry.status == Status::New {
+                    entry.status = Status::Kept;
+                }
+                report.kept.push(key.clone());
+            }
+            Action::Delete => deletes.push((key.clone(), listed.number, DeleteWhen::Always)),
+            Action::DownloadKeep | Action::DownloadDelete => {
+                if entry.is_downloaded() {
+                    report.already_downloaded.push(key.clone());
+                } else {
+                    let name = store.maildir.unique_name(listed.size_bytes);
+                    entry.status = Status::Saving;
+                    entry.file = Some(name.clone());
+                    downloads.push(Target {
+                        key: key.clone(),
+                        number: listed.number,
+                        size_bytes: listed.size_bytes,
+                        name,
+                    });
+                }
+                if *action == Action::DownloadDelete {
+                    deletes.push((key.clone(), listed.number, DeleteWhen::IfSafe));
+                }
+            }
+        }
+    }
+    report.listed = listing.messages.len();
+    report.untouched = listing.keys().filter(|k| !planned.contains(k)).count()
+        + listing.messages.iter().filter(|m| m.key.is_none()).count();
+    // Step 2: the names are on disk before any file is, so a crash at any
+    // later point can be settled (see `Ledger::reconcile`).
+    store.ledger.save()?;
+
+    if !downloads.is_empty() {
+        let outcome = download_all(&mut mailbox, &store.maildir, &downloads, progress);
+        let any_saved = outcome
+            .fates
+            .iter()
+            .any(|f| matches!(f, Fate::Saved { .. }));
+        if any_saved {
+            store.maildir.sync_new()?;
+        }
+        let done = now_unix();
+        for (target, fate) in downloads.iter().zip(&outcome.fates) {
+            let Some(entry) = store.ledger.get_mut(&target.key) else {
+                continue;
+            };
+            match fate {
+                Fate::Saved {
+                    bytes,
+                    size_mismatch,
+                } => {
+                    entry.status = Status::Downloaded;
+                    entry.downloaded_unix = Some(done);
+                    entry.size_mismatch = *size_mismatch;
+                    report.downloaded.push(target.key.clone());
+                    report.bytes += bytes;
+                }
+                Fate::Failed(reason) => {
+                    entry.status = Status::New;
+                    entry.file = None;
+                    report.failed.push((target.key.clone(), reason.clone()));
+                }
+                Fate::NotReached => {
+                    entry.status = Status::New;
+                    entry.file = None;
+                }
+            }
+        }
+        store.ledger.save()?;
+        if let Some(fatal) = outcome.fatal {
+            // Dropping the mailbox closes the connection without QUIT.
+            return Err(fatal);
+        }
+    }
+
+    let mut to_delete = Vec::new();
+    for (key, number, when) in deletes {
+        let entry = store.ledger.get(&key);
+        let safe = entry.is_some_and(|e| e.is_downloaded() && !e.size_mismatch);
+        match when {
+            DeleteWhen::IfSafe if !safe => {
+                let reason = if entry.is_some_and(|e| e.size_mismatch) {
+                    "its size did not match what the server announced"
+                } else {
+                    "it is not safely downloaded"
+                };
+                report.not_deleted.push((key, reason.into()));
+            }
+            _ => to_delete.push((key, number)),
+        }
+    }
+    let mut marked = Vec::new();
+    if !to_delete.is_empty() {
+        progress(Progress::Deleting {
+            count: to_delete.len() as u32,
+        });
+        let numbers: Vec<_> = to_delete.iter().map(|(_, n)| *n).collect();
+        for ((key, _), outcome) in to_delete.into_iter().zip(mailbox.dele(&numbers)?) {
+            match outcome {
+                Outcome::Ok { .. } => marked.push(key),
+                Outcome::Refused(status) => report.failed.push((
+                    key,
+                    format!("the server refused to delete it: {}", status.text),
+                )),
+                Outcome::Failed(error) => report.failed.push((key, error.to_string())),
+            }
+        }
+    }
+
+    // Step 6: everything the deletions depend on is durable.
+    let quit = mailbox.quit();
+    if quit.is_ok() {
+        for key in &marked {
+            if let Some(entry) = store.ledger.get_mut(key) {
+                entry.on_server = false;
+                entry.deleted_on_server = true;
+            }
+        }
+        report.deleted = marked;
+    }
+    // Without a confirmed QUIT it is unknown whether the server deleted
+    // anything; the next listing tells.
+    store.ledger.save()?;
+    quit?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StorePaths;
+
+    #[test]
+    fn expiry_only_picks_safe_old_downloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AccountStore::open(&StorePaths::in_dir(dir.path())).unwrap();
+        let day = 86_400;
+        for (key, status, downloaded, mismatch) in [
+            ("old", Status::Downloaded, Some(0), false),
+            ("recent", Status::Downloaded, Some(9 * day), false),
+            ("kept", Status::Kept, None, false),
+            ("odd-size", Status::Downloaded, Some(0), true),
+        ] {
+            let entry = store.ledger.note_on_server(key, 1, 0);
+            entry.status = status;
+            entry.downloaded_unix = downloaded;
+            entry.size_mismatch = mismatch;
+        }
+        let gone = store.ledger.note_on_server("gone", 1, 0);
+        gone.status = Status::Downloaded;
+        gone.on_server = false;
+        let plan = expired_plan(&store, 10 * day, 7);
+        assert_eq!(plan.items, vec![("old".to_owned(), Action::DownloadDelete)]);
+    }
+}

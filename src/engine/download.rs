@@ -1,0 +1,242 @@
+//! Downloading a batch of messages: RETR pipelined, each message streamed
+//! into `tmp/` of the Maildir as it arrives, checked against its announced
+//! size, then handed to a syncer thread that fsyncs it and renames it into
+//! `new/` while the network keeps going. Nothing here decides what may be
+//! deleted; the caller reads the fates.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::mpsc;
+
+use crate::net::{Error as NetError, Mailbox, Outcome, RetrSink, Transport};
+use crate::pop3::MsgNum;
+use crate::store::{Maildir, StoreError};
+
+use super::{Error, Progress};
+
+/// One message to download.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub key: String,
+    pub number: MsgNum,
+    pub size_bytes: u64,
+    /// The Maildir base name, chosen (and recorded as `Saving`) beforehand.
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Complete, synced and in `new/` (durable once `new/` is synced).
+    Saved {
+        bytes: u64,
+        size_mismatch: bool,
+    },
+    Failed(String),
+    /// Not reached: the batch stopped earlier.
+    NotReached,
+}
+
+pub(crate) struct DownloadOutcome {
+    pub fates: Vec<Fate>,
+    /// What stopped the batch, if anything. The connection must then be
+    /// dropped without QUIT.
+    pub fatal: Option<Error>,
+}
+
+/// Files waiting for fsync at most: bounds open files and memory when the
+/// disk is slower than the network.
+const SYNC_QUEUE: usize = 64;
+
+pub(crate) fn download_all<T: Transport>(
+    mailbox: &mut Mailbox<T>,
+    maildir: &Maildir,
+    targets: &[Target],
+    progress: &mut dyn FnMut(Progress),
+) -> DownloadOutcome {
+    let total_bytes = targets.iter().map(|t| t.size_bytes).sum();
+    let numbers: Vec<MsgNum> = targets.iter().map(|t| t.number).collect();
+    std::thread::scope(|scope| {
+        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, File)>(SYNC_QUEUE);
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Result<(), StoreError>)>();
+        let syncer = scope.spawn(move || {
+            for (index, file) in job_rx {
+                let name = &targets[index].name;
+                let result = file
+                    .sync_data()
+                    .map_err(|e| StoreError::io("save", &maildir.root().join("tmp").join(name), e))
+                    .and_then(|()| maildir.commit(name).map(|_| ()));
+                drop(file);
+                if done_tx.send((index, result)).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let mut sink = Sink {
+            maildir,
+            targets,
+            current: None,
+            jobs: Some(job_tx),
+            fates: vec![Fate::NotReached; targets.len()],
+            store_error: None,
+            progress,
+            done_messages: 0,
+            done_bytes: 0,
+            total_bytes,
+        };
+        let result = mailbox.retr_stream(&numbers, &mut sink);
+        sink.abandon_current();
+        sink.jobs = None; // lets the syncer finish
+        let Sink {
+            mut fates,
+            store_error,
+            ..
+        } = sink;
+        let _ = syncer.join();
+
+        let mut fatal = store_error.map(Error::Store);
+        let mut confirmed = vec![false; targets.len()];
+        for (index, synced) in done_rx.try_iter() {
+            match synced {
+                Ok(()) => confirmed[index] = true,
+                Err(e) => {
+                    maildir.remove_tmp(&targets[index].name);
+                    fates[index] = Fate::Failed(e.to_string());
+                    fatal.get_or_insert(Error::Store(e));
+                }
+            }
+        }
+        // Saved means synced and renamed, as the syncer confirmed; a file it
+        // never got to is not saved.
+        for (index, fate) in fates.iter_mut().enumerate() {
+            if matches!(fate, Fate::Saved { .. }) && !confirmed[index] {
+                maildir.remove_tmp(&targets[index].name);
+                *fate = Fate::Failed("it could not be saved to disk".into());
+            }
+        }
+        if let Err(e) = result
+            && fatal.is_none()
+        {
+            fatal = Some(Error::Net(e));
+        }
+        DownloadOutcome { fates, fatal }
+    })
+}
+
+struct Sink<'a> {
+    maildir: &'a Maildir,
+    targets: &'a [Target],
+    /// The message being written: its index, file and bytes so far.
+    current: Option<(usize, BufWriter<File>, u64)>,
+    jobs: Option<mpsc::SyncSender<(usize, File)>>,
+    fates: Vec<Fate>,
+    store_error: Option<StoreError>,
+    progress: &'a mut dyn FnMut(Progress),
+    done_messages: u32,
+    done_bytes: u64,
+    total_bytes: u64,
+}
+
+impl Sink<'_> {
+    fn open(&mut self, index: usize) -> Result<(), NetError> {
+        if self.current.as_ref().is_some_and(|(i, _, _)| *i == index) {
+            return Ok(());
+        }
+        self.abandon_current();
+        match self.maildir.create_tmp(&self.targets[index].name) {
+            Ok(file) => {
+                self.current = Some((index, BufWriter::with_capacity(64 * 1024, file), 0));
+                Ok(())
+            }
+            Err(e) => self.stop(e),
+        }
+    }
+
+    fn stop(&mut self, error: StoreError) -> Result<(), NetError> {
+        self.store_error.get_or_insert(error);
+        Err(NetError::Aborted)
+    }
+
+    /// Removes a partly written message (the batch stopped in its middle).
+    fn abandon_current(&mut self) {
+        if let Some((index, _, _)) = self.current.take() {
+            self.maildir.remove_tmp(&self.targets[index].name);
+        }
+    }
+}
+
+impl RetrSink for Sink<'_> {
+    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), NetError> {
+        self.open(index)?;
+        let Some((_, writer, written)) = self.current.as_mut() else {
+            return Err(NetError::Aborted);
+        };
+        *written += chunk.len() as u64;
+        if let Err(e) = writer.write_all(chunk) {
+            let path = self
+                .maildir
+                .root()
+                .join("tmp")
+                .join(&self.targets[index].name);
+            return self.stop(StoreError::io("save", &path, e));
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), NetError> {
+        let target = &self.targets[index];
+        match outcome {
+            Outcome::Ok { .. } => {
+                self.open(index)?; // an empty message has had no data yet
+                let Some((_, writer, written)) = self.current.take() else {
+                    return Err(NetError::Aborted);
+                };
+                let path = self.maildir.root().join("tmp").join(&target.name);
+                let file = match writer.into_inner() {
+                    Ok(file) => file,
+                    Err(e) => {
+                        self.maildir.remove_tmp(&target.name);
+                        return self.stop(StoreError::io("save", &path, e.into_error()));
+                    }
+                };
+                let size_mismatch = written != target.size_bytes;
+                if size_mismatch {
+                    tracing::warn!(
+                        key = %target.key,
+                        announced = target.size_bytes,
+                        received = written,
+                        "message size differs from the server's LIST size; it is kept on the server"
+                    );
+                }
+                self.fates[index] = Fate::Saved {
+                    bytes: written,
+                    size_mismatch,
+                };
+                let Some(jobs) = &self.jobs else {
+                    return Err(NetError::Aborted);
+                };
+                if jobs.send((index, file)).is_err() {
+                    // The syncer is gone; its error is collected afterwards.
+                    return Err(NetError::Aborted);
+                }
+                self.done_messages += 1;
+                self.done_bytes += written;
+            }
+            Outcome::Refused(status) => {
+                self.abandon_current();
+                self.fates[index] = Fate::Failed(format!("the server refused it: {}", status.text));
+            }
+            Outcome::Failed(error) => {
+                self.abandon_current();
+                self.fates[index] = Fate::Failed(error.to_string());
+            }
+        }
+        (self.progress)(Progress::Downloading {
+            done_messages: self.done_messages,
+            total_messages: self.targets.len() as u32,
+            done_bytes: self.done_bytes,
+            total_bytes: self.total_bytes,
+        });
+        Ok(())
+    }
+}

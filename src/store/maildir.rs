@@ -1,0 +1,181 @@
+//! A Maildir (the format other mail programs read): a message is written
+//! into `tmp/`, synced, then renamed into `new/`, and the rename is made
+//! durable by syncing `new/`. File names follow the usual unique-name
+//! scheme `<seconds>.M<microseconds>P<pid>Q<counter>.<host>,S=<size>`.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::StoreError;
+use super::fsutil::{create_private, create_private_dir, sync_dir};
+
+#[derive(Debug)]
+pub struct Maildir {
+    root: PathBuf,
+    host: String,
+    counter: AtomicU64,
+}
+
+impl Maildir {
+    /// Opens the Maildir at `root`, creating `tmp/`, `new/` and `cur/`.
+    pub fn open(root: &Path) -> Result<Maildir, StoreError> {
+        for sub in ["tmp", "new", "cur"] {
+            create_private_dir(&root.join(sub))?;
+        }
+        Ok(Maildir {
+            root: root.to_owned(),
+            host: host_name(),
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A fresh unique base name for a message of `size` bytes.
+    pub fn unique_name(&self, size: u64) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        format!(
+            "{}.M{}P{}Q{}.{},S={size}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            self.counter.fetch_add(1, Ordering::Relaxed) + 1,
+            self.host
+        )
+    }
+
+    /// Creates `tmp/NAME` for writing; never overwrites.
+    pub fn create_tmp(&self, name: &str) -> Result<File, StoreError> {
+        let path = self.root.join("tmp").join(name);
+        create_private(&path).map_err(|e| StoreError::io("create", &path, e))
+    }
+
+    /// Moves a complete, synced message from `tmp/` into `new/`. The rename
+    /// is durable only after [`Maildir::sync_new`].
+    pub fn commit(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let from = self.root.join("tmp").join(name);
+        let to = self.root.join("new").join(name);
+        fs::rename(&from, &to).map_err(|e| StoreError::io("move into place", &to, e))?;
+        Ok(to)
+    }
+
+    /// Makes every rename into `new/` so far durable.
+    pub fn sync_new(&self) -> Result<(), StoreError> {
+        sync_dir(&self.root.join("new"))
+    }
+
+    pub fn remove_tmp(&self, name: &str) {
+        let _ = fs::remove_file(self.root.join("tmp").join(name));
+    }
+
+    /// Deletes everything in `tmp/`: leftovers of an interrupted session.
+    /// Only call this while holding the account lock.
+    pub fn clean_tmp(&self) -> Result<usize, StoreError> {
+        let tmp = self.root.join("tmp");
+        let entries = fs::read_dir(&tmp).map_err(|e| StoreError::io("read", &tmp, e))?;
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            if fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Where the message with this base name is now: `new/NAME`, or
+    /// `cur/NAME:2,FLAGS` once a mail reader has seen it.
+    pub fn find(&self, name: &str) -> Option<PathBuf> {
+        let in_new = self.root.join("new").join(name);
+        if in_new.is_file() {
+            return Some(in_new);
+        }
+        let cur = self.root.join("cur");
+        let exact = cur.join(name);
+        if exact.is_file() {
+            return Some(exact);
+        }
+        let prefix = format!("{name}:");
+        fs::read_dir(&cur).ok()?.flatten().find_map(|entry| {
+            let file_name = entry.file_name();
+            file_name
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+                .then(|| entry.path())
+        })
+    }
+
+    /// Every delivered message file (`new/` and `cur/`), sorted by path.
+    pub fn messages(&self) -> io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for sub in ["new", "cur"] {
+            for entry in fs::read_dir(self.root.join(sub))? {
+                let path = entry?.path();
+                if path.is_file() {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+/// The host part of unique names, with `/` and `:` escaped as the Maildir
+/// convention asks.
+fn host_name() -> String {
+    let raw = fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let raw = raw.trim();
+    let raw = if raw.is_empty() { "localhost" } else { raw };
+    raw.replace('/', "\\057").replace(':', "\\072")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn deliver_and_find() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::open(&dir.path().join("Maildir")).unwrap();
+        let name = maildir.unique_name(5);
+        assert!(name.ends_with(",S=5"), "{name}");
+        assert!(!name.contains('/') && !name.contains(':'));
+        let mut file = maildir.create_tmp(&name).unwrap();
+        file.write_all(b"hello").unwrap();
+        file.sync_all().unwrap();
+        assert!(maildir.find(&name).is_none(), "not delivered while in tmp/");
+        maildir.commit(&name).unwrap();
+        maildir.sync_new().unwrap();
+        assert_eq!(fs::read(maildir.find(&name).unwrap()).unwrap(), b"hello");
+
+        // A mail reader moves it to cur/ with flags: still found.
+        let moved = maildir.root().join("cur").join(format!("{name}:2,S"));
+        fs::rename(maildir.find(&name).unwrap(), &moved).unwrap();
+        assert_eq!(maildir.find(&name), Some(moved));
+        assert_eq!(maildir.messages().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn names_are_unique_and_tmp_is_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::open(dir.path()).unwrap();
+        let names: std::collections::HashSet<_> =
+            (0..1000).map(|_| maildir.unique_name(1)).collect();
+        assert_eq!(names.len(), 1000);
+        let name = maildir.unique_name(1);
+        maildir.create_tmp(&name).unwrap();
+        assert!(maildir.create_tmp(&name).is_err(), "never overwrites");
+        assert_eq!(maildir.clean_tmp().unwrap(), 1);
+        assert!(maildir.messages().unwrap().is_empty());
+    }
+}

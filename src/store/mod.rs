@@ -1,0 +1,255 @@
+//! Everything Letterbox keeps on disk for an account: the Maildir of
+//! downloaded mail, the ledger of UIDLs, and the preview cache. Every write
+//! is atomic or goes through Maildir's tmp → fsync → rename, and an account
+//! store is locked so two Letterbox processes never work on it at once.
+//! It never talks to a server.
+
+mod fsutil;
+pub mod ledger;
+pub mod maildir;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use fsutil::{sync_dir, write_atomic};
+pub use ledger::{Entry, Ledger, LoginRecord, Status, now_unix};
+pub use maildir::Maildir;
+
+use crate::mail::Preview;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not {action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("the record of downloaded mail is damaged ({detail}); it was set aside as {}", .kept_at.display())]
+    LedgerCorrupt { kept_at: PathBuf, detail: String },
+    #[error("the record of downloaded mail was damaged earlier and set aside as {}", .kept_at.display())]
+    LedgerSetAside { kept_at: PathBuf },
+    #[error("another Letterbox is working on this account ({})", .path.display())]
+    Busy { path: PathBuf },
+}
+
+impl StoreError {
+    pub(crate) fn io(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. }
+            if source.kind() == io::ErrorKind::StorageFull || source.kind() == io::ErrorKind::QuotaExceeded)
+    }
+
+    /// (headline, next step) for a home user.
+    pub fn user_sentences(&self) -> (String, String) {
+        match self {
+            e if e.is_disk_full() => (
+                "The disk is full, so Letterbox could not save your mail.".into(),
+                "Free some space and try again. Nothing was deleted from the server.".into(),
+            ),
+            StoreError::Io { path, .. } => (
+                format!("Letterbox could not write to {}.", path.display()),
+                "Check that the folder exists and that you may write to it. Nothing was deleted from the server.".into(),
+            ),
+            StoreError::LedgerCorrupt { kept_at, .. } | StoreError::LedgerSetAside { kept_at } => (
+                "Letterbox's record of which messages you already downloaded is damaged.".into(),
+                format!(
+                    "It was kept as {}. Letterbox will not guess: choose “Start a new record” (messages still on the server may then be downloaded again), or restore the file from a backup.",
+                    kept_at.display()
+                ),
+            ),
+            StoreError::Busy { .. } => (
+                "Another Letterbox window or command is already working on this account.".into(),
+                "Wait for it to finish, or close it, and try again.".into(),
+            ),
+        }
+    }
+}
+
+/// Where an account's files live.
+#[derive(Clone, Debug)]
+pub struct StorePaths {
+    /// Ledger, preview cache and lock file.
+    pub state_dir: PathBuf,
+    /// The Maildir of downloaded mail.
+    pub maildir: PathBuf,
+}
+
+impl StorePaths {
+    /// The usual layout: `DIR/ledger.json`, `DIR/Maildir/`.
+    pub fn in_dir(dir: &Path) -> StorePaths {
+        StorePaths {
+            state_dir: dir.to_owned(),
+            maildir: dir.join("Maildir"),
+        }
+    }
+}
+
+/// An open, locked account store.
+#[derive(Debug)]
+pub struct AccountStore {
+    pub maildir: Maildir,
+    pub ledger: Ledger,
+    pub previews: PreviewCache,
+    /// Held for the store's lifetime: the OS lock on it keeps other
+    /// processes out, and goes away with this process whatever happens.
+    _lock: File,
+}
+
+impl AccountStore {
+    pub fn open(paths: &StorePaths) -> Result<AccountStore, StoreError> {
+        Self::open_with(paths, Ledger::load)
+    }
+
+    /// Opens the store after the user chose to start a new ledger.
+    pub fn open_starting_over(paths: &StorePaths) -> Result<AccountStore, StoreError> {
+        Self::open_with(paths, Ledger::start_over)
+    }
+
+    fn open_with(
+        paths: &StorePaths,
+        load: fn(&Path) -> Result<Ledger, StoreError>,
+    ) -> Result<AccountStore, StoreError> {
+        fsutil::create_private_dir(&paths.state_dir)?;
+        let lock_path = paths.state_dir.join("lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io("open", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Busy { path: lock_path }),
+            Err(fs::TryLockError::Error(e)) => return Err(StoreError::io("lock", &lock_path, e)),
+        }
+        let maildir = Maildir::open(&paths.maildir)?;
+        let mut ledger = load(&paths.state_dir.join("ledger.json"))?;
+        // With the lock held nobody else is delivering: what is in tmp/ is
+        // left over from an interrupted session.
+        maildir.clean_tmp()?;
+        if ledger.reconcile(&maildir, now_unix()) > 0 {
+            ledger.save()?;
+        }
+        let previews = PreviewCache::load(&paths.state_dir.join("previews.json"));
+        Ok(AccountStore {
+            maildir,
+            ledger,
+            previews,
+            _lock: lock,
+        })
+    }
+}
+
+/// Previews by message key, so a later check only asks the server for the
+/// heads of messages it has not seen. A cache: losing it costs a few TOPs,
+/// so a damaged file is simply ignored.
+#[derive(Debug)]
+pub struct PreviewCache {
+    path: PathBuf,
+    entries: BTreeMap<String, Preview>,
+    dirty: bool,
+}
+
+impl PreviewCache {
+    pub fn load(path: &Path) -> PreviewCache {
+        let entries = fs::read(path)
+            .ok()
+            .and_then(|bytes| match serde_json::from_slice(&bytes) {
+                Ok(entries) => Some(entries),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring a damaged preview cache");
+                    None
+                }
+            })
+            .unwrap_or_default();
+        PreviewCache {
+            path: path.to_owned(),
+            entries,
+            dirty: false,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Preview> {
+        self.entries.get(key)
+    }
+
+    pub fn insert(&mut self, key: &str, preview: Preview) {
+        self.entries.insert(key.to_owned(), preview);
+        self.dirty = true;
+    }
+
+    /// Drops previews of messages no longer worth remembering.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain(|k, _| keep(k));
+        self.dirty |= self.entries.len() != before;
+    }
+
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(&self.entries)
+            .map_err(|e| StoreError::io("encode", &self.path, io::Error::other(e)))?;
+        write_atomic(&self.path, &bytes)?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_process_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StorePaths::in_dir(dir.path());
+        let first = AccountStore::open(&paths).unwrap();
+        assert!(matches!(
+            AccountStore::open(&paths),
+            Err(StoreError::Busy { .. })
+        ));
+        drop(first);
+        AccountStore::open(&paths).unwrap();
+    }
+
+    #[test]
+    fn preview_cache_survives_and_ignores_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("previews.json");
+        let mut cache = PreviewCache::load(&path);
+        cache.insert(
+            "k",
+            Preview {
+                subject: "Hi".into(),
+                ..Preview::default()
+            },
+        );
+        cache.save().unwrap();
+        assert_eq!(PreviewCache::load(&path).get("k").unwrap().subject, "Hi");
+        fs::write(&path, b"{broken").unwrap();
+        assert!(PreviewCache::load(&path).get("k").is_none());
+    }
+
+    #[test]
+    fn disk_full_has_its_own_sentence() {
+        let err = StoreError::io(
+            "create",
+            Path::new("/x"),
+            io::Error::from(io::ErrorKind::StorageFull),
+        );
+        assert!(err.is_disk_full());
+        assert!(err.user_sentences().0.contains("disk is full"));
+    }
+}
