@@ -127,6 +127,10 @@ pub struct FetchArgs {
     /// Also download messages kept on the server earlier.
     #[arg(long)]
     pub all: bool,
+    /// The record of downloaded mail was damaged and set aside: start a new
+    /// one (messages still on the server may be downloaded again).
+    #[arg(long)]
+    pub start_new_ledger: bool,
     /// Print a JSON summary on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -159,7 +163,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
         Err(message) => return usage(&message),
     };
     let mut store = match &args.profile {
-        Some(profile) => match open_store(profile, &account) {
+        Some(profile) => match open_store(profile, &account, false) {
             Ok(store) => Some(store),
             Err(error) => return fail(&error.into()),
         },
@@ -201,7 +205,7 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
         Some(profile) => profile,
         None => return usage("no data folder is known for this user; give --profile DIR"),
     };
-    let mut store = match open_store(&profile, &account) {
+    let mut store = match open_store(&profile, &account, args.start_new_ledger) {
         Ok(store) => store,
         Err(error) => return fail(&error.into()),
     };
@@ -254,8 +258,17 @@ pub fn account_dir(profile: &Path, account: &Account) -> PathBuf {
     profile.join(safe)
 }
 
-fn open_store(profile: &Path, account: &Account) -> Result<AccountStore, StoreError> {
-    AccountStore::open(&StorePaths::in_dir(&account_dir(profile, account)))
+fn open_store(
+    profile: &Path,
+    account: &Account,
+    start_over: bool,
+) -> Result<AccountStore, StoreError> {
+    let paths = StorePaths::in_dir(&account_dir(profile, account));
+    if start_over {
+        AccountStore::open_starting_over(&paths)
+    } else {
+        AccountStore::open(&paths)
+    }
 }
 
 /// `~/.local/share/letterbox/accounts` on Linux, the platform's

@@ -63,7 +63,7 @@ impl StoreError {
             StoreError::LedgerCorrupt { kept_at, .. } | StoreError::LedgerSetAside { kept_at } => (
                 "Letterbox's record of which messages you already downloaded is damaged.".into(),
                 format!(
-                    "It was kept as {}. Letterbox will not guess: choose “Start a new record” (messages still on the server may then be downloaded again), or restore the file from a backup.",
+                    "It was kept as {}. Letterbox will not guess: restore that file from a backup, or start a new record (in the app: “Start a new record”; on the command line: --start-new-ledger). With a new record, messages still on the server may be downloaded again.",
                     kept_at.display()
                 ),
             ),

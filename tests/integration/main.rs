@@ -7,6 +7,9 @@ mod support;
 
 mod check;
 mod dovecot_check;
+mod dovecot_fetch;
 mod dovecot_selftest;
+mod fetch_cli;
+mod fetch_faults;
 mod pop3_server_selftest;
 mod transcripts;
