@@ -196,7 +196,7 @@ fn dovecot_message_numbers_shift_between_sessions() {
     let applied =
         engine::apply(&account, &mut store, &plan, Observe::default(), &mut |_| {}).expect("apply");
     assert_eq!(applied.deleted, [third]);
-    assert_eq!(applied.downloaded, [fourth.clone()]);
+    assert_eq!(applied.downloaded, std::slice::from_ref(&fourth));
     assert_eq!(applied.vanished, [second]);
     let left: Vec<Vec<u8>> = user.server_messages();
     assert_eq!(left, [messages[0].clone(), messages[3].clone()]);
