@@ -16,4 +16,4 @@ pub use client::{
 };
 pub use error::{Error, UserMessage};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
-pub use transport::{CancelToken, Security, Stream, Timeouts, Transport};
+pub use transport::{CancelToken, ReadAhead, Security, Stream, Timeouts, Transport};

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::net::TcpStream;
 
+use super::transport::ReadAhead;
+
 use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream};
 use sha2::Digest as _;
 
@@ -166,9 +168,9 @@ pub(crate) fn handshake(
     host: &str,
     tcp: TcpStream,
     trust: &Trust,
-) -> Result<TlsStream<TcpStream>, HandshakeFailure> {
+) -> Result<TlsStream<ReadAhead>, HandshakeFailure> {
     let connector = trust.connector(true).map_err(HandshakeFailure::Other)?;
-    let stream = match connector.connect(host, tcp) {
+    let stream = match connector.connect(host, ReadAhead::new(tcp)) {
         Ok(stream) => stream,
         Err(HandshakeError::Failure(e)) => {
             let text = e.to_string();
@@ -206,7 +208,7 @@ pub(crate) fn fetch_certificate(host: &str, tcp: TcpStream) -> Result<Vec<u8>, E
     peer_der(&stream)
 }
 
-fn peer_der(stream: &TlsStream<TcpStream>) -> Result<Vec<u8>, Error> {
+fn peer_der<S: std::io::Read + std::io::Write>(stream: &TlsStream<S>) -> Result<Vec<u8>, Error> {
     stream
         .peer_certificate()
         .ok()

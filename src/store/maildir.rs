@@ -16,6 +16,7 @@ use super::fsutil::{create_private, create_private_dir, sync_dir};
 pub struct Maildir {
     root: PathBuf,
     host: String,
+    pid: u32,
     counter: AtomicU64,
 }
 
@@ -28,6 +29,7 @@ impl Maildir {
         Ok(Maildir {
             root: root.to_owned(),
             host: host_name(),
+            pid: std::process::id(),
             counter: AtomicU64::new(0),
         })
     }
@@ -45,7 +47,7 @@ impl Maildir {
             "{}.M{}P{}Q{}.{},S={size}",
             now.as_secs(),
             now.subsec_micros(),
-            std::process::id(),
+            self.pid,
             self.counter.fetch_add(1, Ordering::Relaxed) + 1,
             self.host
         )
