@@ -7,4 +7,6 @@ pub mod engine;
 pub mod mail;
 pub mod net;
 pub mod pop3;
+pub mod settings;
 pub mod store;
+pub mod worker;

@@ -11,6 +11,7 @@ mod apply;
 mod check;
 mod download;
 mod listing;
+mod probe;
 
 use crate::net::{self, Credentials, Endpoint, UserMessage};
 use crate::store::StoreError;
@@ -18,6 +19,7 @@ use crate::store::StoreError;
 pub use apply::{Action, ApplyReport, FetchPolicy, Plan, apply, expired_plan, fetch};
 pub use check::{CheckOptions, CheckReport, MessageSummary, check, check_with};
 pub use listing::message_key_from_headers;
+pub use probe::{ConnectionReport, preview, test_connection};
 
 /// How to reach and log in to one account's server.
 #[derive(Clone, Debug)]

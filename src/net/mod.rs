@@ -16,4 +16,13 @@ pub use client::{
 };
 pub use error::{Error, UserMessage};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
+/// A plain TCP connection for a side probe (e.g. the TLS version check).
+pub(crate) fn connect_tcp_for_probe(
+    host: &str,
+    port: u16,
+    timeouts: Timeouts,
+) -> Option<std::net::TcpStream> {
+    transport::connect_tcp(host, port, timeouts, None).ok()
+}
+
 pub use transport::{CancelToken, ReadAhead, Security, Stream, Timeouts, Transport};

@@ -217,6 +217,19 @@ fn peer_der<S: std::io::Read + std::io::Write>(stream: &TlsStream<S>) -> Result<
         .ok_or_else(|| Error::Tls("the server sent no certificate".into()))
 }
 
+/// Whether the server speaks TLS 1.3, by a handshake that insists on it.
+/// Only for the connection report; nothing is sent over this connection.
+pub(crate) fn supports_tls13(host: &str, tcp: TcpStream) -> bool {
+    let mut builder = TlsConnector::builder();
+    builder.min_protocol_version(Some(Protocol::Tlsv13));
+    builder.danger_accept_invalid_certs(true);
+    builder.danger_accept_invalid_hostnames(true);
+    builder
+        .build()
+        .ok()
+        .is_some_and(|c| c.connect(host, tcp).is_ok())
+}
+
 fn looks_like_certificate_problem(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     [

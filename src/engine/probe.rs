@@ -1,0 +1,117 @@
+//! Two small operations for the app: "Test connection" (what does this
+//! server support, and does the login work?) and "Show more lines" (a
+//! longer TOP of one message, found by its key in a fresh listing).
+
+use crate::mail::Preview;
+use crate::net::tls::{self, Fingerprint};
+use crate::net::{Client, Observe, Outcome, Security};
+use crate::pop3::{AuthMethod, Command};
+
+use super::listing::list;
+use super::{Account, Error};
+
+/// What "Test connection" found out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionReport {
+    /// "TLS 1.3", "TLS 1.2", or "none (unencrypted)".
+    pub encryption: String,
+    pub certificate_sha256: Option<Fingerprint>,
+    /// Sign-in methods the server offers, as Letterbox names them.
+    pub auth_methods: Vec<String>,
+    pub pipelining: bool,
+    pub top: bool,
+    pub uidl: bool,
+    pub stls: bool,
+    pub expire: Option<String>,
+    pub login_delay_secs: Option<u32>,
+    /// Set when the login was tried and worked.
+    pub logged_in_with: Option<AuthMethod>,
+    pub message_count: Option<u32>,
+}
+
+/// Connects, reads what the server offers, logs in, reads STAT, QUIT.
+pub fn test_connection(account: &Account, observe: Observe) -> Result<ConnectionReport, Error> {
+    let client = Client::connect(&account.endpoint, observe)?;
+    let info = client.info().clone();
+    let mut report = ConnectionReport {
+        encryption: if !info.encrypted {
+            "none (unencrypted)".into()
+        } else if tls13(account) {
+            "TLS 1.3".into()
+        } else {
+            "TLS 1.2".into()
+        },
+        certificate_sha256: info.certificate_der.as_deref().map(Fingerprint::of_der),
+        ..ConnectionReport::default()
+    };
+    if let Some(caps) = &info.capabilities {
+        report.auth_methods = caps.sasl.clone();
+        if caps.user {
+            report.auth_methods.push("USER/PASS".into());
+        }
+        report.pipelining = caps.pipelining;
+        report.top = caps.top;
+        report.uidl = caps.uidl;
+        report.stls = caps.stls || account.endpoint.security == Security::StartTls;
+        report.expire = caps.expire.map(|e| match e {
+            crate::pop3::Expire::Never => "never".to_owned(),
+            crate::pop3::Expire::Days(0) => "deletes mail once downloaded".to_owned(),
+            crate::pop3::Expire::Days(d) => format!("after {d} days"),
+        });
+        report.login_delay_secs = caps.login_delay_secs;
+    } else {
+        report.auth_methods.push("USER/PASS".into());
+    }
+    if info.apop_timestamp.is_some() {
+        report.auth_methods.push("APOP".into());
+    }
+    let mut mailbox = client.login(&account.credentials)?;
+    report.logged_in_with = Some(mailbox.method());
+    let after = mailbox.info().capabilities.clone();
+    if let Some(caps) = after {
+        report.pipelining |= caps.pipelining;
+        report.top |= caps.top;
+        report.uidl |= caps.uidl;
+    }
+    report.message_count = Some(mailbox.stat()?.0);
+    mailbox.quit()?;
+    Ok(report)
+}
+
+/// A second handshake that insists on TLS 1.3 tells which version the
+/// server speaks (native-tls does not report it).
+fn tls13(account: &Account) -> bool {
+    let endpoint = &account.endpoint;
+    if endpoint.security != Security::Tls {
+        return false; // STLS would need a second full session; not worth it
+    }
+    crate::net::connect_tcp_for_probe(&endpoint.host, endpoint.port, endpoint.timeouts)
+        .is_some_and(|tcp| tls::supports_tls13(&endpoint.host, tcp))
+}
+
+/// The first `lines` lines of one message, found by key in a new session.
+/// `None` if the message is no longer on the server.
+pub fn preview(
+    account: &Account,
+    key: &str,
+    lines: u32,
+    observe: Observe,
+) -> Result<Option<Preview>, Error> {
+    let client = Client::connect(&account.endpoint, observe)?;
+    let mut mailbox = client.login(&account.credentials)?;
+    let listing = list(&mut mailbox, 0)?;
+    let Some(listed) = listing.find(key) else {
+        mailbox.quit()?;
+        return Ok(None);
+    };
+    let msg = listed.number;
+    let outcome = mailbox.batch(vec![Command::Top { msg, lines }])?.pop();
+    mailbox.quit()?;
+    Ok(match outcome {
+        Some(Outcome::Ok { body, .. }) => Some(Preview::from_bytes(
+            body.as_deref().unwrap_or_default(),
+            lines as usize,
+        )),
+        _ => None,
+    })
+}

@@ -1,0 +1,543 @@
+//! Background work for the app: every network and disk operation runs here,
+//! on threads, never on the UI thread. One job per account at a time (a
+//! second request for a busy account waits its turn); jobs can be
+//! cancelled; every event is followed by a wake-up call so the UI repaints
+//! exactly when something changed. Never imports egui: the wake-up is a
+//! plain callback.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use crate::engine::{
+    self, ApplyReport, CheckOptions, CheckReport, ConnectionReport, Plan, Progress, expired_plan,
+};
+use crate::mail::Preview;
+use crate::net::{CancelToken, CertificateInfo, Direction, Observe, UserMessage};
+use crate::pop3::Secret;
+use crate::settings::AccountSettings;
+use crate::settings::secrets::{Passwords, SecretError};
+use crate::store::{AccountStore, StoreError, StorePaths, now_unix};
+
+/// Called after every event; the app passes `ctx.request_repaint`.
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything a job needs to know about its account.
+#[derive(Clone, Debug)]
+pub struct AccountJob {
+    pub settings: AccountSettings,
+    pub store: StorePaths,
+    pub preview_lines: u32,
+}
+
+impl AccountJob {
+    pub fn id(&self) -> &str {
+        &self.settings.id
+    }
+}
+
+#[derive(Debug)]
+pub enum Request {
+    /// List the mailbox with previews (and remove expired mail, if the
+    /// account asks for it).
+    Check(AccountJob),
+    /// Carry out the user's decisions.
+    Apply(AccountJob, Plan),
+    /// A longer preview of one message.
+    Preview(AccountJob, String, u32),
+    /// The user chose to start a new ledger after it was damaged.
+    StartNewLedger(AccountJob),
+    /// Try an account's settings without saving them. `id` comes back in
+    /// the result.
+    TestConnection {
+        id: u64,
+        settings: AccountSettings,
+        password: Secret<String>,
+    },
+    /// Store a password where the account's settings say.
+    SavePassword(AccountSettings, Secret<String>),
+    /// Stop the account's running job and drop its queued ones.
+    Cancel(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    Check,
+    Apply,
+    Preview,
+    Ledger,
+}
+
+/// A failure, ready for the UI.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub message: UserMessage,
+    /// An untrusted certificate the user may choose to trust.
+    pub certificate: Option<CertificateInfo>,
+    pub transient: bool,
+    /// The password was refused or is missing: ask for it.
+    pub needs_password: bool,
+    /// The ledger is damaged: offer to start a new one.
+    pub ledger_damaged: bool,
+    pub cancelled: bool,
+}
+
+impl Failure {
+    fn from_engine(error: &engine::Error) -> Failure {
+        let net = error.net();
+        Failure {
+            message: error.user_message(),
+            certificate: net.and_then(|e| e.certificate()).cloned(),
+            transient: error.is_transient(),
+            needs_password: net.is_some_and(|e| e.is_auth()),
+            ledger_damaged: matches!(
+                error,
+                engine::Error::Store(
+                    StoreError::LedgerCorrupt { .. } | StoreError::LedgerSetAside { .. }
+                )
+            ),
+            cancelled: matches!(net, Some(crate::net::Error::Cancelled)),
+        }
+    }
+
+    fn no_password(detail: Option<SecretError>) -> Failure {
+        let (headline, next_step) = match &detail {
+            Some(SecretError::Unavailable(_)) => (
+                "Letterbox could not reach the keyring to read this account's password.",
+                "Enter the password; you can choose to keep it for this session only, or in a private file, in the account settings.",
+            ),
+            _ => (
+                "Letterbox needs this account's password.",
+                "Enter the password in the account settings.",
+            ),
+        };
+        Failure {
+            message: UserMessage {
+                headline: headline.into(),
+                next_step: next_step.into(),
+                detail: detail.map_or_else(|| "no password stored".into(), |e| e.to_string()),
+            },
+            certificate: None,
+            transient: false,
+            needs_password: true,
+            ledger_damaged: false,
+            cancelled: false,
+        }
+    }
+
+    fn invalid(problem: String) -> Failure {
+        Failure {
+            message: UserMessage {
+                headline: problem,
+                next_step: "Correct it in the account settings.".into(),
+                detail: String::new(),
+            },
+            certificate: None,
+            transient: false,
+            needs_password: false,
+            ledger_damaged: false,
+            cancelled: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Started {
+        account_id: String,
+        kind: JobKind,
+    },
+    Progress {
+        account_id: String,
+        progress: Progress,
+    },
+    Checked {
+        account_id: String,
+        report: CheckReport,
+        at_unix: i64,
+    },
+    Applied {
+        account_id: String,
+        report: ApplyReport,
+    },
+    Preview {
+        account_id: String,
+        key: String,
+        preview: Option<Preview>,
+    },
+    LedgerReset {
+        account_id: String,
+    },
+    Failed {
+        account_id: String,
+        kind: JobKind,
+        failure: Failure,
+    },
+    /// The account's job ended (after its result or failure).
+    Finished {
+        account_id: String,
+    },
+    /// One line of the protocol conversation, secrets redacted.
+    Transcript {
+        account_id: String,
+        direction: Direction,
+        line: String,
+    },
+    TestResult {
+        id: u64,
+        result: Result<ConnectionReport, Failure>,
+    },
+    PasswordSaved {
+        account_id: String,
+        result: Result<(), String>,
+    },
+}
+
+enum Control {
+    Request(Box<Request>),
+    Done(String),
+}
+
+/// The handle the app holds.
+pub struct Worker {
+    control: Sender<Control>,
+    events: Receiver<Event>,
+}
+
+impl Worker {
+    pub fn start(passwords: Passwords, wake: Wake) -> Worker {
+        let (control_tx, control_rx) = mpsc::channel();
+        let (event_tx, event_rx) = mpsc::channel();
+        let dispatcher = Dispatcher {
+            passwords,
+            wake,
+            events: event_tx,
+            control: control_tx.clone(),
+            busy: HashMap::new(),
+            queued: HashMap::new(),
+        };
+        std::thread::Builder::new()
+            .name("letterbox-worker".into())
+            .spawn(move || dispatcher.run(control_rx))
+            .ok();
+        Worker {
+            control: control_tx,
+            events: event_rx,
+        }
+    }
+
+    pub fn send(&self, request: Request) {
+        let _ = self.control.send(Control::Request(Box::new(request)));
+    }
+
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+}
+
+/// Sends events to the UI and wakes it.
+#[derive(Clone)]
+struct Emitter {
+    events: Sender<Event>,
+    wake: Wake,
+}
+
+impl Emitter {
+    fn emit(&self, event: Event) {
+        if self.events.send(event).is_ok() {
+            (self.wake)();
+        }
+    }
+}
+
+struct Dispatcher {
+    passwords: Passwords,
+    wake: Wake,
+    events: Sender<Event>,
+    control: Sender<Control>,
+    busy: HashMap<String, CancelToken>,
+    queued: HashMap<String, VecDeque<Request>>,
+}
+
+impl Dispatcher {
+    fn run(mut self, control: Receiver<Control>) {
+        for message in control {
+            match message {
+                Control::Request(request) => self.handle(*request),
+                Control::Done(account_id) => {
+                    self.busy.remove(&account_id);
+                    let next = self
+                        .queued
+                        .get_mut(&account_id)
+                        .and_then(VecDeque::pop_front);
+                    if let Some(request) = next {
+                        self.spawn(account_id, request);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        if let Request::Cancel(account_id) = &request {
+            self.queued.remove(account_id);
+            if let Some(token) = self.busy.get(account_id) {
+                token.cancel();
+            }
+            return;
+        }
+        match account_of(&request) {
+            Some(id) if self.busy.contains_key(&id) => {
+                self.queued.entry(id).or_default().push_back(request);
+            }
+            Some(id) => self.spawn(id, request),
+            None => self.spawn_free(request),
+        }
+    }
+
+    fn emitter(&self) -> Emitter {
+        Emitter {
+            events: self.events.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+
+    fn spawn(&mut self, account_id: String, request: Request) {
+        let cancel = CancelToken::new();
+        self.busy.insert(account_id.clone(), cancel.clone());
+        let emitter = self.emitter();
+        let passwords = self.passwords.clone();
+        let control = self.control.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("letterbox-{account_id}"))
+            .spawn(move || {
+                run_account_job(request, &passwords, &emitter, cancel);
+                emitter.emit(Event::Finished {
+                    account_id: account_id.clone(),
+                });
+                let _ = control.send(Control::Done(account_id));
+            });
+        if spawned.is_err() {
+            tracing::error!("could not start a worker thread");
+        }
+    }
+
+    fn spawn_free(&self, request: Request) {
+        let emitter = self.emitter();
+        let passwords = self.passwords.clone();
+        let _ = std::thread::Builder::new()
+            .name("letterbox-task".into())
+            .spawn(move || run_free_job(request, &passwords, &emitter));
+    }
+}
+
+fn account_of(request: &Request) -> Option<String> {
+    match request {
+        Request::Check(job)
+        | Request::Apply(job, _)
+        | Request::Preview(job, _, _)
+        | Request::StartNewLedger(job) => Some(job.id().to_owned()),
+        Request::TestConnection { .. } | Request::SavePassword(..) | Request::Cancel(_) => None,
+    }
+}
+
+fn observe(account_id: &str, emitter: &Emitter, cancel: &CancelToken) -> Observe {
+    let emitter = emitter.clone();
+    let account_id = account_id.to_owned();
+    Observe {
+        transcript: Some(Box::new(move |direction, line| {
+            emitter.emit(Event::Transcript {
+                account_id: account_id.clone(),
+                direction,
+                line: line.to_owned(),
+            });
+        })),
+        cancel: Some(cancel.clone()),
+    }
+}
+
+fn run_account_job(
+    request: Request,
+    passwords: &Passwords,
+    emitter: &Emitter,
+    cancel: CancelToken,
+) {
+    let (job, kind) = match &request {
+        Request::Check(job) => (job, JobKind::Check),
+        Request::Apply(job, _) => (job, JobKind::Apply),
+        Request::Preview(job, _, _) => (job, JobKind::Preview),
+        Request::StartNewLedger(job) => (job, JobKind::Ledger),
+        _ => return,
+    };
+    let account_id = job.id().to_owned();
+    emitter.emit(Event::Started {
+        account_id: account_id.clone(),
+        kind,
+    });
+    let fail = |failure: Failure| {
+        emitter.emit(Event::Failed {
+            account_id: account_id.clone(),
+            kind,
+            failure,
+        });
+    };
+    if kind == JobKind::Ledger {
+        match AccountStore::open_starting_over(&job.store) {
+            Ok(_) => emitter.emit(Event::LedgerReset {
+                account_id: account_id.clone(),
+            }),
+            Err(e) => fail(Failure::from_engine(&e.into())),
+        }
+        return;
+    }
+    let password = match passwords.get(&job.settings) {
+        Ok(Some(password)) => password,
+        Ok(None) => return fail(Failure::no_password(None)),
+        Err(e) => return fail(Failure::no_password(Some(e))),
+    };
+    let account = match job.settings.to_account(password) {
+        Ok(account) => account,
+        Err(problem) => return fail(Failure::invalid(problem)),
+    };
+    let progress_emitter = emitter.clone();
+    let progress_id = account_id.clone();
+    let mut progress = move |progress: Progress| {
+        progress_emitter.emit(Event::Progress {
+            account_id: progress_id.clone(),
+            progress,
+        });
+    };
+    let observe = observe(&account_id, emitter, &cancel);
+    let result = match request {
+        Request::Check(job) => (|| {
+            let mut store = AccountStore::open(&job.store)?;
+            let options = CheckOptions {
+                preview_lines: job.preview_lines,
+            };
+            let report =
+                engine::check(&account, Some(&mut store), &options, observe, &mut progress)?;
+            emitter.emit(Event::Checked {
+                account_id: account_id.clone(),
+                report,
+                at_unix: now_unix(),
+            });
+            // "Remove from the server after N days": only mail safe at home.
+            if let Some(days) = job.settings.delete_after_days {
+                let plan = expired_plan(&store, now_unix(), days);
+                if !plan.is_empty() && !cancel.is_cancelled() {
+                    let observe = self::observe(&account_id, emitter, &cancel);
+                    let report =
+                        engine::apply(&account, &mut store, &plan, observe, &mut progress)?;
+                    emitter.emit(Event::Applied {
+                        account_id: account_id.clone(),
+                        report,
+                    });
+                }
+            }
+            Ok(())
+        })(),
+        Request::Apply(job, plan) => (|| {
+            let mut store = AccountStore::open(&job.store)?;
+            let report = engine::apply(&account, &mut store, &plan, observe, &mut progress)?;
+            emitter.emit(Event::Applied {
+                account_id: account_id.clone(),
+                report,
+            });
+            Ok(())
+        })(),
+        Request::Preview(_, key, lines) => {
+            engine::preview(&account, &key, lines, observe).map(|preview| {
+                emitter.emit(Event::Preview {
+                    account_id: account_id.clone(),
+                    key,
+                    preview,
+                });
+            })
+        }
+        _ => Ok(()),
+    };
+    if let Err(error) = result {
+        fail(Failure::from_engine(&error));
+    }
+}
+
+fn run_free_job(request: Request, passwords: &Passwords, emitter: &Emitter) {
+    match request {
+        Request::TestConnection {
+            id,
+            settings,
+            password,
+        } => {
+            let result = match settings.to_account(password) {
+                Ok(account) => engine::test_connection(&account, Observe::default())
+                    .map_err(|e| Failure::from_engine(&e)),
+                Err(problem) => Err(Failure::invalid(problem)),
+            };
+            emitter.emit(Event::TestResult { id, result });
+        }
+        Request::SavePassword(settings, password) => {
+            let result = passwords
+                .set(&settings, &password)
+                .map_err(|e| e.to_string());
+            emitter.emit(Event::PasswordSaved {
+                account_id: settings.id.clone(),
+                result,
+            });
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::secrets::MemoryStore;
+    use std::time::Duration;
+
+    #[test]
+    fn missing_password_is_reported_and_the_account_is_freed() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwords = Passwords::new(Arc::new(MemoryStore::default()), dir.path().join("p.toml"));
+        let wakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let worker = Worker::start(
+            passwords,
+            Arc::new(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }),
+        );
+        let mut settings = AccountSettings::new("a1");
+        settings.host = "127.0.0.1".into();
+        settings.username = "u".into();
+        let job = AccountJob {
+            settings,
+            store: StorePaths::in_dir(dir.path()),
+            preview_lines: 5,
+        };
+        worker.send(Request::Check(job.clone()));
+        worker.send(Request::Check(job));
+        let mut failures = 0;
+        let mut finished = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while finished < 2 && std::time::Instant::now() < deadline {
+            match worker.try_recv() {
+                Some(Event::Failed { failure, .. }) => {
+                    assert!(failure.needs_password);
+                    failures += 1;
+                }
+                Some(Event::Finished { .. }) => finished += 1,
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        assert_eq!(
+            (failures, finished),
+            (2, 2),
+            "the queued second job ran after the first"
+        );
+        assert!(
+            wakes.load(std::sync::atomic::Ordering::SeqCst) >= 6,
+            "every event wakes the UI"
+        );
+    }
+}
