@@ -155,6 +155,33 @@ class Server:
         return os.path.join(self.dir, "log", "dovecot.log")
 
 
+STAMP = os.path.join(OUTROOT, ".last-delete")
+
+
+def note_deletion():
+    """Remember when this harness last deleted many files (see settle())."""
+    with open(STAMP, "w") as f:
+        f.write("%d\n" % time.time())
+
+
+def settle(seconds):
+    """ext4 here skips inodes freed in the last ~60 s when it allocates new ones, scanning
+    past each of them: right after thousands of files were deleted, creating files costs
+    several times more (bench/README.md). Wait until the last big deletion is `seconds` old."""
+    try:
+        with open(STAMP) as f:
+            last = int(f.read().strip())
+    except (OSError, ValueError):
+        return 0.0
+    left = last + seconds - time.time()
+    if left > 0:
+        log("waiting %.0f s: files were deleted %.0f s ago and ext4 makes new files slow for about a "
+            "minute after that (--settle 0 to skip)" % (left, time.time() - last))
+        time.sleep(left)
+        return left
+    return 0.0
+
+
 def wait_quiet(max_wait, threshold=0.10):
     """Wait (at most max_wait s) until the whole box is below `threshold` busy over 0.25 s.
     Returns the last busy fraction seen."""
@@ -261,6 +288,8 @@ def make_variants(ctx, shared):
 
 def run_variant(ctx, name, spec, out, phase, rnd, results, failures):
     args = ctx.args
+    if not args.no_sync:
+        os.sync()  # write back the previous runs' unsynced files now, not during this run
     before_busy = wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else None
     os.makedirs(os.path.dirname(out), exist_ok=True)
     argv = spec["argv"](out)
@@ -307,7 +336,7 @@ def run_variant(ctx, name, spec, out, phase, rnd, results, failures):
         "cpu_s": round(user + sys_, 4),
         "server_cpu_s": None if server is None else round(server, 3),
         "box_busy_s": round(box, 3),
-        "others_share": None if others is None else round(others, 3),
+        "other_cpu_share": None if others is None else round(others, 3),
         "busy_before_run": None if before_busy is None else round(before_busy, 3),
         "files": nfiles, "bytes": nbytes, "exit": p.returncode,
         "client": client_json,
@@ -320,7 +349,7 @@ def run_variant(ctx, name, spec, out, phase, rnd, results, failures):
         log("!!! RUN FAILED: %s (%s round %s): %s" % (name, phase, rnd, "; ".join(problems)))
         log(rec["stderr_tail"])
     results.append(rec)
-    log("  %-13s %-6s r%-2s wall %6.3f s  cpu %5.3f s  server %s  others %s%s" % (
+    log("  %-13s %-6s r%-2s wall %6.3f s  cpu %5.3f s  server %s  other %s%s" % (
         name, phase, rnd, wall, user + sys_,
         "-" if server is None else "%.3f s" % server,
         "-" if others is None else "%2.0f%%" % (100 * others),
@@ -376,6 +405,7 @@ def profile(ctx, lines):
     pdir = os.path.join(RUNS, "profile")
     env = dict(os.environ, LETTERBOX_PASSWORD=ctx.password)
     raw = {}
+    walls = {}
 
     def check(out, what):
         n, b = count_files(os.path.join(out, "%s@localhost" % USER, "Maildir", "new"))
@@ -388,16 +418,19 @@ def profile(ctx, lines):
         for tag, extra in (("strace-c", []), ("strace-c-wall", ["-w"])):
             out = os.path.join(pdir, tag)
             path = os.path.join(OUTROOT, tag + ".txt")
+            t0 = time.perf_counter()
             p = subprocess.run(["strace", "-f", "-c"] + extra + ["-o", path, "--"] + letterbox_argv(ctx, out),
                                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             if p.returncode != 0:
                 lines.append("  !! %s: letterbox exited %d: %s" % (tag, p.returncode, p.stderr.decode()[-300:]))
+            walls[tag] = time.perf_counter() - t0
             check(out, tag)
             raw[tag] = parse_strace_c(path)
         sc, sw = raw["strace-c"], raw["strace-c-wall"]
         total_calls = sum(c for c, _, _ in sc.values())
         lines.append("syscalls (strace -f -c, all threads; 'sys' = CPU in the syscall, 'in-call' = wall time "
-                     "inside it, -w run; under strace everything is slower):")
+                     "inside it (-w run); under strace the fetch took %.2f / %.2f s):" % (
+                         walls.get("strace-c", 0), walls.get("strace-c-wall", 0)))
         lines.append("  total %d syscalls for %d messages (%.1f per message)" % (
             total_calls, ctx.count, total_calls / max(1, ctx.count)))
         groups = [("recv/read", ("recvfrom", "recvmsg", "read", "readv")),
@@ -420,7 +453,7 @@ def profile(ctx, lines):
     else:
         lines.append("strace: not installed (apt-get install strace) - skipped")
 
-    # (b) perf: CPU samples of letterbox split by shared object and by symbol
+    # (b) perf: CPU samples of letterbox split by shared object, symbol, syscall and thread
     if shutil.which("perf"):
         data = os.path.join(OUTROOT, "perf.data")
         out = os.path.join(pdir, "perf")
@@ -431,57 +464,111 @@ def profile(ctx, lines):
         else:
             check(out, "perf")
             reports = {}
-            for key, sort in (("dso", "dso"), ("sym", "sym"), ("comm-dso", "comm,dso")):
-                r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
-                                    "--sort", sort], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                reports[key] = r.stdout
+            for key, extra in (("dso", ["--no-children", "--sort", "dso"]),
+                               ("sym", ["--no-children", "--sort", "sym"]),
+                               ("thread-dso", ["--no-children", "--sort", "pid,dso"]),
+                               ("children-sym", ["--children", "--sort", "sym"])):
+                reports[key] = perf_report(data, extra + ["-g", "none"])
                 with open(os.path.join(OUTROOT, "perf-%s.txt" % key), "w") as f:
-                    f.write(r.stdout)
-            r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,sym",
-                                "-g", "caller,0.5,callee,function,percent", "--percent-limit", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    f.write(reports[key])
             with open(os.path.join(OUTROOT, "perf-callgraph.txt"), "w") as f:
-                f.write(r.stdout)
+                f.write(perf_report(data, ["--no-children", "--sort", "dso,sym", "-g", "caller,0.5,callee,function,percent",
+                                           "--percent-limit", "2"]))
             n, ev = perf_samples(reports["dso"])
+            secs = perf_seconds(reports["dso"])
             grouped = {}
             for pct, dso in parse_perf_sorted(reports["dso"]):
                 g = dso_group(dso)
                 grouped[g] = grouped.get(g, 0.0) + pct
-            lines.append("CPU of letterbox by library (perf record -g, %s samples of %s, all threads):" % (n, ev))
+            lines.append("CPU of letterbox by library (perf record -g: %s samples of %s = %s CPU-s, all threads):"
+                         % (n, ev, fmt(secs)))
             for g, pct in sorted(grouped.items(), key=lambda kv: -kv[1]):
-                lines.append("  %5.1f%%  %s" % (pct, g))
+                lines.append("  %5.1f%%  %-38s %s s" % (pct, g, fmt(secs * pct / 100 if secs else None)))
+            # kernel CPU per syscall (inclusive): the children column of the __x64_sys_* entry points
+            sysrows = []
+            for line in reports["children-sym"].splitlines():
+                m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+\[k\]\s+(?:__x64_sys_|__do_sys_|__se_sys_)(\w+)", line)
+                if m and float(m.group(1)) >= 0.5:
+                    sysrows.append((float(m.group(1)), m.group(3)))
+            if sysrows:
+                lines.append("  kernel CPU inside each syscall (inclusive): " + ", ".join(
+                    "%s %.1f%%" % (name, pct) for pct, name in sysrows[:10]))
+            thr = {}
+            for pct, key in parse_perf_sorted(reports["thread-dso"]):
+                m = re.match(r"(\d+):(\S+)\s+(.*)", key)
+                if m:
+                    thr.setdefault(int(m.group(1)), []).append((pct, m.group(3).strip()))
+            if thr:
+                main_tid = min(thr)
+                parts = []
+                for tid in sorted(thr, key=lambda t: -sum(p for p, _ in thr[t])):
+                    tot = sum(p for p, _ in thr[tid])
+                    label = "main thread (network, TLS, parsing, writes)" if tid == main_tid else "thread %d" % tid
+                    parts.append("%s %.1f%% [%s]" % (label, tot, ", ".join("%s %.1f%%" % (d, p) for p, d in thr[tid][:4])))
+                lines.append("  by thread: " + "; ".join(parts))
             lines.append("  top 15 symbols (self):")
             for pct, sym in parse_perf_sorted(reports["sym"])[:15]:
                 lines.append("    %5.1f%%  %s" % (pct, sym))
-            thr = parse_perf_sorted(reports["comm-dso"])[:6]
-            lines.append("  by thread name and library: " + "; ".join("%s %.1f%%" % (k, pct) for pct, k in thr))
-        # system-wide: where the whole machine's CPU goes during one fetch (client vs Dovecot)
+        # system-wide: where the whole machine's CPU goes during one fetch (client vs Dovecot vs others)
         data_all = os.path.join(OUTROOT, "perf-all.data")
         out = os.path.join(pdir, "perf-all")
+        t0 = time.perf_counter()
         p = subprocess.run(["perf", "record", "-a", "-o", data_all, "--"] + letterbox_argv(ctx, out),
                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
         if p.returncode == 0 and os.path.exists(data_all):
             check(out, "perf -a")
-            r = subprocess.run(["perf", "report", "-i", data_all, "--stdio", "--no-children", "-g", "none",
-                                "--sort", "comm,dso"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            r = perf_report(data_all, ["--no-children", "--sort", "comm,dso", "-g", "none"])
             with open(os.path.join(OUTROOT, "perf-all-comm-dso.txt"), "w") as f:
-                f.write(r.stdout)
-            r2 = subprocess.run(["perf", "report", "-i", data_all, "--stdio", "--no-children", "-g", "none",
-                                 "--sort", "comm"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                f.write(r)
+            r2 = perf_report(data_all, ["--no-children", "--sort", "comm", "-g", "none"])
             with open(os.path.join(OUTROOT, "perf-all-comm.txt"), "w") as f:
-                f.write(r2.stdout)
-            n, ev = perf_samples(r2.stdout)
-            rows = parse_perf_sorted(r2.stdout)
-            lines.append("whole machine during one fetch (perf record -a, %s samples of %s, %d CPUs; "
-                         "idle time is not sampled):" % (n, ev, NCPU))
-            lines.append("  by process: " + "; ".join("%s %.1f%%" % (k, pct) for pct, k in rows[:8]))
-            rows = parse_perf_sorted(r.stdout)
-            lines.append("  by process and library: " + "; ".join("%s %.1f%%" % (re.sub(r"\s+", " ", k), pct)
-                                                                     for pct, k in rows[:10]))
+                f.write(r2)
+            secs = perf_seconds(r2) or 0.0
+            groups = {}
+            for pct, comm in parse_perf_sorted(r2):
+                c = comm.strip()
+                if c == "letterbox":
+                    g = "letterbox"
+                elif c == "pop3-login":
+                    g = "Dovecot pop3-login (TLS proxy)"
+                elif c == "pop3":
+                    g = "Dovecot pop3"
+                elif re.match(r"(kworker|ksoftirqd|jbd2|kdamond|rcu_|migration|kswapd|swapper)", c):
+                    g = "kernel threads (writeback, journal, irq)"
+                elif c in ("perf", "dovecot", "auth", "anvil", "log", "config", "stats"):
+                    g = "perf + idle Dovecot services"
+                else:
+                    g = "other tenants (%s)" % c
+                groups[g] = groups.get(g, 0.0) + secs * pct / 100
+            merged = {}
+            for g, v in groups.items():
+                key = "other tenants" if g.startswith("other tenants") else g
+                merged[key] = merged.get(key, 0.0) + v
+            others = sorted((g for g in groups if g.startswith("other tenants")), key=lambda g: -groups[g])[:3]
+            lines.append("whole machine during one more fetch (perf record -a: wall %.3f s x %d CPUs = %.2f CPU-s "
+                         "available, %.2f busy):" % (wall, NCPU, wall * NCPU, secs))
+            for g, v in sorted(merged.items(), key=lambda kv: -kv[1]):
+                lines.append("  %6.3f s  %s%s" % (v, g, ("  [%s]" % ", ".join(o[15:-1] for o in others))
+                                                  if g == "other tenants" and others else ""))
         else:
             lines.append("perf -a: failed (exit %d) - skipped" % p.returncode)
     else:
         lines.append("perf: not installed (apt-get install linux-perf) - skipped")
+
+
+def perf_report(data, extra):
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio"] + extra,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return r.stdout
+
+
+def perf_seconds(text):
+    """cpu-clock samples are weighted in nanoseconds: the report's event count is CPU time."""
+    m = re.search(r"# Event count \(approx\.\): (\d+)", text)
+    if m and "cpu-clock" in text:
+        return int(m.group(1)) / 1e9
+    return None
 
 
 # ---------------------------------------------------------------- report
@@ -506,12 +593,12 @@ def summarize(ctx, variants, timed):
             "cpu": median([r["cpu_s"] for r in rs]),
             "user": median([r["user_s"] for r in rs]), "sys": median([r["sys_s"] for r in rs]),
             "server": median([r["server_cpu_s"] for r in rs if r["server_cpu_s"] is not None]),
-            "others": median([r["others_share"] for r in rs if r["others_share"] is not None]),
+            "others": median([r["other_cpu_share"] for r in rs if r["other_cpu_share"] is not None]),
         }
     base = rows.get("raw-save", {}).get("median")
     mib = ctx.bytes / MIB
     lines = ["| variant | runs ok | median wall s | min wall s | median CPU s (user+sys) | x raw-save (median) "
-             "| MiB/s | server CPU s | others' CPU share |",
+             "| MiB/s | server CPU s | other CPU share |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name in variants:
         r = rows[name]
@@ -566,6 +653,12 @@ def main():
     ap.add_argument("--variants", help="comma-separated subset (default: all available)")
     ap.add_argument("--quiet-wait", type=float, default=3.0,
                     help="before each run wait up to this many seconds for the box to be idle (0: off)")
+    ap.add_argument("--settle", type=float, default=70.0,
+                    help="before the warm-up, wait until the last mass deletion of files by this harness "
+                         "is this many seconds old (default 70; 0: off)")
+    ap.add_argument("--no-sync", action="store_true",
+                    help="do not call sync(2) before each run (by default dirty data of earlier runs, e.g. "
+                         "raw-save's unsynced files, is written back before the next run starts)")
     ap.add_argument("--run-timeout", type=float, default=300.0)
     ap.add_argument("--limit-raw", type=float, default=1.30)
     ap.add_argument("--limit-mpop", type=float, default=1.00)
@@ -609,6 +702,7 @@ def main():
 
     if os.path.exists(RUNS):
         shutil.rmtree(RUNS)  # left over from an interrupted benchmark
+        note_deletion()
     server = Server(os.path.join(OUTROOT, "dovecot"))
     results, failures = [], []
     profile_lines = []
@@ -627,12 +721,15 @@ def main():
         if os.geteuid() == 0:
             os.chown(home, uid, gid)
         maildir = os.path.join(home, "Maildir")
+        had_mail = os.path.isdir(os.path.join(maildir, "cur")) or os.path.isdir(os.path.join(maildir, "new"))
         gen = [sys.executable, os.path.join(ROOT, "tools", "make-mailbox.py"), "--maildir", maildir,
                "--count", str(args.count), "--seed", str(args.seed), "--total-mb", str(args.total_mb),
                "--profile", args.mail_profile, "--clean", "--chown", "%d:%d" % (uid, gid)]
         log(" ".join(gen[1:]))
         if subprocess.run(gen, cwd=ROOT).returncode != 0:
             die("make-mailbox.py failed")
+        if had_mail:
+            note_deletion()  # --clean deleted the previous mailbox
         with open(maildir + ".manifest.json") as f:
             manifest = json.load(f)
         meta["mailbox"] = {"count": manifest["count"], "bytes": manifest["total_bytes"],
@@ -656,6 +753,7 @@ def main():
         names = list(variants)
         meta["variants"] = {k: variants[k]["desc"] for k in names}
 
+        meta["settle_waited_s"] = round(settle(args.settle), 1)
         # warm-up: Dovecot index, page cache, then one untimed round of everything
         chk = subprocess.run([LETTERBOX, "check", "--url", "pop3s://%s@localhost:%s" % (USER, ctx.port),
                               "--ca-file", ctx.ca, "--preview-lines", "0", "--json"],
@@ -704,14 +802,16 @@ def main():
                "load average: start %s, end %s; %d CPUs" % (meta["load_start"], meta["load_end"], NCPU), ""]
         foot = ["", v_raw, v_mpop]
         if sess:
-            foot.append("Dovecot log: %d sessions of user %s, %d retrieved all %d messages, DELE total %d%s" % (
+            foot.append("Dovecot log: %d sessions of user %s (incl. warm-up check and profiling), %d retrieved all "
+                        "%d messages, DELE total %d%s" % (
                 sess[0], USER, sess[1], ctx.count, sess[2], "" if sess[2] == 0 else "  !! mail was deleted on the server"))
         if failures:
             foot.append("FAILED RUNS: %d (see results.jsonl)" % len(failures))
         notes = ["", "Columns: wall = perf_counter around the client process (incl. its start-up); CPU = user+sys of "
                  "the client's process tree (RUSAGE_CHILDREN); MiB/s = mailbox bytes / median wall; server CPU = "
-                 "Dovecot's pop3 + pop3-login processes for that session; others' CPU share = machine busy time "
-                 "not explained by client or server, as a share of wall x CPUs (other tenants)."]
+                 "Dovecot's pop3 + pop3-login processes for that session; other CPU share = machine busy time "
+                 "not explained by client or server, as a share of wall x CPUs: kernel writeback threads "
+                 "(clients that do not fsync leave that work to them) and other tenants of the box."]
         text = "\n".join(hdr + table + foot + notes) + "\n"
         if profile_lines:
             text += "\n## Where the time goes (letterbox fetch, --profile)\n\n```\n" + "\n".join(profile_lines) + "\n```\n"
@@ -733,6 +833,7 @@ def main():
     finally:
         if not args.keep_runs and os.path.exists(RUNS):
             shutil.rmtree(RUNS, ignore_errors=True)
+            note_deletion()
         server.stop()
     return exit_code
 

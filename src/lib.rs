@@ -2,7 +2,9 @@
 //! download, keep or delete each one without ever losing or duplicating mail.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod mail;
 pub mod net;

@@ -1,13 +1,18 @@
 //! The `letterbox` binary: logging, the command line, and the app.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser as _;
+use letterbox::app::{self, AppConfig};
 use letterbox::cli::{Cli, exit};
+use letterbox::pop3::Secret;
+use letterbox::settings::Paths;
+use letterbox::settings::secrets::{MemoryStore, Passwords};
 
 fn main() -> ExitCode {
-    // Logs go to stderr; LETTERBOX_LOG=debug shows the redacted protocol
-    // conversation. Warnings only by default.
+    // Logs go to stderr; LETTERBOX_LOG=debug shows more, LETTERBOX_LOG=trace
+    // the protocol conversation (passwords redacted). Warnings by default.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -18,9 +23,66 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(command) => letterbox::cli::run(command),
-        None => {
-            eprintln!("letterbox: the window is not built yet; try `letterbox check --help`");
-            ExitCode::from(exit::USAGE)
+        None if cli.demo => run_demo(),
+        None => run_app(),
+    }
+}
+
+fn run_app() -> ExitCode {
+    let Some(paths) = Paths::standard() else {
+        eprintln!("letterbox: this system has no home folder for the settings");
+        return ExitCode::from(exit::INTERNAL);
+    };
+    let config = AppConfig {
+        passwords: Passwords::system(paths.password_file.clone()),
+        paths,
+        fixed_settings: None,
+        note: None,
+    };
+    finish(app::run_native(config, None))
+}
+
+/// The app against the built-in demo server, in a temporary profile that is
+/// removed on exit.
+fn run_demo() -> ExitCode {
+    let server = match letterbox::demo::DemoServer::start(0, true) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("letterbox: could not start the demo server: {e}");
+            return ExitCode::from(exit::NETWORK);
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("letterbox-demo-{}", std::process::id()));
+    let paths = Paths::in_dir(&dir);
+    let passwords = Passwords::new(
+        Arc::new(MemoryStore::default()),
+        paths.password_file.clone(),
+    );
+    let settings = letterbox::demo::demo_settings(server.port());
+    if let Err(e) =
+        passwords.set_for_session("demo", &Secret::new(letterbox::demo::PASSWORD.into()))
+    {
+        eprintln!("letterbox: {e}");
+    }
+    let config = AppConfig {
+        paths,
+        passwords,
+        fixed_settings: Some(settings),
+        note: Some("Demo mailbox on this computer (user demo, password demo); your own settings are not touched".into()),
+    };
+    let result = app::run_native(config, Some(dir.join("ui-state")));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("letterbox: the window could not be opened: {e}");
+            eprintln!("  Letterbox needs a graphical desktop (X11 or Wayland) with OpenGL.");
+            ExitCode::from(exit::INTERNAL)
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, Account, ApplyReport, CheckOptions, CheckReport, FetchPolicy};
+use crate::mail::human_size;
 use crate::net::{Credentials, Endpoint, Error as NetError, Fingerprint, Observe, Security};
 use crate::pop3::{AuthMethod, Secret};
 use crate::store::{AccountStore, StoreError, StorePaths};
@@ -20,6 +21,11 @@ use crate::store::{AccountStore, StoreError, StorePaths};
 #[derive(Debug, Parser)]
 #[command(name = "letterbox", version, about, long_about = None)]
 pub struct Cli {
+    /// Open the app on a built-in sample mailbox (a demo server on this
+    /// computer; user and password are both "demo"). Your own settings are
+    /// not touched.
+    #[arg(long)]
+    pub demo: bool,
     #[command(subcommand)]
     pub command: Option<CliCommand>,
 }
@@ -35,6 +41,20 @@ pub enum CliCommand {
     /// downloaded again.
     #[command(after_help = EXIT_CODES)]
     Fetch(FetchArgs),
+    /// Run the demo POP3 server alone (for scripts and tests). User and
+    /// password are both "demo"; with TLS, trust its certificate with
+    /// --fingerprint (printed at start).
+    DemoServer(DemoServerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoServerArgs {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Serve plain POP3 instead of TLS.
+    #[arg(long)]
+    pub plain: bool,
 }
 
 const EXIT_CODES: &str = "\
@@ -154,6 +174,45 @@ pub fn run(command: CliCommand) -> ExitCode {
     match command {
         CliCommand::Check(args) => run_check(&args),
         CliCommand::Fetch(args) => run_fetch(&args),
+        CliCommand::DemoServer(args) => run_demo_server(&args),
+    }
+}
+
+fn run_demo_server(args: &DemoServerArgs) -> ExitCode {
+    let server = match crate::demo::DemoServer::start(args.port, !args.plain) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "letterbox: could not start the demo server on port {}: {e}",
+                args.port
+            );
+            return ExitCode::from(exit::NETWORK);
+        }
+    };
+    let scheme = if args.plain { "pop3" } else { "pop3s" };
+    println!(
+        "Demo POP3 server on 127.0.0.1:{} ({}). User: demo, password: demo.",
+        server.port(),
+        if args.plain { "plain" } else { "TLS" }
+    );
+    if !args.plain {
+        println!(
+            "Certificate SHA-256 fingerprint: {}",
+            crate::demo::certificate_fingerprint()
+        );
+    }
+    println!(
+        "Try: LETTERBOX_PASSWORD=demo letterbox check --url {scheme}://demo@127.0.0.1:{}{}",
+        server.port(),
+        if args.plain {
+            " --security none --allow-plaintext".to_owned()
+        } else {
+            format!(" --fingerprint {}", crate::demo::certificate_fingerprint())
+        }
+    );
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
     }
 }
 
@@ -583,21 +642,6 @@ fn print_fetch_text(report: &ApplyReport, maildir: &Path) -> std::io::Result<()>
     Ok(())
 }
 
-/// Sizes as people read them: 1000-based, one decimal.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,13 +676,6 @@ mod tests {
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(999), "999 bytes");
-        assert_eq!(human_size(1500), "1.5 KB");
-        assert_eq!(human_size(52_428_800), "52.4 MB");
     }
 
     #[test]

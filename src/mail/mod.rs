@@ -216,6 +216,21 @@ fn fallback(raw: &[u8], max_lines: usize) -> Preview {
     }
 }
 
+/// Sizes as people read them: 1000-based, one decimal.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// `"Name" <addr>` → `Name`; `addr` → `addr`.
 fn display_name(from: &str) -> String {
     if let Ok(list) = mailparse::addrparse(from)
@@ -289,6 +304,13 @@ JVBERi0=\r\n\
         let p = Preview::from_bytes(raw, 10);
         assert_eq!(p.subject, "cut");
         assert!(p.text.starts_with("first line"), "{:?}", p.text);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(999), "999 bytes");
+        assert_eq!(human_size(1500), "1.5 KB");
+        assert_eq!(human_size(52_428_800), "52.4 MB");
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub trait SecretStore: Send + Sync {
     fn get(&self, account_id: &str) -> Result<Option<Secret<String>>, SecretError>;
     fn set(&self, account_id: &str, secret: &Secret<String>) -> Result<(), SecretError>;
     fn delete(&self, account_id: &str) -> Result<(), SecretError>;
+    /// Whether this store can be used at all on this computer.
+    fn available(&self) -> Result<(), SecretError> {
+        Ok(())
+    }
 }
 
 /// The OS keyring (Secret Service on Linux, Keychain, Credential Manager).
@@ -49,6 +53,16 @@ fn classify(error: keyring::Error) -> SecretError {
 }
 
 impl SecretStore for KeyringStore {
+    fn available(&self) -> Result<(), SecretError> {
+        match keyring::Entry::store_status() {
+            Ok(()) => match Self::entry("availability-probe")?.get_password() {
+                Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(classify(e)),
+            },
+            Err(e) => Err(SecretError::Unavailable(e.to_string())),
+        }
+    }
+
     fn get(&self, account_id: &str) -> Result<Option<Secret<String>>, SecretError> {
         match Self::entry(account_id)?.get_password() {
             Ok(password) => Ok(Some(Secret::new(password))),
@@ -230,6 +244,10 @@ impl Passwords {
         secret: &Secret<String>,
     ) -> Result<(), SecretError> {
         self.session.set(account_id, secret)
+    }
+
+    pub fn keyring_available(&self) -> Result<(), SecretError> {
+        self.keyring.available()
     }
 
     /// Forgets the account's password everywhere.

@@ -52,8 +52,12 @@ pub enum Request {
     TestConnection {
         id: u64,
         settings: AccountSettings,
-        password: Secret<String>,
+        /// `None`: use the stored password.
+        password: Option<Secret<String>>,
     },
+    /// Find out whether the OS keyring answers (it can block, so not on
+    /// the UI thread).
+    ProbeKeyring,
     /// Store a password where the account's settings say.
     SavePassword(AccountSettings, Secret<String>),
     /// Stop the account's running job and drop its queued ones.
@@ -73,7 +77,7 @@ pub enum JobKind {
 pub struct Failure {
     pub message: UserMessage,
     /// An untrusted certificate the user may choose to trust.
-    pub certificate: Option<CertificateInfo>,
+    pub certificate: Option<Box<CertificateInfo>>,
     pub transient: bool,
     /// The password was refused or is missing: ask for it.
     pub needs_password: bool,
@@ -87,7 +91,7 @@ impl Failure {
         let net = error.net();
         Failure {
             message: error.user_message(),
-            certificate: net.and_then(|e| e.certificate()).cloned(),
+            certificate: net.and_then(|e| e.certificate()).cloned().map(Box::new),
             transient: error.is_transient(),
             needs_password: net.is_some_and(|e| e.is_auth()),
             ledger_damaged: matches!(
@@ -190,6 +194,10 @@ pub enum Event {
     PasswordSaved {
         account_id: String,
         result: Result<(), String>,
+    },
+    KeyringStatus {
+        available: bool,
+        detail: String,
     },
 }
 
@@ -337,7 +345,10 @@ fn account_of(request: &Request) -> Option<String> {
         | Request::Apply(job, _)
         | Request::Preview(job, _, _)
         | Request::StartNewLedger(job) => Some(job.id().to_owned()),
-        Request::TestConnection { .. } | Request::SavePassword(..) | Request::Cancel(_) => None,
+        Request::TestConnection { .. }
+        | Request::SavePassword(..)
+        | Request::ProbeKeyring
+        | Request::Cancel(_) => None,
     }
 }
 
@@ -468,12 +479,27 @@ fn run_free_job(request: Request, passwords: &Passwords, emitter: &Emitter) {
             settings,
             password,
         } => {
-            let result = match settings.to_account(password) {
+            let password = match password {
+                Some(password) => Ok(password),
+                None => match passwords.get(&settings) {
+                    Ok(Some(password)) => Ok(password),
+                    Ok(None) => Err(Failure::no_password(None)),
+                    Err(e) => Err(Failure::no_password(Some(e))),
+                },
+            };
+            let result = password.and_then(|password| match settings.to_account(password) {
                 Ok(account) => engine::test_connection(&account, Observe::default())
                     .map_err(|e| Failure::from_engine(&e)),
                 Err(problem) => Err(Failure::invalid(problem)),
-            };
+            });
             emitter.emit(Event::TestResult { id, result });
+        }
+        Request::ProbeKeyring => {
+            let (available, detail) = match passwords.keyring_available() {
+                Ok(()) => (true, String::new()),
+                Err(e) => (false, e.to_string()),
+            };
+            emitter.emit(Event::KeyringStatus { available, detail });
         }
         Request::SavePassword(settings, password) => {
             let result = passwords

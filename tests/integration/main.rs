@@ -13,3 +13,4 @@ mod fetch_cli;
 mod fetch_faults;
 mod pop3_server_selftest;
 mod transcripts;
+mod ui;

@@ -1,0 +1,30 @@
+//! Embeds the demo mailbox: every `assets/demo/*.eml`, in file-name order.
+
+use std::path::Path;
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut code =
+        String::from("/// The demo messages from `assets/demo/`.\nconst SAMPLES: &[&[u8]] = &[\n");
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        code.push_str(&format!(
+            "    include_bytes!({:?}),\n",
+            file.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("demo_samples.rs");
+    std::fs::write(out, code).expect("write demo_samples.rs");
+}

@@ -1,0 +1,97 @@
+//! The accounts sidebar: each account with its new-message badge, totals,
+//! quota meter, last check and last error.
+
+use crate::mail::human_size;
+
+use super::{App, Command, icons, local_time};
+
+/// Past this share of the quota a full mailbox is near: new mail bounces.
+const QUOTA_WARNING: f32 = 0.9;
+
+pub(crate) fn accounts_ui(ui: &mut egui::Ui, app: &mut App) {
+    egui::Panel::left("accounts")
+        .resizable(true)
+        .default_size(230.0)
+        .min_size(190.0)
+        .show(ui, |ui| {
+            ui.add_space(6.0);
+            ui.heading("Accounts");
+            ui.add_space(4.0);
+            if app.settings.accounts.is_empty() {
+                ui.label("No account yet.");
+                if ui.button("Add an account").clicked() {
+                    app.commands.push(Command::OpenSettings);
+                }
+                return;
+            }
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                for account in &app.settings.accounts {
+                    let state = app.accounts.get(&account.id);
+                    let selected =
+                        app.persisted.selected_account.as_deref() == Some(account.id.as_str());
+                    let new = state.map_or(0, |s| s.new_count());
+                    let name = account.display_name();
+                    let title = if new > 0 {
+                        format!("{name}  ({new} new)")
+                    } else {
+                        name.clone()
+                    };
+                    ui.horizontal(|ui| {
+                        let response =
+                            ui.selectable_label(selected, egui::RichText::new(title).strong());
+                        if response.clicked() {
+                            app.commands
+                                .push(Command::SelectAccount(account.id.clone()));
+                        }
+                        response.context_menu(|ui| {
+                            if ui.button("Check this account").clicked() {
+                                app.commands.push(Command::Check(account.id.clone()));
+                            }
+                        });
+                        if let Some(error) = state.and_then(|s| s.error.as_ref()) {
+                            icons::warning(
+                                ui,
+                                &format!("{} {}", error.message.headline, error.message.next_step),
+                            );
+                        }
+                    });
+                    if let Some(state) = state {
+                        if state.checked {
+                            ui.label(format!(
+                                "{} messages, {}",
+                                state.total,
+                                human_size(state.size_bytes)
+                            ));
+                        }
+                        if let Some(quota_mb) = account.quota_mb.filter(|q| *q > 0 && state.checked)
+                        {
+                            let quota = u64::from(quota_mb) * 1_000_000;
+                            let used = state.size_bytes as f32 / quota as f32;
+                            let mut bar = egui::ProgressBar::new(used.min(1.0)).text(format!(
+                                "{:.0}% of {}",
+                                used * 100.0,
+                                human_size(quota)
+                            ));
+                            if used >= QUOTA_WARNING {
+                                bar = bar.fill(ui.visuals().error_fg_color);
+                            }
+                            ui.add(bar);
+                            if used >= QUOTA_WARNING {
+                                ui.colored_label(
+                                    ui.visuals().error_fg_color,
+                                    "Mailbox almost full: new mail may bounce.",
+                                );
+                            }
+                        }
+                        if let Some(at) = state.last_check_unix {
+                            ui.small(format!("Checked {}", local_time(at)));
+                        }
+                        if state.busy.is_some() {
+                            ui.small("Working…");
+                        }
+                    }
+                    ui.add_space(8.0);
+                }
+            });
+        });
+}

@@ -1,0 +1,780 @@
+//! The window, with egui. The only module that knows egui exists. Each
+//! frame: drain the worker's events (logic), draw (ui), then carry out the
+//! commands the clicks produced. Nothing here touches a socket or the mail
+//! store: every operation is a request to the worker.
+
+mod accounts;
+mod fonts;
+mod icons;
+mod messages;
+pub mod model;
+mod preview;
+mod settings_dialog;
+mod status;
+mod toolbar;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Action, Plan};
+use crate::mail::Preview;
+use crate::net::Direction;
+use crate::pop3::Secret;
+use crate::settings::secrets::Passwords;
+use crate::settings::{AccountSettings, Paths, Settings};
+use crate::worker::{AccountJob, Event, Failure, JobKind, Request, Worker};
+
+use model::{AccountState, RowStatus, SortKey, visible_rows};
+use settings_dialog::SettingsDialog;
+
+/// How the app is set up: where its files are and where passwords live.
+/// Tests and the demo inject their own.
+pub struct AppConfig {
+    pub paths: Paths,
+    pub passwords: Passwords,
+    /// Use these settings and never write the settings file (the demo).
+    pub fixed_settings: Option<Settings>,
+    /// Shown in the status bar, e.g. what the demo is.
+    pub note: Option<String>,
+}
+
+/// What survives a restart (besides window geometry and column widths,
+/// which eframe and egui keep).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Persisted {
+    selected_account: Option<String>,
+    sort: SortKey,
+    ascending: bool,
+}
+
+/// What a click asks for; carried out at the end of the frame.
+#[derive(Debug)]
+pub(crate) enum Command {
+    CheckAll,
+    Check(String),
+    SelectAccount(String),
+    /// Download the selected messages; `Some(remove)` overrides the
+    /// account's "leave on server" setting.
+    Download(Option<bool>),
+    Keep,
+    StageDelete,
+    UndoDelete,
+    RequestApply,
+    ConfirmApply(String),
+    CancelWork,
+    OpenSettings,
+    ShowMore(String),
+    TrustCertificate {
+        account_id: String,
+        fingerprint: String,
+    },
+    StartNewLedger(String),
+    AskPassword(String),
+    SubmitPassword {
+        account_id: String,
+        password: Secret<String>,
+    },
+    SaveSettings(Settings, Vec<(AccountSettings, Secret<String>)>),
+    TestConnection(u64, AccountSettings, Option<Secret<String>>),
+}
+
+/// One line of the connection log.
+pub(crate) struct LogLine {
+    pub account: String,
+    pub direction: Direction,
+    pub text: String,
+}
+
+const LOG_LINES: usize = 5000;
+
+pub(crate) struct Selection {
+    /// Row ids: the message key, or `#index` for rows without one.
+    pub ids: BTreeSet<String>,
+    /// The row the preview shows and Shift-selection starts from.
+    pub focus: Option<String>,
+}
+
+pub(crate) enum Confirm {
+    Deletions {
+        account_id: String,
+        count: usize,
+        not_downloaded: usize,
+    },
+}
+
+pub(crate) struct PasswordPrompt {
+    pub account_id: String,
+    pub account_name: String,
+    pub text: String,
+}
+
+pub struct App {
+    paths: Paths,
+    passwords: Passwords,
+    settings: Settings,
+    save_settings: bool,
+    worker: Worker,
+    persisted: Persisted,
+    accounts: HashMap<String, AccountState>,
+    selection: Selection,
+    filter: String,
+    longer_previews: HashMap<String, (u32, Preview)>,
+    log: VecDeque<LogLine>,
+    log_open: bool,
+    notices: Vec<String>,
+    note: Option<String>,
+    confirm: Option<Confirm>,
+    password_prompt: Option<PasswordPrompt>,
+    settings_dialog: Option<SettingsDialog>,
+    keyring: Option<Result<(), String>>,
+    next_auto_check: Option<Instant>,
+    commands: Vec<Command>,
+}
+
+impl App {
+    pub fn new(cc: &eframe::CreationContext<'_>, config: AppConfig) -> App {
+        fonts::load_fallbacks(&cc.egui_ctx);
+        let ctx = cc.egui_ctx.clone();
+        let worker = Worker::start(
+            config.passwords.clone(),
+            Arc::new(move || ctx.request_repaint()),
+        );
+        worker.send(Request::ProbeKeyring);
+        let (settings, mut notices, save_settings) = match config.fixed_settings {
+            Some(settings) => (settings, Vec::new(), false),
+            None => match Settings::load(&config.paths.settings_file) {
+                Ok((settings, notices)) => (settings, notices, true),
+                Err(e) => (
+                    Settings::default(),
+                    vec![format!(
+                        "Your settings could not be read ({e}); Letterbox starts with none and will not overwrite them."
+                    )],
+                    false,
+                ),
+            },
+        };
+        if !notices.is_empty() {
+            notices.insert(
+                0,
+                "Some settings were not understood and their defaults are used:".into(),
+            );
+        }
+        let persisted: Persisted = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let mut app = App {
+            paths: config.paths,
+            passwords: config.passwords,
+            accounts: settings
+                .accounts
+                .iter()
+                .map(|a| (a.id.clone(), AccountState::default()))
+                .collect(),
+            settings,
+            save_settings,
+            worker,
+            persisted,
+            selection: Selection {
+                ids: BTreeSet::new(),
+                focus: None,
+            },
+            filter: String::new(),
+            longer_previews: HashMap::new(),
+            log: VecDeque::new(),
+            log_open: false,
+            notices,
+            note: config.note,
+            confirm: None,
+            password_prompt: None,
+            settings_dialog: None,
+            keyring: None,
+            next_auto_check: None,
+            commands: Vec::new(),
+        };
+        let selected_exists = app
+            .persisted
+            .selected_account
+            .as_ref()
+            .is_some_and(|id| app.settings.account(id).is_some());
+        if !selected_exists {
+            app.persisted.selected_account = app.settings.accounts.first().map(|a| a.id.clone());
+        }
+        app.schedule_auto_check();
+        app
+    }
+
+    fn selected_account(&self) -> Option<&AccountSettings> {
+        self.persisted
+            .selected_account
+            .as_ref()
+            .and_then(|id| self.settings.account(id))
+    }
+
+    fn job(&self, account: &AccountSettings) -> AccountJob {
+        AccountJob {
+            settings: account.clone(),
+            store: self.paths.store_paths(account, &self.settings.general),
+            preview_lines: account.effective_preview_lines(&self.settings.general),
+        }
+    }
+
+    fn state_mut(&mut self, account_id: &str) -> &mut AccountState {
+        self.accounts.entry(account_id.to_owned()).or_default()
+    }
+
+    fn busy(&self) -> bool {
+        self.accounts.values().any(|a| a.busy.is_some())
+    }
+
+    fn check(&mut self, account_id: &str) {
+        let Some(account) = self.settings.account(account_id).cloned() else {
+            return;
+        };
+        let problems = account.problems();
+        if let Some(problem) = problems.first() {
+            self.state_mut(account_id).error = Some(Failure {
+                message: crate::net::UserMessage {
+                    headline: problem.clone(),
+                    next_step: "Correct it in Settings.".into(),
+                    detail: String::new(),
+                },
+                certificate: None,
+                transient: false,
+                needs_password: false,
+                ledger_damaged: false,
+                cancelled: false,
+            });
+            return;
+        }
+        let job = self.job(&account);
+        self.worker.send(Request::Check(job));
+    }
+
+    fn schedule_auto_check(&mut self) {
+        self.next_auto_check = self.settings.general.check_interval_mins.map(|mins| {
+            // Never more often than any account's server allows (LOGIN-DELAY).
+            let delay = self
+                .accounts
+                .values()
+                .filter_map(|a| a.login_delay_secs)
+                .max()
+                .unwrap_or(0);
+            let secs = (u64::from(mins) * 60).max(u64::from(delay));
+            Instant::now() + Duration::from_secs(secs)
+        });
+    }
+
+    /// The selected rows of the selected account that can be acted on,
+    /// with their status.
+    fn selected_keys(&self) -> Vec<(String, RowStatus)> {
+        let Some(account) = self.selected_account() else {
+            return Vec::new();
+        };
+        let Some(state) = self.accounts.get(&account.id) else {
+            return Vec::new();
+        };
+        state
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let key = row.key.as_ref()?;
+                self.selection
+                    .ids
+                    .contains(key)
+                    .then(|| (key.clone(), row.status))
+            })
+            .collect()
+    }
+
+    fn apply(&mut self, account_id: &str, plan: Plan) {
+        if plan.is_empty() {
+            return;
+        }
+        if let Some(account) = self.settings.account(account_id).cloned() {
+            let job = self.job(&account);
+            self.worker.send(Request::Apply(job, plan));
+        }
+    }
+
+    fn save_settings(&mut self, settings: Settings) {
+        for account in &settings.accounts {
+            self.accounts.entry(account.id.clone()).or_default();
+        }
+        let removed: Vec<String> = self
+            .settings
+            .accounts
+            .iter()
+            .filter(|a| settings.account(&a.id).is_none())
+            .map(|a| a.id.clone())
+            .collect();
+        for id in removed {
+            self.accounts.remove(&id);
+            self.passwords.forget(&id);
+        }
+        self.settings = settings;
+        if self.selected_account().is_none() {
+            self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
+        }
+        if self.save_settings
+            && let Err(e) = self.settings.save(&self.paths.settings_file)
+        {
+            let (headline, next) = e.user_sentences();
+            self.notices.push(format!("{headline} {next}"));
+        }
+        self.schedule_auto_check();
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Started { account_id, kind } => {
+                let state = self.state_mut(&account_id);
+                state.busy = Some(kind);
+                state.progress = None;
+            }
+            Event::Progress {
+                account_id,
+                progress,
+            } => self.state_mut(&account_id).progress = Some(progress),
+            Event::Checked {
+                account_id,
+                report,
+                at_unix,
+            } => {
+                self.state_mut(&account_id).checked(report, at_unix);
+                self.schedule_auto_check();
+            }
+            Event::Applied { account_id, report } => {
+                for key in report.deleted.iter().chain(&report.vanished) {
+                    self.selection.ids.remove(key);
+                    self.longer_previews.remove(key);
+                }
+                self.state_mut(&account_id).applied(&report);
+            }
+            Event::Preview {
+                account_id: _,
+                key,
+                preview,
+            } => {
+                if let Some(preview) = preview {
+                    let lines = preview.text.lines().count() as u32;
+                    self.longer_previews.insert(key, (lines, preview));
+                }
+            }
+            Event::LedgerReset { account_id } => {
+                self.state_mut(&account_id).error = None;
+                self.check(&account_id);
+            }
+            Event::Failed {
+                account_id,
+                kind,
+                failure,
+            } => {
+                let state = self.state_mut(&account_id);
+                if failure.cancelled {
+                    state.error = None;
+                } else {
+                    state.error = Some(failure.clone());
+                }
+                if failure.needs_password && kind != JobKind::Ledger {
+                    let name = self
+                        .settings
+                        .account(&account_id)
+                        .map(AccountSettings::display_name)
+                        .unwrap_or_default();
+                    if self.password_prompt.is_none() {
+                        self.password_prompt = Some(PasswordPrompt {
+                            account_id,
+                            account_name: name,
+                            text: String::new(),
+                        });
+                    }
+                }
+            }
+            Event::Finished { account_id } => {
+                let state = self.state_mut(&account_id);
+                state.busy = None;
+                state.progress = None;
+            }
+            Event::Transcript {
+                account_id,
+                direction,
+                line,
+            } => {
+                let account = self
+                    .settings
+                    .account(&account_id)
+                    .map(AccountSettings::display_name)
+                    .unwrap_or(account_id);
+                if self.log.len() == LOG_LINES {
+                    self.log.pop_front();
+                }
+                self.log.push_back(LogLine {
+                    account,
+                    direction,
+                    text: line,
+                });
+            }
+            Event::TestResult { id, result } => {
+                if let Some(dialog) = self.settings_dialog.as_mut() {
+                    dialog.test_finished(id, result);
+                }
+            }
+            Event::PasswordSaved { account_id, result } => {
+                if let Err(e) = result {
+                    let name = self
+                        .settings
+                        .account(&account_id)
+                        .map(AccountSettings::display_name)
+                        .unwrap_or_default();
+                    self.notices.push(format!(
+                        "The password for {name} could not be saved ({e}). It is kept for this session; choose another place for it in Settings."
+                    ));
+                }
+            }
+            Event::KeyringStatus { available, detail } => {
+                self.keyring = Some(if available { Ok(()) } else { Err(detail) });
+            }
+        }
+    }
+
+    fn run_command(&mut self, command: Command) {
+        match command {
+            Command::CheckAll => {
+                let ids: Vec<String> = self
+                    .settings
+                    .accounts
+                    .iter()
+                    .map(|a| a.id.clone())
+                    .collect();
+                for id in ids {
+                    self.check(&id);
+                }
+            }
+            Command::Check(id) => self.check(&id),
+            Command::SelectAccount(id) => {
+                if self.persisted.selected_account.as_deref() != Some(id.as_str()) {
+                    self.selection.ids.clear();
+                    self.selection.focus = None;
+                }
+                self.persisted.selected_account = Some(id);
+            }
+            Command::Download(remove) => {
+                let Some(account) = self.selected_account().cloned() else {
+                    return;
+                };
+                let remove = remove.unwrap_or(!account.leave_on_server);
+                let items = self
+                    .selected_keys()
+                    .into_iter()
+                    .filter(|(_, status)| remove || *status != RowStatus::Downloaded)
+                    .map(|(key, _)| {
+                        let action = if remove {
+                            Action::DownloadDelete
+                        } else {
+                            Action::DownloadKeep
+                        };
+                        (key, action)
+                    })
+                    .collect();
+                self.apply(&account.id, Plan { items });
+            }
+            Command::Keep => {
+                let Some(id) = self.persisted.selected_account.clone() else {
+                    return;
+                };
+                let items = self
+                    .selected_keys()
+                    .into_iter()
+                    .filter(|(_, status)| *status == RowStatus::New)
+                    .map(|(key, _)| (key, Action::Keep))
+                    .collect();
+                self.apply(&id, Plan { items });
+            }
+            Command::StageDelete => {
+                let keys = self.selected_keys();
+                if let Some(id) = self.persisted.selected_account.clone() {
+                    let state = self.state_mut(&id);
+                    state
+                        .staged_deletions
+                        .extend(keys.into_iter().map(|(k, _)| k));
+                }
+            }
+            Command::UndoDelete => {
+                let keys = self.selected_keys();
+                if let Some(id) = self.persisted.selected_account.clone() {
+                    let state = self.state_mut(&id);
+                    if keys.is_empty() {
+                        state.staged_deletions.clear();
+                    } else {
+                        for (key, _) in keys {
+                            state.staged_deletions.remove(&key);
+                        }
+                    }
+                }
+            }
+            Command::RequestApply => {
+                let Some(id) = self.persisted.selected_account.clone() else {
+                    return;
+                };
+                let Some(state) = self.accounts.get(&id) else {
+                    return;
+                };
+                if state.staged_deletions.is_empty() {
+                    return;
+                }
+                let not_downloaded = state
+                    .staged_deletions
+                    .iter()
+                    .filter(|k| {
+                        state
+                            .row(k)
+                            .is_none_or(|r| r.status != RowStatus::Downloaded)
+                    })
+                    .count();
+                self.confirm = Some(Confirm::Deletions {
+                    account_id: id,
+                    count: state.staged_deletions.len(),
+                    not_downloaded,
+                });
+            }
+            Command::ConfirmApply(id) => {
+                let items = self
+                    .accounts
+                    .get(&id)
+                    .map(|s| {
+                        s.staged_deletions
+                            .iter()
+                            .map(|k| (k.clone(), Action::Delete))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.apply(&id, Plan { items });
+            }
+            Command::CancelWork => {
+                let busy: Vec<String> = self
+                    .accounts
+                    .iter()
+                    .filter(|(_, s)| s.busy.is_some())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in busy {
+                    self.worker.send(Request::Cancel(id));
+                }
+            }
+            Command::OpenSettings => {
+                if self.settings_dialog.is_none() {
+                    let selected = self.persisted.selected_account.clone();
+                    self.settings_dialog =
+                        Some(SettingsDialog::new(&self.settings, selected.as_deref()));
+                }
+            }
+            Command::ShowMore(key) => {
+                let Some(account) = self.selected_account().cloned() else {
+                    return;
+                };
+                let shown = self
+                    .longer_previews
+                    .get(&key)
+                    .map(|(lines, _)| *lines)
+                    .unwrap_or(account.effective_preview_lines(&self.settings.general));
+                let job = self.job(&account);
+                self.worker
+                    .send(Request::Preview(job, key, shown.max(10) * 4));
+            }
+            Command::TrustCertificate {
+                account_id,
+                fingerprint,
+            } => {
+                let mut settings = self.settings.clone();
+                if let Some(account) = settings.accounts.iter_mut().find(|a| a.id == account_id) {
+                    account.trusted_fingerprint = Some(fingerprint);
+                }
+                self.save_settings(settings);
+                self.state_mut(&account_id).error = None;
+                self.check(&account_id);
+            }
+            Command::StartNewLedger(id) => {
+                if let Some(account) = self.settings.account(&id).cloned() {
+                    let job = self.job(&account);
+                    self.worker.send(Request::StartNewLedger(job));
+                }
+            }
+            Command::AskPassword(account_id) => {
+                let account_name = self
+                    .settings
+                    .account(&account_id)
+                    .map(AccountSettings::display_name)
+                    .unwrap_or_default();
+                self.password_prompt = Some(PasswordPrompt {
+                    account_id,
+                    account_name,
+                    text: String::new(),
+                });
+            }
+            Command::SubmitPassword {
+                account_id,
+                password,
+            } => {
+                if let Err(e) = self.passwords.set_for_session(&account_id, &password) {
+                    self.notices.push(e.to_string());
+                }
+                if let Some(account) = self.settings.account(&account_id).cloned() {
+                    self.worker.send(Request::SavePassword(account, password));
+                }
+                self.state_mut(&account_id).error = None;
+                self.check(&account_id);
+            }
+            Command::SaveSettings(settings, passwords) => {
+                for (account, password) in passwords {
+                    let _ = self.passwords.set_for_session(&account.id, &password);
+                    self.worker.send(Request::SavePassword(account, password));
+                }
+                self.save_settings(settings);
+            }
+            Command::TestConnection(id, settings, password) => {
+                self.worker.send(Request::TestConnection {
+                    id,
+                    settings,
+                    password,
+                });
+            }
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (check, delete, all) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::F5)
+                    || (i.modifiers.command && i.key_pressed(egui::Key::R)),
+                i.key_pressed(egui::Key::Delete),
+                i.modifiers.command && i.key_pressed(egui::Key::A),
+            )
+        });
+        if check {
+            self.commands.push(Command::CheckAll);
+        }
+        if delete {
+            self.commands.push(Command::StageDelete);
+        }
+        if all
+            && let Some(account) = self.selected_account()
+            && let Some(state) = self.accounts.get(&account.id)
+        {
+            let view = visible_rows(
+                &state.rows,
+                &self.filter,
+                self.persisted.sort,
+                self.persisted.ascending,
+            );
+            self.selection.ids = view
+                .iter()
+                .map(|&i| messages::row_id(&state.rows[i], i))
+                .collect();
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        while let Some(event) = self.worker.try_recv() {
+            self.handle_event(event);
+        }
+        if let Some(due) = self.next_auto_check {
+            let now = Instant::now();
+            if now >= due {
+                if !self.busy() {
+                    self.commands.push(Command::CheckAll);
+                }
+                self.schedule_auto_check();
+            } else {
+                // One wake-up when it is due; no repaint loop while idle.
+                ctx.request_repaint_after(due - now);
+            }
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.shortcuts(&ctx);
+        toolbar::toolbar_ui(ui, self);
+        status::status_bar_ui(ui, self);
+        accounts::accounts_ui(ui, self);
+        egui::CentralPanel::default().show(ui, |ui| {
+            status::banners_ui(ui, self);
+            preview::preview_panel_ui(ui, self);
+            messages::messages_ui(ui, self);
+        });
+        status::log_window_ui(&ctx, self);
+        status::confirm_ui(&ctx, self);
+        status::password_prompt_ui(&ctx, self);
+        if let Some(dialog) = self.settings_dialog.as_mut() {
+            let keyring = self.keyring.clone();
+            let (open, commands) = dialog.ui(&ctx, keyring.as_ref());
+            self.commands.extend(commands);
+            if !open {
+                self.settings_dialog = None;
+            }
+        }
+        for command in std::mem::take(&mut self.commands) {
+            self.run_command(command);
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+    }
+}
+
+/// `Unix seconds` → local "2026-11-24 12:00" (or "12:00" for today).
+pub(crate) fn local_time(unix: i64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(unix) else {
+        return String::new();
+    };
+    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
+    let today = jiff::Zoned::now().date();
+    if zoned.date() == today {
+        zoned.strftime("%H:%M").to_string()
+    } else {
+        zoned.strftime("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// The app's id: window class on X11/Wayland, desktop entry name.
+pub const APP_ID: &str = "org.letterbox.Letterbox";
+
+/// Opens the window and runs until it is closed. `persistence_path`
+/// overrides where window geometry and UI state are kept (the demo keeps
+/// them in its temporary profile).
+pub fn run_native(
+    config: AppConfig,
+    persistence_path: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    let title = if config.note.is_some() {
+        "Letterbox (demo)"
+    } else {
+        "Letterbox"
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(title)
+            .with_app_id(APP_ID)
+            .with_inner_size([1100.0, 720.0])
+            .with_min_inner_size([640.0, 420.0]),
+        persistence_path,
+        ..eframe::NativeOptions::default()
+    };
+    eframe::run_native(
+        "letterbox",
+        options,
+        Box::new(move |cc| Ok(Box::new(App::new(cc, config)))),
+    )
+    .map_err(|e| e.to_string())
+}

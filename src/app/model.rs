@@ -1,0 +1,287 @@
+//! The app's runtime view of each account: the last check's messages with
+//! their status, staged deletions, progress and the last error. Plain data
+//! and pure functions (sorting, filtering), so they are easy to test.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{ApplyReport, CheckReport, Progress};
+use crate::mail::Preview;
+use crate::store::Status;
+use crate::worker::{Failure, JobKind};
+
+/// What the status column says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RowStatus {
+    New,
+    /// Kept on the server by choice.
+    Seen,
+    Downloaded,
+}
+
+impl RowStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            RowStatus::New => "New",
+            RowStatus::Seen => "Seen",
+            RowStatus::Downloaded => "Downloaded",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// `None`: the server gives this message no stable identity, so it
+    /// cannot be acted on.
+    pub key: Option<String>,
+    pub size_bytes: u64,
+    pub preview: Option<Preview>,
+    pub status: RowStatus,
+}
+
+impl Row {
+    pub fn from(&self) -> String {
+        self.preview
+            .as_ref()
+            .map(Preview::from_display)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "(unknown sender)".into())
+    }
+
+    pub fn subject(&self) -> String {
+        self.preview
+            .as_ref()
+            .map(|p| p.subject.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "(no subject)".into())
+    }
+
+    pub fn date_unix(&self) -> Option<i64> {
+        self.preview.as_ref().and_then(|p| p.date_unix)
+    }
+
+    pub fn has_attachments(&self) -> bool {
+        self.preview.as_ref().is_some_and(|p| p.has_attachments)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SortKey {
+    Status,
+    From,
+    Subject,
+    #[default]
+    Date,
+    Size,
+}
+
+/// Everything the app knows about one account while it runs.
+#[derive(Debug, Default)]
+pub struct AccountState {
+    pub rows: Vec<Row>,
+    pub checked: bool,
+    pub total: u32,
+    pub size_bytes: u64,
+    pub last_check_unix: Option<i64>,
+    pub uidl_supported: bool,
+    /// The server deletes mail once it is downloaded (EXPIRE 0).
+    pub server_deletes_on_download: bool,
+    pub login_delay_secs: Option<u32>,
+    pub busy: Option<JobKind>,
+    pub progress: Option<Progress>,
+    pub error: Option<Failure>,
+    /// Keys staged for deletion on the server.
+    pub staged_deletions: BTreeSet<String>,
+    /// What the last Apply reported that did not go as asked.
+    pub apply_problems: Vec<String>,
+}
+
+impl AccountState {
+    pub fn new_count(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.status == RowStatus::New)
+            .count()
+    }
+
+    pub fn row(&self, key: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.key.as_deref() == Some(key))
+    }
+
+    pub fn checked(&mut self, report: CheckReport, at_unix: i64) {
+        self.rows = report
+            .messages
+            .into_iter()
+            .map(|m| Row {
+                status: match m.status {
+                    Some(Status::Downloaded) => RowStatus::Downloaded,
+                    Some(Status::Kept) => RowStatus::Seen,
+                    _ => RowStatus::New,
+                },
+                key: m.key.filter(|_| !m.ambiguous),
+                size_bytes: m.size_bytes,
+                preview: m.preview,
+            })
+            .collect();
+        self.checked = true;
+        self.total = report.total;
+        self.size_bytes = report.size_bytes;
+        self.last_check_unix = Some(at_unix);
+        self.uidl_supported = report.uidl_supported;
+        self.server_deletes_on_download = report.expire == Some(crate::pop3::Expire::Days(0));
+        self.login_delay_secs = report.login_delay_secs;
+        self.error = None;
+        let present: BTreeSet<&str> = self.rows.iter().filter_map(|r| r.key.as_deref()).collect();
+        self.staged_deletions
+            .retain(|k| present.contains(k.as_str()));
+    }
+
+    pub fn applied(&mut self, report: &ApplyReport) {
+        for key in &report.downloaded {
+            if let Some(row) = self.rows.iter_mut().find(|r| r.key.as_deref() == Some(key)) {
+                row.status = RowStatus::Downloaded;
+            }
+        }
+        for key in &report.kept {
+            if let Some(row) = self.rows.iter_mut().find(|r| r.key.as_deref() == Some(key))
+                && row.status == RowStatus::New
+            {
+                row.status = RowStatus::Seen;
+            }
+        }
+        let gone: BTreeSet<&str> = report
+            .deleted
+            .iter()
+            .chain(&report.vanished)
+            .map(String::as_str)
+            .collect();
+        let removed_bytes: u64 = self
+            .rows
+            .iter()
+            .filter(|r| r.key.as_deref().is_some_and(|k| gone.contains(k)))
+            .map(|r| r.size_bytes)
+            .sum();
+        let before = self.rows.len();
+        self.rows
+            .retain(|r| !r.key.as_deref().is_some_and(|k| gone.contains(k)));
+        self.total = self.total.saturating_sub((before - self.rows.len()) as u32);
+        self.size_bytes = self.size_bytes.saturating_sub(removed_bytes);
+        self.staged_deletions.retain(|k| !gone.contains(k.as_str()));
+        self.apply_problems = report
+            .failed
+            .iter()
+            .map(|(key, reason)| format!("{}: {reason}", self.describe(key)))
+            .chain(report.not_deleted.iter().map(|(key, reason)| {
+                format!("{} was kept on the server: {reason}", self.describe(key))
+            }))
+            .collect();
+    }
+
+    /// "Subject" (from sender) for messages, the key otherwise.
+    fn describe(&self, key: &str) -> String {
+        match self.row(key) {
+            Some(row) => format!("“{}” from {}", row.subject(), row.from()),
+            None => key.to_owned(),
+        }
+    }
+}
+
+/// The rows to show, as indices into `rows`: filtered by `filter` (From,
+/// Subject or preview text, case-insensitive) and sorted.
+pub fn visible_rows(rows: &[Row], filter: &str, sort: SortKey, ascending: bool) -> Vec<usize> {
+    let needle = filter.trim().to_lowercase();
+    let mut view: Vec<usize> = (0..rows.len())
+        .filter(|&i| {
+            needle.is_empty() || {
+                let row = &rows[i];
+                row.from().to_lowercase().contains(&needle)
+                    || row.subject().to_lowercase().contains(&needle)
+                    || row
+                        .preview
+                        .as_ref()
+                        .is_some_and(|p| p.from.to_lowercase().contains(&needle))
+            }
+        })
+        .collect();
+    view.sort_by(|&a, &b| {
+        let (ra, rb) = (&rows[a], &rows[b]);
+        let order = match sort {
+            SortKey::Status => ra.status.cmp(&rb.status),
+            SortKey::From => ra.from().to_lowercase().cmp(&rb.from().to_lowercase()),
+            SortKey::Subject => ra
+                .subject()
+                .to_lowercase()
+                .cmp(&rb.subject().to_lowercase()),
+            SortKey::Date => ra.date_unix().cmp(&rb.date_unix()),
+            SortKey::Size => ra.size_bytes.cmp(&rb.size_bytes),
+        }
+        .then(a.cmp(&b));
+        if ascending { order } else { order.reverse() }
+    });
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, from: &str, subject: &str, date: i64, size: u64) -> Row {
+        Row {
+            key: Some(key.into()),
+            size_bytes: size,
+            preview: Some(Preview {
+                from: from.into(),
+                subject: subject.into(),
+                date_unix: Some(date),
+                ..Preview::default()
+            }),
+            status: RowStatus::New,
+        }
+    }
+
+    #[test]
+    fn filter_and_sort() {
+        let rows = vec![
+            row("a", "Zoe <z@x>", "Lunch", 30, 100),
+            row("b", "adam@x", "Invoice", 10, 300),
+            row("c", "Bob <b@x>", "lunch again", 20, 200),
+        ];
+        assert_eq!(visible_rows(&rows, "", SortKey::Date, false), [0, 2, 1]);
+        assert_eq!(visible_rows(&rows, "", SortKey::From, true), [1, 2, 0]);
+        assert_eq!(visible_rows(&rows, "LUNCH", SortKey::Size, true), [0, 2]);
+        assert_eq!(visible_rows(&rows, "bob", SortKey::Size, true), [2]);
+        assert!(visible_rows(&rows, "nothing", SortKey::Size, true).is_empty());
+    }
+
+    #[test]
+    fn apply_updates_rows_and_counts() {
+        let mut state = AccountState {
+            rows: vec![
+                row("a", "x", "one", 1, 100),
+                row("b", "x", "two", 2, 50),
+                row("c", "x", "three", 3, 10),
+            ],
+            total: 3,
+            size_bytes: 160,
+            ..AccountState::default()
+        };
+        state.staged_deletions.insert("b".into());
+        let report = ApplyReport {
+            downloaded: vec!["a".into()],
+            deleted: vec!["b".into()],
+            kept: vec!["c".into()],
+            failed: vec![("zzz".into(), "refused".into())],
+            ..ApplyReport::default()
+        };
+        state.applied(&report);
+        assert_eq!(state.rows.len(), 2);
+        assert_eq!(state.total, 2);
+        assert_eq!(state.size_bytes, 110);
+        assert_eq!(state.row("a").unwrap().status, RowStatus::Downloaded);
+        assert_eq!(state.row("c").unwrap().status, RowStatus::Seen);
+        assert!(state.staged_deletions.is_empty());
+        assert_eq!(state.apply_problems, ["zzz: refused"]);
+        assert_eq!(state.new_count(), 0);
+    }
+}

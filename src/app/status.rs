@@ -1,0 +1,290 @@
+//! Status bar, error banners, the connection log, and the small dialogs:
+//! confirming deletions and asking for a password. Errors are sentences
+//! with a next step; the technical detail is one click away.
+
+use crate::mail::human_size;
+use crate::net::Direction;
+use crate::pop3::Secret;
+
+use super::{App, Command, Confirm, local_time};
+
+pub(crate) fn status_bar_ui(ui: &mut egui::Ui, app: &mut App) {
+    egui::Panel::bottom("status").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            if ui.button("Connection log").clicked() {
+                app.log_open = !app.log_open;
+            }
+            ui.separator();
+            let mut parts = Vec::new();
+            for account in &app.settings.accounts {
+                let Some(state) = app.accounts.get(&account.id) else {
+                    continue;
+                };
+                let name = account.display_name();
+                let part = if state.busy.is_some() {
+                    format!("{name}: working…")
+                } else if let Some(error) = &state.error {
+                    format!("{name}: {}", error.message.headline)
+                } else if let Some(at) = state.last_check_unix {
+                    format!(
+                        "{name}: {} new of {} ({}), checked {}",
+                        state.new_count(),
+                        state.total,
+                        human_size(state.size_bytes),
+                        local_time(at)
+                    )
+                } else {
+                    format!("{name}: not checked yet")
+                };
+                parts.push(part);
+            }
+            if let Some(note) = &app.note {
+                parts.push(note.clone());
+            }
+            ui.add(egui::Label::new(parts.join("   ·   ")).truncate());
+        });
+    });
+}
+
+/// Problems of the selected account and general notices, at the top of the
+/// message area.
+pub(crate) fn banners_ui(ui: &mut egui::Ui, app: &mut App) {
+    if !app.notices.is_empty() {
+        let mut dismiss = false;
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            for notice in &app.notices {
+                ui.label(notice);
+            }
+            dismiss = ui.button("Dismiss").clicked();
+        });
+        if dismiss {
+            app.notices.clear();
+        }
+    }
+    let Some(account) = app.selected_account().cloned() else {
+        return;
+    };
+    let Some(state) = app.accounts.get_mut(&account.id) else {
+        return;
+    };
+    if state.server_deletes_on_download {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "This server deletes every message once it is downloaded, whatever Letterbox asks.",
+        );
+    }
+    if !state.apply_problems.is_empty() {
+        let mut dismiss = false;
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.label(egui::RichText::new("Some messages were not handled as asked:").strong());
+            for problem in &state.apply_problems {
+                ui.label(problem);
+            }
+            dismiss = ui.button("OK").clicked();
+        });
+        if dismiss {
+            state.apply_problems.clear();
+        }
+    }
+    let Some(error) = state.error.clone() else {
+        return;
+    };
+    egui::Frame::group(ui.style())
+        .fill(ui.visuals().extreme_bg_color)
+        .show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                super::icons::warning(ui, "Problem");
+                ui.label(egui::RichText::new(&error.message.headline).strong());
+            });
+            ui.label(&error.message.next_step);
+            if let Some(cert) = &error.certificate {
+                egui::Grid::new("certificate")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        ui.label("Issued to");
+                        ui.label(&cert.subject);
+                        ui.end_row();
+                        ui.label("Issued by");
+                        ui.label(&cert.issuer);
+                        ui.end_row();
+                        ui.label("Valid");
+                        ui.label(format!("{} to {}", cert.not_before, cert.not_after));
+                        ui.end_row();
+                        ui.label("SHA-256 fingerprint");
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(cert.sha256.to_string()).monospace(),
+                            )
+                            .wrap(),
+                        );
+                        ui.end_row();
+                    });
+            }
+            ui.horizontal(|ui| {
+                if let Some(cert) = &error.certificate
+                    && ui
+                        .button("Trust this certificate")
+                        .on_hover_text("Remember this exact certificate for this account")
+                        .clicked()
+                {
+                    app.commands.push(Command::TrustCertificate {
+                        account_id: account.id.clone(),
+                        fingerprint: cert.sha256.to_string(),
+                    });
+                }
+                if error.needs_password && ui.button("Enter password").clicked() {
+                    app.commands.push(Command::AskPassword(account.id.clone()));
+                }
+                if error.ledger_damaged && ui.button("Start a new record").clicked() {
+                    app.commands
+                        .push(Command::StartNewLedger(account.id.clone()));
+                }
+                if error.transient && ui.button("Try again").clicked() {
+                    app.commands.push(Command::Check(account.id.clone()));
+                }
+                if ui.button("Dismiss").clicked() {
+                    state.error = None;
+                }
+            });
+            if !error.message.detail.is_empty() {
+                egui::CollapsingHeader::new("Details")
+                    .id_salt("error-details")
+                    .show(ui, |ui| {
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(&error.message.detail).monospace(),
+                            )
+                            .wrap(),
+                        );
+                    });
+            }
+        });
+    ui.add_space(4.0);
+}
+
+pub(crate) fn log_window_ui(ctx: &egui::Context, app: &mut App) {
+    let mut open = app.log_open;
+    egui::Window::new("Connection log")
+        .open(&mut open)
+        .default_size([640.0, 360.0])
+        .show(ctx, |ui| {
+            ui.label("The conversation with the mail servers. Passwords are never shown.");
+            ui.horizontal(|ui| {
+                if ui.button("Copy to clipboard").clicked() {
+                    let text: String = app
+                        .log
+                        .iter()
+                        .map(|l| format!("{} {} {}\n", l.account, arrow(l.direction), l.text))
+                        .collect();
+                    ui.ctx().copy_text(text);
+                }
+                if ui.button("Clear").clicked() {
+                    app.log.clear();
+                }
+            });
+            ui.separator();
+            let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+            egui::ScrollArea::both()
+                .stick_to_bottom(true)
+                .auto_shrink([false, false])
+                .show_rows(ui, row_height, app.log.len(), |ui, range| {
+                    for line in app.log.range(range) {
+                        ui.label(
+                            egui::RichText::new(format!(
+                                "{} {} {}",
+                                line.account,
+                                arrow(line.direction),
+                                line.text
+                            ))
+                            .monospace(),
+                        );
+                    }
+                });
+        });
+    app.log_open = open;
+}
+
+fn arrow(direction: Direction) -> &'static str {
+    match direction {
+        Direction::ToServer => "C:",
+        Direction::FromServer => "S:",
+    }
+}
+
+pub(crate) fn confirm_ui(ctx: &egui::Context, app: &mut App) {
+    let Some(Confirm::Deletions {
+        account_id,
+        count,
+        not_downloaded,
+    }) = &app.confirm
+    else {
+        return;
+    };
+    let (account_id, count, not_downloaded) = (account_id.clone(), *count, *not_downloaded);
+    let mut close = false;
+    let modal = egui::Modal::new(egui::Id::unique("confirm-deletions")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        ui.heading("Delete from the server?");
+        let plural = if count == 1 { "message" } else { "messages" };
+        ui.label(format!("{count} {plural} will be deleted from the server."));
+        if not_downloaded > 0 {
+            let they = if not_downloaded == 1 {
+                "1 of them was not downloaded and will be gone for good".to_owned()
+            } else {
+                format!("{not_downloaded} of them were not downloaded and will be gone for good")
+            };
+            ui.colored_label(ui.visuals().warn_fg_color, format!("{they}."));
+        }
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Delete from server").clicked() {
+                app.commands.push(Command::ConfirmApply(account_id.clone()));
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close || modal.should_close() {
+        app.confirm = None;
+    }
+}
+
+pub(crate) fn password_prompt_ui(ctx: &egui::Context, app: &mut App) {
+    let Some(prompt) = app.password_prompt.as_mut() else {
+        return;
+    };
+    let mut submit = false;
+    let mut close = false;
+    let modal = egui::Modal::new(egui::Id::unique("password-prompt")).show(ctx, |ui| {
+        ui.set_max_width(380.0);
+        ui.heading("Password needed");
+        ui.label(format!("Enter the password for {}.", prompt.account_name));
+        let label = ui.label("Password");
+        let field = ui
+            .add(egui::TextEdit::singleline(&mut prompt.text).password(true))
+            .labelled_by(label.id);
+        if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            submit = true;
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Sign in").clicked() {
+                submit = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+    });
+    if submit && !prompt.text.is_empty() {
+        app.commands.push(Command::SubmitPassword {
+            account_id: prompt.account_id.clone(),
+            password: Secret::new(std::mem::take(&mut prompt.text)),
+        });
+        close = true;
+    }
+    if close || modal.should_close() {
+        app.password_prompt = None;
+    }
+}

@@ -1,0 +1,129 @@
+//! The toolbar: Check mail, the per-message actions, Apply, Settings, and
+//! progress with Cancel while work runs.
+
+use crate::engine::Progress;
+use crate::mail::human_size;
+
+use super::{App, Command};
+
+pub(crate) fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
+    egui::Panel::top("toolbar").show(ui, |ui| {
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            let has_accounts = !app.settings.accounts.is_empty();
+            if ui
+                .add_enabled(has_accounts, egui::Button::new("Check mail"))
+                .on_hover_text("Check all accounts for new mail (Ctrl+R, F5)")
+                .clicked()
+            {
+                app.commands.push(Command::CheckAll);
+            }
+            ui.separator();
+            let selected = app.selected_keys();
+            let any = !selected.is_empty();
+            let leave = app.selected_account().is_none_or(|a| a.leave_on_server);
+            let download_hint = if leave {
+                "Download the selected messages and leave them on the server"
+            } else {
+                "Download the selected messages and remove them from the server"
+            };
+            let download = ui.add_enabled(any, egui::Button::new("Download")).on_hover_text(download_hint);
+            if download.clicked() {
+                app.commands.push(Command::Download(None));
+            }
+            download.context_menu(|ui| {
+                if ui.button("Download and keep on server").clicked() {
+                    app.commands.push(Command::Download(Some(false)));
+                }
+                if ui.button("Download and remove from server").clicked() {
+                    app.commands.push(Command::Download(Some(true)));
+                }
+            });
+            if ui
+                .add_enabled(any, egui::Button::new("Keep"))
+                .on_hover_text("Leave the selected messages on the server and stop marking them new")
+                .clicked()
+            {
+                app.commands.push(Command::Keep);
+            }
+            if ui
+                .add_enabled(any, egui::Button::new("Delete"))
+                .on_hover_text("Mark the selected messages for deletion on the server (Delete key); nothing happens until Apply")
+                .clicked()
+            {
+                app.commands.push(Command::StageDelete);
+            }
+            let staged = app
+                .selected_account()
+                .and_then(|a| app.accounts.get(&a.id))
+                .map_or(0, |s| s.staged_deletions.len());
+            if ui
+                .add_enabled(staged > 0, egui::Button::new("Undo delete"))
+                .on_hover_text("Unmark the selected messages (or all, if none is selected)")
+                .clicked()
+            {
+                app.commands.push(Command::UndoDelete);
+            }
+            let apply_text = if staged > 0 {
+                format!("Apply ({staged})")
+            } else {
+                "Apply".to_owned()
+            };
+            if ui
+                .add_enabled(staged > 0, egui::Button::new(apply_text))
+                .on_hover_text("Delete the marked messages on the server")
+                .clicked()
+            {
+                app.commands.push(Command::RequestApply);
+            }
+            ui.separator();
+            if ui.button("Settings").clicked() {
+                app.commands.push(Command::OpenSettings);
+            }
+            if app.busy() {
+                ui.separator();
+                ui.add(egui::Spinner::new());
+                ui.label(progress_text(app));
+                if ui.button("Cancel").on_hover_text("Stop; nothing is deleted from the server").clicked() {
+                    app.commands.push(Command::CancelWork);
+                }
+            }
+        });
+        ui.add_space(2.0);
+    });
+}
+
+/// What the busiest account is doing, in words.
+fn progress_text(app: &App) -> String {
+    for account in &app.settings.accounts {
+        let Some(state) = app.accounts.get(&account.id) else {
+            continue;
+        };
+        if state.busy.is_none() {
+            continue;
+        }
+        let name = account.display_name();
+        return match &state.progress {
+            None | Some(Progress::Connecting) => format!("{name}: connecting…"),
+            Some(Progress::LoggedIn) => format!("{name}: signed in…"),
+            Some(Progress::Listed { total }) => format!("{name}: {total} messages on the server…"),
+            Some(Progress::Previews { done, total }) => {
+                format!("{name}: previews {done} of {total}")
+            }
+            Some(Progress::Downloading {
+                done_messages,
+                total_messages,
+                done_bytes,
+                total_bytes,
+            }) => format!(
+                "{name}: downloading {done_messages} of {total_messages} ({} of {})",
+                human_size(*done_bytes),
+                human_size(*total_bytes)
+            ),
+            Some(Progress::Deleting { count }) => {
+                format!("{name}: deleting {count} on the server…")
+            }
+        };
+    }
+    String::new()
+}

@@ -1,0 +1,358 @@
+//! The real app, driven the way a screen reader user would: every widget is
+//! found by its role and label (egui_kittest over AccessKit). The app runs
+//! against the built-in demo server with its real worker threads, in a
+//! temporary profile.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use letterbox::app::{App, AppConfig};
+use letterbox::demo::{self, DemoServer};
+use letterbox::pop3::Secret;
+use letterbox::settings::Paths;
+use letterbox::settings::secrets::{MemoryStore, Passwords, SecretStore};
+
+struct Fixture {
+    server: DemoServer,
+    profile: tempfile::TempDir,
+    keyring: Arc<MemoryStore>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            server: DemoServer::start(0, true).expect("demo server"),
+            profile: tempfile::tempdir().expect("profile"),
+            keyring: Arc::new(MemoryStore::default()),
+        }
+    }
+
+    fn paths(&self) -> Paths {
+        Paths::in_dir(self.profile.path())
+    }
+
+    /// The app with the demo account; `save_settings` lets it write the
+    /// settings file (it normally does; the demo does not).
+    fn app(&self, save_settings: bool) -> Harness<'static, App> {
+        let paths = self.paths();
+        let passwords = Passwords::new(self.keyring.clone(), paths.password_file.clone());
+        let settings = demo::demo_settings(self.server.port());
+        passwords
+            .set_for_session("demo", &Secret::new(demo::PASSWORD.into()))
+            .expect("session password");
+        if save_settings {
+            settings.save(&paths.settings_file).expect("settings");
+        }
+        let config = AppConfig {
+            paths,
+            passwords,
+            fixed_settings: (!save_settings).then_some(settings),
+            note: None,
+        };
+        harness(config)
+    }
+
+    fn maildir_files(&self) -> Vec<Vec<u8>> {
+        let new = self.paths().accounts_dir.join("demo/Maildir/new");
+        let mut files: Vec<Vec<u8>> = std::fs::read_dir(new)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| std::fs::read(e.path()).expect("read"))
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// A harness around the real app. Emoji in the demo mail have no glyph in
+/// any font egui can draw (it has no colour emoji): tofu, as on screen.
+fn harness(config: AppConfig) -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size([1200.0, 800.0])
+        .allow_missing_glyphs()
+        .build_eframe(move |cc| App::new(cc, config));
+    settle(&mut harness);
+    harness
+}
+
+/// A few frames: windows and menus take one to size themselves.
+fn settle(harness: &mut Harness<'_, App>) {
+    for _ in 0..3 {
+        harness.step();
+    }
+}
+
+/// Steps frames until `done`, with the worker threads running meanwhile.
+fn wait_until(
+    harness: &mut Harness<'_, App>,
+    what: &str,
+    mut done: impl FnMut(&Harness<'_, App>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        harness.step();
+        if done(harness) {
+            harness.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn has_label(harness: &Harness<'_, App>, label: &str) -> bool {
+    harness.query_all_by_label(label).next().is_some()
+}
+
+fn has_text(harness: &Harness<'_, App>, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
+}
+
+fn check_mail(harness: &mut Harness<'_, App>) {
+    harness.get_by_label("Check mail").click();
+    wait_until(harness, "the check to finish", |h| has_text(h, "21 new"));
+}
+
+#[test]
+fn check_preview_download_keep_and_delete() {
+    let fixture = Fixture::new();
+    let mut harness = fixture.app(false);
+    harness.step();
+    assert!(has_text(&harness, "Click “Check mail”"));
+
+    // Check mail: the counts appear, in the sidebar and the status bar.
+    check_mail(&mut harness);
+    assert!(has_label(&harness, "Demo  (21 new)"));
+    assert!(has_text(&harness, "21 messages"));
+
+    // Select a message: its preview comes from TOP, without downloading.
+    harness
+        .get_by_label("Reset your Kiln Cloud password")
+        .click();
+    wait_until(&mut harness, "the preview", |h| {
+        has_text(h, "Someone (hopefully you) asked")
+    });
+    assert!(has_label(
+        &harness,
+        "Kiln Cloud Accounts <security@kiln-cloud.example>"
+    ));
+    assert!(
+        fixture.maildir_files().is_empty(),
+        "a preview downloads nothing"
+    );
+
+    // Download it: the file appears in the Maildir, the row says so.
+    harness.get_by_label("Download").click();
+    wait_until(&mut harness, "the download", |h| has_label(h, "Downloaded"));
+    let files = fixture.maildir_files();
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0]
+            .windows(30)
+            .any(|w| w == b"Reset your Kiln Cloud password")
+    );
+    assert_eq!(
+        fixture.server.uidls().len(),
+        21,
+        "kept on the server by default"
+    );
+    assert!(has_text(&harness, "Demo  (20 new)"));
+
+    // Keep another: it is no longer new, and stays on the server.
+    harness
+        .get_by_label("Your parcel is on its way: PB447109268NL")
+        .click();
+    harness.step();
+    harness.get_by_label("Keep").click();
+    wait_until(&mut harness, "keep", |h| has_label(h, "Seen"));
+    assert!(has_text(&harness, "Demo  (19 new)"));
+
+    // Delete the spam: staged, undone, staged again, applied.
+    let spam = "CONGRATULATIONS!!! Your Email Has WON $4,500,000.00 USD - CLAIM NOW!!!";
+    harness.get_by_label("Filter:").focus();
+    harness.get_by_label("Filter:").type_text("lottery");
+    settle(&mut harness);
+    assert!(has_label(&harness, spam), "the filter finds it by sender");
+    assert!(
+        !has_label(&harness, "Reset your Kiln Cloud password"),
+        "the filter hides others"
+    );
+    harness.get_by_label(spam).click();
+    wait_until(&mut harness, "the spam's preview", |h| {
+        has_text(h, "mega-jackpot-awards")
+    });
+    harness.get_by_label("Delete").click();
+    settle(&mut harness);
+    assert!(
+        has_label(&harness, "To delete"),
+        "staged, shown struck through"
+    );
+    harness.get_by_label("Undo delete").click();
+    settle(&mut harness);
+    assert!(!has_label(&harness, "To delete"), "undone");
+    harness.get_by_label("Delete").click();
+    settle(&mut harness);
+    harness.get_by_label("Apply (1)").click();
+    settle(&mut harness);
+    assert!(has_text(
+        &harness,
+        "1 message will be deleted from the server."
+    ));
+    assert!(has_text(&harness, "1 of them was not downloaded"));
+    assert_eq!(
+        fixture.server.uidls().len(),
+        21,
+        "nothing deleted before confirming"
+    );
+    harness.get_by_label("Delete from server").click();
+    wait_until(&mut harness, "the deletion", |h| !has_label(h, spam));
+    assert_eq!(fixture.server.uidls().len(), 20, "gone from the server");
+    assert!(has_text(&harness, "20 messages"));
+
+    // The connection log shows the conversation, without the password.
+    harness.get_by_label("Connection log").click();
+    settle(&mut harness);
+    assert!(has_text(&harness, "C: DELE"));
+    assert!(has_text(&harness, "[redacted]"));
+    assert!(!has_text(&harness, "PASS demo"));
+}
+
+#[test]
+fn settings_add_account_and_test_a_failing_server() {
+    let fixture = Fixture::new();
+    let mut harness = fixture.app(true);
+    harness.step();
+    harness.get_by_label("Settings").click();
+    settle(&mut harness);
+    harness.get_by_label("Add account").click();
+    settle(&mut harness);
+    // The e-mail address fills in a known provider's server.
+    harness.get_by_label("Email address").focus();
+    harness
+        .get_by_label("Email address")
+        .type_text("someone@gmail.com");
+    harness.step();
+    assert_eq!(
+        harness.get_by_label("Server").value().as_deref(),
+        Some("pop.gmail.com")
+    );
+    assert!(has_text(
+        &harness,
+        "Server settings for Gmail were filled in"
+    ));
+    // Point it at a port where nothing listens, and test.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let server = harness.get_by_label("Server");
+    server.focus();
+    server.type_text("");
+    harness.step();
+    harness
+        .get_by_label("Server")
+        .set_text_value_accesskit("127.0.0.1");
+    harness.step();
+    harness
+        .get_by_label("Port")
+        .set_value_accesskit(f64::from(closed));
+    harness.step();
+    harness.get_by_label("Password").focus();
+    harness.get_by_label("Password").type_text("hunter2-secret");
+    harness.step();
+    harness.get_by_label("Test connection").click();
+    wait_until(&mut harness, "the test result", |h| {
+        has_text(h, "could not connect")
+    });
+    assert!(has_text(&harness, "Check that this computer is online"));
+
+    // Save: the account is there, its password is in the keyring, not the file.
+    harness.get_by_label("Save").click();
+    wait_until(&mut harness, "the settings to close", |h| {
+        !has_label(h, "Add account") || h.query_by_label("Save").is_none()
+    });
+    let text = std::fs::read_to_string(fixture.paths().settings_file).expect("settings file");
+    assert!(text.contains("host = \"127.0.0.1\""), "{text}");
+    assert!(text.contains("someone@gmail.com"), "{text}");
+    assert!(
+        !text.contains("hunter2"),
+        "the password is not in the settings file"
+    );
+    let saved = (|| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            harness.step();
+            let ids: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("id = \""))
+                .map(|l| l.trim_end_matches('"').to_owned())
+                .collect();
+            for id in ids {
+                if let Ok(Some(secret)) = fixture.keyring.get(&id) {
+                    return Some(secret.expose().clone());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    })();
+    assert_eq!(saved.as_deref(), Some("hunter2-secret"));
+    assert!(
+        has_text(&harness, "someone@gmail.com"),
+        "the new account is in the sidebar"
+    );
+}
+
+#[test]
+fn untrusted_certificate_can_be_trusted_from_the_banner() {
+    let fixture = Fixture::new();
+    let paths = fixture.paths();
+    let passwords = Passwords::new(fixture.keyring.clone(), paths.password_file.clone());
+    let mut settings = demo::demo_settings(fixture.server.port());
+    settings.accounts[0].trusted_fingerprint = None;
+    passwords
+        .set_for_session("demo", &Secret::new(demo::PASSWORD.into()))
+        .expect("password");
+    settings.save(&paths.settings_file).expect("save");
+    let config = AppConfig {
+        paths: paths.clone(),
+        passwords,
+        fixed_settings: None,
+        note: None,
+    };
+    let mut harness = harness(config);
+    harness.get_by_label("Check mail").click();
+    wait_until(&mut harness, "the certificate problem", |h| {
+        has_text(h, "certificate is not trusted")
+    });
+    assert!(has_text(&harness, "CN=Letterbox demo server"));
+    assert!(has_label(
+        &harness,
+        &demo::certificate_fingerprint().to_string()
+    ));
+    harness.get_by_label("Trust this certificate").click();
+    wait_until(&mut harness, "the check after trusting", |h| {
+        has_text(h, "21 new")
+    });
+    let text = std::fs::read_to_string(&paths.settings_file).expect("settings");
+    assert!(
+        text.contains(&demo::certificate_fingerprint().to_string()),
+        "pinned in the settings"
+    );
+}
+
+#[test]
+fn idle_app_does_not_repaint() {
+    let fixture = Fixture::new();
+    let mut harness = fixture.app(false);
+    check_mail(&mut harness);
+    // Once the work is done and nothing moves, the app asks for no frames.
+    let steps = harness.try_run();
+    assert!(
+        steps.is_ok(),
+        "the app keeps asking for repaints while idle: {steps:?}"
+    );
+}
