@@ -145,8 +145,8 @@ pub(crate) fn messages_ui(ui: &mut egui::Ui, app: &mut App) {
                 };
                 for text in [
                     status.to_owned(),
-                    row.from(),
-                    row.subject(),
+                    row.from().to_owned(),
+                    row.subject().to_owned(),
                     row.date_unix().map(local_time).unwrap_or_default(),
                     human_size(row.size_bytes),
                 ] {

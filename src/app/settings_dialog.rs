@@ -101,6 +101,10 @@ impl SettingsDialog {
                     .show(ui, |ui| self.list_ui(ui));
                 egui::Panel::bottom("settings-buttons").show(ui, |ui| {
                     ui.add_space(6.0);
+                    if let Some(index) = self.selected.filter(|i| *i < self.draft.accounts.len()) {
+                        self.test_ui(ui, index, &mut commands);
+                        ui.separator();
+                    }
                     for problem in &self.problems {
                         ui.colored_label(ui.visuals().error_fg_color, problem);
                     }
@@ -124,7 +128,7 @@ impl SettingsDialog {
                 egui::CentralPanel::default().show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| match self.selected {
                         Some(index) if index < self.draft.accounts.len() => {
-                            self.account_ui(ui, index, keyring, &mut commands);
+                            self.account_ui(ui, index, keyring);
                         }
                         _ => self.general_ui(ui),
                     });
@@ -191,7 +195,6 @@ impl SettingsDialog {
         ui: &mut egui::Ui,
         index: usize,
         keyring: Option<&Result<(), String>>,
-        commands: &mut Vec<Command>,
     ) {
         let account = &mut self.draft.accounts[index];
         ui.heading(account.display_name());
@@ -329,7 +332,10 @@ impl SettingsDialog {
         if let Some(note) = &self.preset_note {
             ui.label(note);
         }
-        ui.add_space(8.0);
+    }
+
+    /// "Test connection" and its result, under the form so both stay in view.
+    fn test_ui(&mut self, ui: &mut egui::Ui, index: usize, commands: &mut Vec<Command>) {
         let account = self.draft.accounts[index].clone();
         let testing = self
             .test

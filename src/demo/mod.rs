@@ -126,7 +126,7 @@ impl Drop for DemoServer {
 /// made at run time (a big attachment is a normal part of real mailboxes).
 pub fn sample_mailbox() -> Vec<Vec<u8>> {
     let mut messages: Vec<Vec<u8>> = SAMPLES.iter().map(|m| m.to_vec()).collect();
-    messages.insert(messages.len().min(6), large_message());
+    messages.insert(messages.len().min(12), large_message());
     messages
 }
 

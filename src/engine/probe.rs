@@ -36,6 +36,9 @@ pub fn test_connection(account: &Account, observe: Observe) -> Result<Connection
     let mut report = ConnectionReport {
         encryption: if !info.encrypted {
             "none (unencrypted)".into()
+        } else if account.endpoint.security == Security::StartTls {
+            // Probing the version would take a second full STLS session.
+            "TLS (STARTTLS)".into()
         } else if tls13(account) {
             "TLS 1.3".into()
         } else {
@@ -82,9 +85,6 @@ pub fn test_connection(account: &Account, observe: Observe) -> Result<Connection
 /// server speaks (native-tls does not report it).
 fn tls13(account: &Account) -> bool {
     let endpoint = &account.endpoint;
-    if endpoint.security != Security::Tls {
-        return false; // STLS would need a second full session; not worth it
-    }
     crate::net::connect_tcp_for_probe(&endpoint.host, endpoint.port, endpoint.timeouts)
         .is_some_and(|tcp| tls::supports_tls13(&endpoint.host, tcp))
 }

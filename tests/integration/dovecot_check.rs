@@ -131,3 +131,45 @@ fn dovecot_wrong_password_and_untrusted_certificate() {
     assert!(run.stderr.contains("SHA-256 fingerprint"), "{}", run.stderr);
     assert_eq!(user.count(), 1);
 }
+
+#[test]
+fn test_connection_reports_what_dovecot_supports() {
+    use letterbox::engine::{self, Account};
+    use letterbox::net::{Credentials, Endpoint, Observe, Security};
+    use letterbox::pop3::{AuthMethod, Secret};
+
+    let dc = crate::dovecot_or_skip!();
+    let user = dc.new_user("probe");
+    user.deliver(b"Subject: one\r\n\r\nx\r\n");
+    for (security, port, encryption) in [
+        (Security::Tls, dc.tls_port(), "TLS 1.3"),
+        (Security::StartTls, dc.plain_port(), "TLS (STARTTLS)"),
+    ] {
+        let mut endpoint = Endpoint::new("localhost", port, security);
+        endpoint.trust.extra_ca_pem = Some(std::fs::read(dc.ca_file()).expect("ca"));
+        let account = Account {
+            endpoint,
+            credentials: Credentials {
+                user: user.name().to_owned(),
+                secret: Secret::new(dc.password().to_owned()),
+                method: AuthMethod::Auto,
+                allow_cleartext: false,
+            },
+        };
+        let report =
+            engine::test_connection(&account, Observe::default()).expect("test connection");
+        assert_eq!(report.encryption, encryption);
+        assert!(
+            report.auth_methods.iter().any(|m| m == "CRAM-MD5"),
+            "{report:?}"
+        );
+        assert!(
+            report.auth_methods.iter().any(|m| m == "APOP"),
+            "{report:?}"
+        );
+        assert!(report.pipelining && report.top && report.uidl, "{report:?}");
+        assert_eq!(report.logged_in_with, Some(AuthMethod::CramMd5));
+        assert_eq!(report.message_count, Some(1));
+        assert!(report.certificate_sha256.is_some() || security == Security::StartTls);
+    }
+}

@@ -12,5 +12,6 @@ mod dovecot_selftest;
 mod fetch_cli;
 mod fetch_faults;
 mod pop3_server_selftest;
+mod smoke;
 mod transcripts;
 mod ui;

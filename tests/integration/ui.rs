@@ -356,3 +356,100 @@ fn idle_app_does_not_repaint() {
         "the app keeps asking for repaints while idle: {steps:?}"
     );
 }
+
+/// An app on a demo server holding `messages`.
+fn app_with(messages: Vec<Vec<u8>>) -> (DemoServer, tempfile::TempDir, Harness<'static, App>) {
+    let server = DemoServer::with_messages(0, true, messages).expect("server");
+    let profile = tempfile::tempdir().expect("profile");
+    let paths = Paths::in_dir(profile.path());
+    let passwords = Passwords::new(
+        Arc::new(MemoryStore::default()),
+        paths.password_file.clone(),
+    );
+    passwords
+        .set_for_session("demo", &Secret::new(demo::PASSWORD.into()))
+        .expect("password");
+    let config = AppConfig {
+        paths,
+        passwords,
+        fixed_settings: Some(demo::demo_settings(server.port())),
+        note: None,
+    };
+    (server, profile, harness(config))
+}
+
+fn numbered(count: usize) -> Vec<Vec<u8>> {
+    (1..=count)
+        .map(|i| {
+            format!(
+                "From: Sender {i} <s{i}@example.test>\r\nSubject: Message {i:05}\r\nDate: Tue, 24 Nov 2026 12:00:00 +0000\r\n\r\nBody {i}\r\n"
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+#[test]
+fn ten_thousand_rows_are_laid_out_lazily() {
+    let (_server, _profile, mut harness) = app_with(numbered(10_000));
+    harness.get_by_label("Check mail").click();
+    wait_until(&mut harness, "10,000 messages", |h| {
+        has_text(h, "10000 new")
+    });
+    // Only the rows on screen exist as widgets: virtual scrolling.
+    let shown = harness.query_all_by_label_contains("Message 0").count();
+    assert!(
+        shown > 5 && shown < 80,
+        "{shown} rows laid out for 10,000 messages"
+    );
+}
+
+#[test]
+fn shift_and_ctrl_select_and_keyboard() {
+    let (server, _profile, mut harness) = app_with(numbered(6));
+    // F5 checks, like Ctrl+R.
+    harness.key_press(egui::Key::F5);
+    wait_until(&mut harness, "the check", |h| has_text(h, "6 new"));
+    // Sort by subject, ascending, so the order is known.
+    harness.get_by_label("Subject").click();
+    settle(&mut harness);
+    harness.get_by_label("Message 00002").click();
+    settle(&mut harness);
+    harness
+        .get_by_label("Message 00004")
+        .click_modifiers(egui::Modifiers::SHIFT);
+    settle(&mut harness);
+    harness
+        .get_by_label("Message 00006")
+        .click_modifiers(egui::Modifiers::COMMAND);
+    settle(&mut harness);
+    // Down arrow extends nothing without Shift: it moves the selection.
+    harness.get_by_label("Delete").click();
+    settle(&mut harness);
+    assert_eq!(
+        harness.query_all_by_label("To delete").count(),
+        4,
+        "rows 2, 3, 4 and 6"
+    );
+    harness.get_by_label("Apply (4)").click();
+    settle(&mut harness);
+    assert!(has_text(
+        &harness,
+        "4 messages will be deleted from the server."
+    ));
+    harness.get_by_label("Cancel").click();
+    settle(&mut harness);
+    assert_eq!(server.uidls().len(), 6, "cancelled: nothing deleted");
+    // Arrow keys move the selection; Delete stages it.
+    harness.get_by_label("Message 00001").click();
+    settle(&mut harness);
+    harness.key_press(egui::Key::ArrowDown);
+    settle(&mut harness);
+    harness.get_by_label("Undo delete").click();
+    settle(&mut harness);
+    assert_eq!(
+        harness.query_all_by_label("To delete").count(),
+        3,
+        "row 2 was selected by the arrow key and unmarked"
+    );
+}
