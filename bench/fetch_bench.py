@@ -453,6 +453,25 @@ def profile(ctx, lines):
     else:
         lines.append("strace: not installed (apt-get install strace) - skipped")
 
+    # (a2) strace timeline: when the network finished, and how far the syncing lagged behind
+    if shutil.which("strace"):
+        out = os.path.join(pdir, "strace-timeline")
+        path = os.path.join(OUTROOT, "strace-timeline.txt")
+        t0 = time.perf_counter()
+        p = subprocess.run(["strace", "-f", "--seccomp-bpf", "-ttt", "-T", "-e",
+                            "trace=connect,sendto,recvfrom,fdatasync,fsync,rename,futex,exit_group", "-o", path,
+                            "--"] + letterbox_argv(ctx, out), env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+        if p.returncode == 0:
+            check(out, "strace timeline")
+            try:
+                lines.extend(timeline(path, wall, ctx.count))
+            except (OSError, ValueError, IndexError) as e:
+                lines.append("timeline: could not parse %s: %s" % (path, e))
+        else:
+            lines.append("timeline: strace run failed (exit %d)" % p.returncode)
+
     # (b) perf: CPU samples of letterbox split by shared object, symbol, syscall and thread
     if shutil.which("perf"):
         data = os.path.join(OUTROOT, "perf.data")
@@ -555,6 +574,83 @@ def profile(ctx, lines):
             lines.append("perf -a: failed (exit %d) - skipped" % p.returncode)
     else:
         lines.append("perf: not installed (apt-get install linux-perf) - skipped")
+
+
+def timeline(path, wall, count):
+    """Summarise an `strace -f -ttt -T` trace of one letterbox fetch (see profile())."""
+    calls = []  # (pid, name, start, duration, ret, args)
+    pending = {}
+    first_pid = None
+    start_re = re.compile(r"^(\d+)\s+([\d.]+)\s+(\w+)\((.*)$")
+    resumed_re = re.compile(r"^(\d+)\s+([\d.]+)\s+<\.\.\. (\w+) resumed>(.*)$")
+    tail_re = re.compile(r"=\s+(-?\d+|\?).*?(?:<([\d.]+)>)?\s*$")
+    t_first = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = resumed_re.match(line)
+            if m:
+                pid, t, name, rest = int(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
+                st, args = pending.pop((pid, name), (t, ""))
+                mt = tail_re.search(rest)
+                dur = float(mt.group(2)) if mt and mt.group(2) else t - st
+                ret = int(mt.group(1)) if mt and mt.group(1) not in (None, "?") else None
+                calls.append((pid, name, st, dur, ret, args + rest))
+                continue
+            m = start_re.match(line)
+            if not m:
+                continue
+            pid, t, name, rest = int(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
+            if first_pid is None:
+                first_pid, t_first = pid, t
+            if rest.rstrip().endswith("<unfinished ...>"):
+                pending[(pid, name)] = (t, rest)
+                continue
+            mt = tail_re.search(rest)
+            dur = float(mt.group(2)) if mt and mt.group(2) else 0.0
+            ret = int(mt.group(1)) if mt and mt.group(1) not in (None, "?") else None
+            calls.append((pid, name, t, dur, ret, rest))
+    calls.sort(key=lambda c: c[2])
+    main = first_pid
+
+    def rel(t):
+        return 1000 * (t - t_first)
+    conn = [c for c in calls if c[0] == main and c[1] == "connect" and "AF_INET" in c[5]]
+    sends = [c for c in calls if c[0] == main and c[1] == "sendto"]
+    recvs = [c for c in calls if c[0] == main and c[1] == "recvfrom" and (c[4] or 0) > 0]
+    t_quit = sends[-1][2] if sends else None
+    data = [c for c in recvs if t_quit is None or c[2] < t_quit]
+    t_data_end = data[-1][2] + data[-1][3] if data else None
+    syncs = [c for c in calls if c[1] == "fdatasync" and c[0] != main]
+    renames = [c for c in calls if c[1] == "rename" and c[0] != main]
+    syncer_busy = sum(c[3] for c in syncs) + sum(c[3] for c in renames)
+    exit_t = max((c[2] for c in calls if c[1] == "exit_group"), default=calls[-1][2])
+    out = ["timeline of one more fetch (strace -f -ttt -T, only network/sync syscalls traced; wall %.3f s "
+           "including strace; ms from the first traced syscall):" % wall]
+    if conn:
+        out.append("  +%6.1f ms  TCP connect" % rel(conn[0][2]))
+    if t_data_end is not None:
+        done = sum(1 for c in syncs if c[2] + c[3] <= t_data_end)
+        out.append("  +%6.1f ms  last message byte received (%d recvfrom); %d of %d messages fdatasynced by then"
+                   % (rel(t_data_end), len(data), done, count))
+    if syncs:
+        last_sync = max(c[2] + c[3] for c in syncs)
+        out.append("  +%6.1f ms  last fdatasync done" % rel(last_sync))
+    if t_quit is not None:
+        out.append("  +%6.1f ms  QUIT sent" % rel(t_quit))
+    out.append("  +%6.1f ms  exit" % rel(exit_t))
+    if syncs:
+        span = max(c[2] + c[3] for c in syncs + renames) - min(c[2] for c in syncs)
+        ds = sorted(c[3] for c in syncs)
+        out.append("  syncer thread(s): %d fdatasync (median %.0f us, p90 %.0f us, sum %.0f ms) + %d rename "
+                   "(sum %.0f ms); busy %.0f%% of its %.0f ms span" % (
+                       len(syncs), 1e6 * ds[len(ds) // 2], 1e6 * ds[int(len(ds) * 0.9)], 1000 * sum(ds),
+                       len(renames), 1000 * sum(c[3] for c in renames),
+                       100 * syncer_busy / max(1e-9, span), 1000 * span))
+    waits = [c for c in calls if c[0] == main and c[1] == "futex" and "FUTEX_WAIT" in c[5]]
+    if waits:
+        out.append("  network thread blocked in futex waits (full sync queue, or locks): %d waits, %.0f ms" % (
+            len(waits), 1000 * sum(c[3] for c in waits)))
+    return out
 
 
 def perf_report(data, extra):
@@ -682,7 +778,7 @@ def main():
                                                         stderr=subprocess.DEVNULL).stdout.splitlines()]
     except OSError:
         pass
-    log("load average at start: %s" % meta["load_start"])
+    log("load average before the build: %s" % meta["load_start"])
 
     if not args.no_build:
         log("cargo build --release --locked ...")
@@ -754,6 +850,9 @@ def main():
         meta["variants"] = {k: variants[k]["desc"] for k in names}
 
         meta["settle_waited_s"] = round(settle(args.settle), 1)
+        meta["load_before_build"] = meta["load_start"]
+        meta["load_start"] = loadavg()
+        log("load average at the start of the measurements: %s" % meta["load_start"])
         # warm-up: Dovecot index, page cache, then one untimed round of everything
         chk = subprocess.run([LETTERBOX, "check", "--url", "pop3s://%s@localhost:%s" % (USER, ctx.port),
                               "--ca-file", ctx.ca, "--preview-lines", "0", "--json"],
@@ -799,7 +898,8 @@ def main():
                    ctx.count, ctx.bytes / MIB, args.count, args.seed, args.total_mb, args.mail_profile,
                    args.rounds, args.warmup, LETTERBOX, meta.get("git_head", "?"),
                    ", uncommitted changes in src/" if meta.get("git_dirty") else ""),
-               "load average: start %s, end %s; %d CPUs" % (meta["load_start"], meta["load_end"], NCPU), ""]
+               "load average (1/5/15 min): before the build %s; start of measurements %s; end %s; %d CPUs" % (
+                   meta.get("load_before_build", "-"), meta["load_start"], meta["load_end"], NCPU), ""]
         foot = ["", v_raw, v_mpop]
         if sess:
             foot.append("Dovecot log: %d sessions of user %s (incl. warm-up check and profiling), %d retrieved all "

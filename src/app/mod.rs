@@ -314,17 +314,17 @@ impl App {
             .collect();
         for id in removed {
             self.accounts.remove(&id);
-            self.passwords.forget(&id);
+            self.worker.send(Request::ForgetPassword(id));
         }
         self.settings = settings;
         if self.selected_account().is_none() {
             self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
         }
-        if self.save_settings
-            && let Err(e) = self.settings.save(&self.paths.settings_file)
-        {
-            let (headline, next) = e.user_sentences();
-            self.notices.push(format!("{headline} {next}"));
+        if self.save_settings {
+            self.worker.send(Request::SaveSettings(
+                Box::new(self.settings.clone()),
+                self.paths.settings_file.clone(),
+            ));
         }
         self.schedule_auto_check();
     }
@@ -396,9 +396,10 @@ impl App {
                 }
             }
             Event::Finished { account_id } => {
-                let state = self.state_mut(&account_id);
-                state.busy = None;
-                state.progress = None;
+                if let Some(state) = self.accounts.get_mut(&account_id) {
+                    state.busy = None;
+                    state.progress = None;
+                }
             }
             Event::Transcript {
                 account_id,
@@ -434,6 +435,11 @@ impl App {
                     self.notices.push(format!(
                         "The password for {name} could not be saved ({e}). It is kept for this session; choose another place for it in Settings."
                     ));
+                }
+            }
+            Event::SettingsSaved { result } => {
+                if let Err(problem) = result {
+                    self.notices.push(problem);
                 }
             }
             Event::KeyringStatus { available, detail } => {
@@ -583,8 +589,9 @@ impl App {
                     .map(|(lines, _)| *lines)
                     .unwrap_or(account.effective_preview_lines(&self.settings.general));
                 let job = self.job(&account);
+                // Generous steps: 100 lines, then 400, ...
                 self.worker
-                    .send(Request::Preview(job, key, shown.max(10) * 4));
+                    .send(Request::Preview(job, key, shown.max(25) * 4));
             }
             Command::TrustCertificate {
                 account_id,

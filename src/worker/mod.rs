@@ -60,6 +60,10 @@ pub enum Request {
     ProbeKeyring,
     /// Store a password where the account's settings say.
     SavePassword(AccountSettings, Secret<String>),
+    /// Forget an account's password everywhere (the account was removed).
+    ForgetPassword(String),
+    /// Write the settings file. Saves run one after another, in order.
+    SaveSettings(Box<crate::settings::Settings>, std::path::PathBuf),
     /// Stop the account's running job and drop its queued ones.
     Cancel(String),
 }
@@ -198,6 +202,9 @@ pub enum Event {
     KeyringStatus {
         available: bool,
         detail: String,
+    },
+    SettingsSaved {
+        result: Result<(), String>,
     },
 }
 
@@ -339,14 +346,20 @@ impl Dispatcher {
     }
 }
 
+/// The queue that keeps settings saves in order.
+const SETTINGS_QUEUE: &str = "settings file";
+
 fn account_of(request: &Request) -> Option<String> {
     match request {
         Request::Check(job)
         | Request::Apply(job, _)
         | Request::Preview(job, _, _)
         | Request::StartNewLedger(job) => Some(job.id().to_owned()),
+        // Not an account, but saves must not overtake each other.
+        Request::SaveSettings(..) => Some(SETTINGS_QUEUE.to_owned()),
         Request::TestConnection { .. }
         | Request::SavePassword(..)
+        | Request::ForgetPassword(_)
         | Request::ProbeKeyring
         | Request::Cancel(_) => None,
     }
@@ -373,6 +386,14 @@ fn run_account_job(
     emitter: &Emitter,
     cancel: CancelToken,
 ) {
+    if let Request::SaveSettings(settings, path) = &request {
+        let result = settings.save(path).map_err(|e| {
+            let (headline, next) = e.user_sentences();
+            format!("{headline} {next}")
+        });
+        emitter.emit(Event::SettingsSaved { result });
+        return;
+    }
     let (job, kind) = match &request {
         Request::Check(job) => (job, JobKind::Check),
         Request::Apply(job, _) => (job, JobKind::Apply),
@@ -501,6 +522,7 @@ fn run_free_job(request: Request, passwords: &Passwords, emitter: &Emitter) {
             };
             emitter.emit(Event::KeyringStatus { available, detail });
         }
+        Request::ForgetPassword(account_id) => passwords.forget(&account_id),
         Request::SavePassword(settings, password) => {
             let result = passwords
                 .set(&settings, &password)

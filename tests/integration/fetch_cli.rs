@@ -181,3 +181,47 @@ fn remove_from_server_after_n_days() {
     assert!(report.downloaded.is_empty(), "nothing downloaded again");
     assert_eq!(server.uidls(), ["uid-0002", "uid-0004"]);
 }
+
+#[test]
+fn demo_server_runs_alone_for_scripts() {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_letterbox"))
+        .args(["demo-server", "--port", "0", "--plain"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("demo-server");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    let port = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("port in the banner");
+    let url = format!("pop3://demo@127.0.0.1:{port}");
+    let run = letterbox(
+        &[
+            "check",
+            "--url",
+            &url,
+            "--security",
+            "none",
+            "--allow-plaintext",
+            "--json",
+        ],
+        "demo",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    run.expect_code(0);
+    let json = run.json();
+    assert_eq!(json["total"], 21);
+    assert!(
+        json["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .any(|m| m["subject"] == "Welcome to the Letterbox demo mailbox")
+    );
+}

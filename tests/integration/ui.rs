@@ -274,7 +274,12 @@ fn settings_add_account_and_test_a_failing_server() {
     wait_until(&mut harness, "the settings to close", |h| {
         !has_label(h, "Add account") || h.query_by_label("Save").is_none()
     });
-    let text = std::fs::read_to_string(fixture.paths().settings_file).expect("settings file");
+    // Saving happens off the UI thread; wait for the file.
+    let mut text = String::new();
+    wait_until(&mut harness, "the settings file", |_| {
+        text = std::fs::read_to_string(fixture.paths().settings_file).unwrap_or_default();
+        text.contains("someone@gmail.com")
+    });
     assert!(text.contains("host = \"127.0.0.1\""), "{text}");
     assert!(text.contains("someone@gmail.com"), "{text}");
     assert!(
@@ -337,11 +342,11 @@ fn untrusted_certificate_can_be_trusted_from_the_banner() {
     wait_until(&mut harness, "the check after trusting", |h| {
         has_text(h, "21 new")
     });
-    let text = std::fs::read_to_string(&paths.settings_file).expect("settings");
-    assert!(
-        text.contains(&demo::certificate_fingerprint().to_string()),
-        "pinned in the settings"
-    );
+    // Saving happens off the UI thread; wait for the pin to reach the file.
+    let pin = demo::certificate_fingerprint().to_string();
+    wait_until(&mut harness, "the pin in the settings file", |_| {
+        std::fs::read_to_string(&paths.settings_file).is_ok_and(|t| t.contains(&pin))
+    });
 }
 
 #[test]
@@ -451,5 +456,28 @@ fn shift_and_ctrl_select_and_keyboard() {
         harness.query_all_by_label("To delete").count(),
         3,
         "row 2 was selected by the arrow key and unmarked"
+    );
+}
+
+#[test]
+fn show_more_lines_fetches_a_longer_head() {
+    let fixture = Fixture::new();
+    let mut harness = fixture.app(false);
+    check_mail(&mut harness);
+    harness
+        .get_by_label("Two weeks on the canal: the whole story")
+        .click();
+    settle(&mut harness);
+    assert!(
+        !has_text(&harness, "grumpy old men"),
+        "not in the first ten lines"
+    );
+    harness.get_by_label("Show more lines").click();
+    wait_until(&mut harness, "the longer preview", |h| {
+        has_text(h, "grumpy old men")
+    });
+    assert!(
+        fixture.maildir_files().is_empty(),
+        "still nothing downloaded"
     );
 }
