@@ -237,18 +237,7 @@ impl App {
         };
         let problems = account.problems();
         if let Some(problem) = problems.first() {
-            self.state_mut(account_id).error = Some(Failure {
-                message: crate::net::UserMessage {
-                    headline: problem.clone(),
-                    next_step: "Correct it in Settings.".into(),
-                    detail: String::new(),
-                },
-                certificate: None,
-                transient: false,
-                needs_password: false,
-                ledger_damaged: false,
-                cancelled: false,
-            });
+            self.state_mut(account_id).error = Some(Failure::invalid(problem.clone()));
             return;
         }
         let job = self.job(&account);
@@ -754,8 +743,12 @@ pub(crate) fn local_time(unix: i64) -> String {
     }
 }
 
-/// The app's id: window class on X11/Wayland, desktop entry name.
+/// The app's id: window class on X11/Wayland, icon and metainfo name.
 pub const APP_ID: &str = "org.letterbox.Letterbox";
+
+/// The window icon (rendered from `assets/icons/org.letterbox.Letterbox.svg`).
+const ICON_PNG: &[u8] =
+    include_bytes!("../../assets/icons/hicolor/256x256/apps/org.letterbox.Letterbox.png");
 
 /// Opens the window and runs until it is closed. `persistence_path`
 /// overrides where window geometry and UI state are kept (the demo keeps
@@ -769,12 +762,17 @@ pub fn run_native(
     } else {
         "Letterbox"
     };
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title(title)
+        .with_app_id(APP_ID)
+        .with_inner_size([1100.0, 720.0])
+        .with_min_inner_size([640.0, 420.0]);
+    match eframe::icon_data::from_png_bytes(ICON_PNG) {
+        Ok(icon) => viewport = viewport.with_icon(Arc::new(icon)),
+        Err(e) => tracing::warn!("the window icon could not be read: {e}"),
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title(title)
-            .with_app_id(APP_ID)
-            .with_inner_size([1100.0, 720.0])
-            .with_min_inner_size([640.0, 420.0]),
+        viewport,
         persistence_path,
         ..eframe::NativeOptions::default()
     };

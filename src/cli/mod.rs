@@ -45,6 +45,13 @@ pub enum CliCommand {
     /// password are both "demo"; with TLS, trust its certificate with
     /// --fingerprint (printed at start).
     DemoServer(DemoServerArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Folder to write man/ and completions/ into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -175,7 +182,47 @@ pub fn run(command: CliCommand) -> ExitCode {
         CliCommand::Check(args) => run_check(&args),
         CliCommand::Fetch(args) => run_fetch(&args),
         CliCommand::DemoServer(args) => run_demo_server(&args),
+        CliCommand::GenerateDocs { out } => match generate_docs(&out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!(
+                    "letterbox: could not write the documentation into {}: {e}",
+                    out.display()
+                );
+                ExitCode::from(exit::INTERNAL)
+            }
+        },
     }
+}
+
+/// Man pages (one per command) and completions for bash, zsh and fish,
+/// generated from the same definition the parser uses, so they never drift.
+pub fn generate_docs(out: &Path) -> std::io::Result<()> {
+    use clap::CommandFactory as _;
+    let man = out.join("man");
+    let completions = out.join("completions");
+    std::fs::create_dir_all(&man)?;
+    std::fs::create_dir_all(&completions)?;
+    let command = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    std::fs::write(man.join("letterbox.1"), page)?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("letterbox-{}", sub.get_name());
+        let sub = sub.clone().name(name.clone());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub).render(&mut page)?;
+        std::fs::write(man.join(format!("{name}.1")), page)?;
+    }
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        let mut command = Cli::command();
+        clap_complete::generate_to(shell, &mut command, "letterbox", &completions)?;
+    }
+    Ok(())
 }
 
 fn run_demo_server(args: &DemoServerArgs) -> ExitCode {
@@ -675,6 +722,31 @@ mod tests {
             "pop3s://u%4@h",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn docs_are_generated_for_every_command() {
+        let dir = tempfile::tempdir().unwrap();
+        generate_docs(dir.path()).unwrap();
+        for page in [
+            "letterbox.1",
+            "letterbox-check.1",
+            "letterbox-fetch.1",
+            "letterbox-demo-server.1",
+        ] {
+            let text = std::fs::read_to_string(dir.path().join("man").join(page)).unwrap();
+            assert!(text.contains(".TH"), "{page} is a man page");
+        }
+        assert!(
+            !dir.path().join("man/letterbox-generate-docs.1").exists(),
+            "hidden commands get no page"
+        );
+        let fetch = std::fs::read_to_string(dir.path().join("man/letterbox-fetch.1")).unwrap();
+        assert!(fetch.contains("delete"), "options are documented");
+        for file in ["letterbox.bash", "_letterbox", "letterbox.fish"] {
+            let text = std::fs::read_to_string(dir.path().join("completions").join(file)).unwrap();
+            assert!(text.contains("fetch"), "{file} completes subcommands");
         }
     }
 

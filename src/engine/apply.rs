@@ -118,12 +118,24 @@ pub fn apply(
     observe: Observe,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ApplyReport, Error> {
+    let (mailbox, listing) = open_and_list(account, store, observe, progress)?;
+    apply_in_session(mailbox, store, &listing, plan, progress)
+}
+
+/// Connects, logs in and lists the mailbox: the start of every session
+/// that changes something.
+fn open_and_list(
+    account: &Account,
+    store: &mut AccountStore,
+    observe: Observe,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Mailbox<crate::net::Stream>, Listing), Error> {
     progress(Progress::Connecting);
     let client = Client::connect(&account.endpoint, observe)?;
     let mut mailbox = login(client, &account.credentials, Some(store))?;
     progress(Progress::LoggedIn);
     let listing = list(&mut mailbox, 0)?;
-    apply_in_session(mailbox, store, &listing, plan, progress)
+    Ok((mailbox, listing))
 }
 
 /// Downloads what the policy says, in one session (`letterbox fetch`).
@@ -134,11 +146,7 @@ pub fn fetch(
     observe: Observe,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ApplyReport, Error> {
-    progress(Progress::Connecting);
-    let client = Client::connect(&account.endpoint, observe)?;
-    let mut mailbox = login(client, &account.credentials, Some(store))?;
-    progress(Progress::LoggedIn);
-    let listing = list(&mut mailbox, 0)?;
+    let (mailbox, listing) = open_and_list(account, store, observe, progress)?;
     record_listing(store, &listing, now_unix());
     let plan = policy.plan(&listing, store);
     apply_in_session(mailbox, store, &listing, &plan, progress)

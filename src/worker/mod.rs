@@ -133,11 +133,12 @@ impl Failure {
         }
     }
 
-    fn invalid(problem: String) -> Failure {
+    /// A setting that keeps the account from being used.
+    pub fn invalid(problem: String) -> Failure {
         Failure {
             message: UserMessage {
                 headline: problem,
-                next_step: "Correct it in the account settings.".into(),
+                next_step: "Correct it in Settings.".into(),
                 detail: String::new(),
             },
             certificate: None,
