@@ -297,8 +297,12 @@ def run_variant(ctx, name, spec, out, phase, rnd, results, failures):
     b0, tt0 = box_ticks()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run(argv, env=spec["env"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=args.run_timeout)
+    try:
+        p = subprocess.run(argv, env=spec["env"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=args.run_timeout)
+    except subprocess.TimeoutExpired as e:  # killed by subprocess.run; recorded as a failed run
+        p = subprocess.CompletedProcess(argv, -9, e.stdout or b"", (e.stderr or b"") +
+                                        b"\n[fetch_bench: timed out after %d s]" % args.run_timeout)
     t1 = time.perf_counter()
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     b1, tt1 = box_ticks()
@@ -475,6 +479,10 @@ def profile(ctx, lines):
     # (b) perf: CPU samples of letterbox split by shared object, symbol, syscall and thread
     if shutil.which("perf"):
         data = os.path.join(OUTROOT, "perf.data")
+        for old in (data, data + ".old", os.path.join(OUTROOT, "perf-all.data"),
+                    os.path.join(OUTROOT, "perf-all.data.old")):
+            if os.path.exists(old):
+                os.remove(old)  # perf would keep the previous one as *.old
         out = os.path.join(pdir, "perf")
         p = subprocess.run(["perf", "record", "-g", "-o", data, "--"] + letterbox_argv(ctx, out),
                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -67,6 +67,12 @@ pub(crate) fn banners_ui(ui: &mut egui::Ui, app: &mut App) {
     let Some(state) = app.accounts.get_mut(&account.id) else {
         return;
     };
+    if state.checked && !state.uidl_supported {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "This server does not give messages stable ids (UIDL); Letterbox recognises them by their headers instead.",
+        );
+    }
     if state.server_deletes_on_download {
         ui.colored_label(
             ui.visuals().warn_fg_color,

@@ -1,8 +1,9 @@
 //! Downloading a batch of messages: RETR pipelined, each message streamed
 //! into `tmp/` of the Maildir as it arrives, checked against its announced
-//! size, then handed to a syncer thread that fsyncs it and renames it into
-//! `new/` while the network keeps going. Nothing here decides what may be
-//! deleted; the caller reads the fates.
+//! size, then handed to a syncer thread that makes finished messages
+//! durable in batches and renames them into `new/`, while the network keeps
+//! going. Nothing here decides what may be deleted; the caller reads the
+//! fates.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -43,9 +44,8 @@ pub(crate) struct DownloadOutcome {
     pub fatal: Option<Error>,
 }
 
-/// Files waiting for fsync at most: bounds open files and memory when the
-/// disk is slower than the network.
-const SYNC_QUEUE: usize = 64;
+/// Most messages made durable by one flush.
+const SYNC_BATCH: usize = 1024;
 
 pub(crate) fn download_all<T: Transport>(
     mailbox: &mut Mailbox<T>,
@@ -56,18 +56,29 @@ pub(crate) fn download_all<T: Transport>(
     let total_bytes = targets.iter().map(|t| t.size_bytes).sum();
     let numbers: Vec<MsgNum> = targets.iter().map(|t| t.number).collect();
     std::thread::scope(|scope| {
-        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, File)>(SYNC_QUEUE);
+        // The syncer makes complete messages durable in batches while the
+        // network goes on: whatever finished while it flushed the last batch
+        // is the next batch. Only then is a message renamed into new/.
+        let (job_tx, job_rx) = mpsc::channel::<usize>();
         let (done_tx, done_rx) = mpsc::channel::<(usize, Result<(), StoreError>)>();
         let syncer = scope.spawn(move || {
-            for (index, file) in job_rx {
-                let name = &targets[index].name;
-                let result = file
-                    .sync_data()
-                    .map_err(|e| StoreError::io("save", &maildir.root().join("tmp").join(name), e))
-                    .and_then(|()| maildir.commit(name).map(|_| ()));
-                drop(file);
-                if done_tx.send((index, result)).is_err() {
-                    break;
+            while let Ok(first) = job_rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(job_rx.try_iter().take(SYNC_BATCH - 1));
+                let names: Vec<&str> = batch.iter().map(|&i| targets[i].name.as_str()).collect();
+                let synced = maildir.sync_tmp(&names);
+                for &index in &batch {
+                    let result = match &synced {
+                        Ok(()) => maildir.commit(&targets[index].name).map(|_| ()),
+                        Err(e) => Err(StoreError::io(
+                            "save",
+                            &maildir.root().join("tmp").join(&targets[index].name),
+                            std::io::Error::other(e.to_string()),
+                        )),
+                    };
+                    if done_tx.send((index, result)).is_err() {
+                        return;
+                    }
                 }
             }
         });
@@ -128,7 +139,7 @@ struct Sink<'a> {
     targets: &'a [Target],
     /// The message being written: its index, file and bytes so far.
     current: Option<(usize, BufWriter<File>, u64)>,
-    jobs: Option<mpsc::SyncSender<(usize, File)>>,
+    jobs: Option<mpsc::Sender<usize>>,
     fates: Vec<Fate>,
     store_error: Option<StoreError>,
     progress: &'a mut dyn FnMut(Progress),
@@ -192,13 +203,11 @@ impl RetrSink for Sink<'_> {
                     return Err(NetError::Aborted);
                 };
                 let path = self.maildir.root().join("tmp").join(&target.name);
-                let file = match writer.into_inner() {
-                    Ok(file) => file,
-                    Err(e) => {
-                        self.maildir.remove_tmp(&target.name);
-                        return self.stop(StoreError::io("save", &path, e.into_error()));
-                    }
-                };
+                // Written and closed; the syncer makes it durable.
+                if let Err(e) = writer.into_inner() {
+                    self.maildir.remove_tmp(&target.name);
+                    return self.stop(StoreError::io("save", &path, e.into_error()));
+                }
                 let size_mismatch = written != target.size_bytes;
                 if size_mismatch {
                     tracing::warn!(
@@ -215,7 +224,7 @@ impl RetrSink for Sink<'_> {
                 let Some(jobs) = &self.jobs else {
                     return Err(NetError::Aborted);
                 };
-                if jobs.send((index, file)).is_err() {
+                if jobs.send(index).is_err() {
                     // The syncer is gone; its error is collected afterwards.
                     return Err(NetError::Aborted);
                 }

@@ -59,6 +59,29 @@ impl Maildir {
         create_private(&path).map_err(|e| StoreError::io("create", &path, e))
     }
 
+    /// Makes the content of these files in `tmp/` durable, all at once.
+    /// On Linux one `syncfs` flushes the whole batch (a single journal
+    /// commit instead of one per file); elsewhere each file is synced.
+    pub fn sync_tmp(&self, names: &[&str]) -> Result<(), StoreError> {
+        let tmp = self.root.join("tmp");
+        #[cfg(target_os = "linux")]
+        {
+            let _ = names;
+            let dir = File::open(&tmp).map_err(|e| StoreError::io("open", &tmp, e))?;
+            rustix::fs::syncfs(&dir).map_err(|e| StoreError::io("save", &tmp, e.into()))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            for name in names {
+                let path = tmp.join(name);
+                File::open(&path)
+                    .and_then(|f| f.sync_data())
+                    .map_err(|e| StoreError::io("save", &path, e))?;
+            }
+            Ok(())
+        }
+    }
+
     /// Moves a complete, synced message from `tmp/` into `new/`. The rename
     /// is durable only after [`Maildir::sync_new`].
     pub fn commit(&self, name: &str) -> Result<PathBuf, StoreError> {
@@ -154,7 +177,8 @@ mod tests {
         assert!(!name.contains('/') && !name.contains(':'));
         let mut file = maildir.create_tmp(&name).unwrap();
         file.write_all(b"hello").unwrap();
-        file.sync_all().unwrap();
+        drop(file);
+        maildir.sync_tmp(&[&name]).unwrap();
         assert!(maildir.find(&name).is_none(), "not delivered while in tmp/");
         maildir.commit(&name).unwrap();
         maildir.sync_new().unwrap();

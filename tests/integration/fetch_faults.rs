@@ -620,3 +620,55 @@ fn a_server_without_uidl_gets_header_identities() {
     );
     assert_eq!(local_files(&paths.maildir).len(), 3);
 }
+
+#[test]
+fn cancel_stops_at_once_and_deletes_nothing() {
+    let config = ServerConfig {
+        faults: vec![Fault::on_command("RETR", 3, Do::Stall(Duration::from_secs(4))).in_session(0)],
+        ..ServerConfig::default()
+    };
+    let originals = mailbox();
+    let server = MailServer::start(config, originals.clone());
+    let profile = tempfile::tempdir().expect("tempdir");
+    let paths = StorePaths::in_dir(profile.path());
+    let cancel = letterbox::net::CancelToken::new();
+    let mut account = account_for(server.port(), "secret");
+    account.endpoint.timeouts.io = Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let mut store = AccountStore::open(&paths).expect("store");
+            let observe = Observe {
+                transcript: None,
+                cancel: Some(cancel.clone()),
+            };
+            let policy = FetchPolicy {
+                delete: true,
+                all: false,
+            };
+            engine::fetch(&account, &mut store, policy, observe, &mut |_| {})
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        cancel.cancel();
+        worker.join().expect("join")
+    });
+    assert!(
+        matches!(
+            result,
+            Err(engine::Error::Net(letterbox::net::Error::Cancelled))
+        ),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "cancel waited for the stall"
+    );
+    server.wait_for_finished(1, Duration::from_secs(10));
+    assert_eq!(server.messages(), originals, "nothing deleted");
+    let safe = assert_nothing_lost(&originals, &server, &paths, "after cancel");
+    assert_eq!(
+        safe,
+        ["uid-a", "uid-b"],
+        "what was complete before the stall is kept"
+    );
+}
