@@ -237,27 +237,31 @@ fn run_demo_server(args: &DemoServerArgs) -> ExitCode {
         }
     };
     let scheme = if args.plain { "pop3" } else { "pop3s" };
-    println!(
-        "Demo POP3 server on 127.0.0.1:{} ({}). User: demo, password: demo.",
+    let mut banner = format!(
+        "Demo POP3 server on 127.0.0.1:{} ({}). User: demo, password: demo.\n",
         server.port(),
         if args.plain { "plain" } else { "TLS" }
     );
     if !args.plain {
-        println!(
-            "Certificate SHA-256 fingerprint: {}",
+        banner.push_str(&format!(
+            "Certificate SHA-256 fingerprint: {}\n",
             crate::demo::certificate_fingerprint()
-        );
+        ));
     }
-    println!(
-        "Try: LETTERBOX_PASSWORD=demo letterbox check --url {scheme}://demo@127.0.0.1:{}{}",
+    banner.push_str(&format!(
+        "Try: LETTERBOX_PASSWORD=demo letterbox check --url {scheme}://demo@127.0.0.1:{}{}\n",
         server.port(),
         if args.plain {
             " --security none --allow-plaintext".to_owned()
         } else {
             format!(" --fingerprint {}", crate::demo::certificate_fingerprint())
         }
-    );
-    let _ = std::io::stdout().flush();
+    ));
+    // Whoever started us may stop reading; the server keeps running anyway.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(banner.as_bytes());
+    let _ = out.flush();
+    drop(out);
     loop {
         std::thread::park();
     }
