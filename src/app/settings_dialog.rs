@@ -383,6 +383,16 @@ impl SettingsDialog {
                 ui.label(egui::RichText::new("The connection works.").strong());
                 let yes_no = |b: bool| if b { "yes" } else { "no" };
                 ui.label(format!("Encryption: {}", report.encryption));
+                if let Some(fp) = &report.certificate_sha256 {
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(format!("Certificate SHA-256: {fp}"))
+                                .monospace()
+                                .small(),
+                        )
+                        .wrap(),
+                    );
+                }
                 if let Some(method) = report.logged_in_with {
                     ui.label(format!("Signed in with: {method}"));
                 }

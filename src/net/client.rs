@@ -287,12 +287,7 @@ impl Client<Stream> {
             endpoint.timeouts,
             observe.cancel.as_ref(),
         )?;
-        let certificate_der = stream.peer_certificate_der();
-        let mut client = Client::over(stream, endpoint, observe)?;
-        if client.info.certificate_der.is_none() {
-            client.info.certificate_der = certificate_der;
-        }
-        Ok(client)
+        Client::over(stream, endpoint, observe)
     }
 }
 
@@ -336,7 +331,7 @@ impl<T: Transport> Client<T> {
             greeting: greeting.text,
             capabilities,
             encrypted: driver.transport.is_encrypted(),
-            certificate_der: None,
+            certificate_der: driver.transport.peer_certificate_der(),
         };
         Ok(Client {
             driver,

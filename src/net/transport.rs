@@ -98,6 +98,10 @@ pub trait Transport: Read + Write {
     fn is_encrypted(&self) -> bool;
     /// Upgrades the connection to TLS in place (after STLS was accepted).
     fn start_tls(&mut self, host: &str, trust: &Trust) -> Result<(), Error>;
+    /// The server's certificate (DER), once the connection is encrypted.
+    fn peer_certificate_der(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// A real connection: plain TCP or TLS over TCP.
@@ -135,14 +139,6 @@ impl Stream {
                     &der, problem,
                 ))))
             }
-        }
-    }
-
-    /// The certificate the server presented, if this is a TLS connection.
-    pub fn peer_certificate_der(&self) -> Option<Vec<u8>> {
-        match self {
-            Stream::Tls(tls) => tls.peer_certificate().ok().flatten()?.to_der().ok(),
-            _ => None,
         }
     }
 }
@@ -223,6 +219,13 @@ impl Write for Stream {
 }
 
 impl Transport for Stream {
+    fn peer_certificate_der(&self) -> Option<Vec<u8>> {
+        match self {
+            Stream::Tls(tls) => tls.peer_certificate().ok().flatten()?.to_der().ok(),
+            _ => None,
+        }
+    }
+
     fn is_encrypted(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }
