@@ -281,6 +281,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     };
     let options = CheckOptions {
         preview_lines: args.preview_lines,
+        expire_after_days: None,
     };
     let result = engine::check(
         &account,

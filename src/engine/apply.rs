@@ -209,7 +209,7 @@ enum DeleteWhen {
     IfSafe,
 }
 
-fn apply_in_session<T: Transport>(
+pub(crate) fn apply_in_session<T: Transport>(
     mut mailbox: Mailbox<T>,
     store: &mut AccountStore,
     listing: &Listing,
@@ -221,6 +221,9 @@ fn apply_in_session<T: Transport>(
     let mut report = ApplyReport::default();
     let mut downloads: Vec<Target> = Vec::new();
     let mut deletes = Vec::new();
+    // What a download replaced, to restore if it does not happen (a message
+    // kept on the server stays kept).
+    let mut previous = std::collections::HashMap::new();
     let mut planned = HashSet::new();
     for (key, action) in &plan.items {
         if !planned.insert(key.as_str()) {
@@ -247,12 +250,18 @@ fn apply_in_session<T: Transport>(
                 }
                 report.kept.push(key.clone());
             }
-            Action::Delete => deletes.push((key.clone(), listed.number, DeleteWhen::Always)),
+            Action::Delete => deletes.push((
+                key.clone(),
+                listed.number,
+                listed.size_bytes,
+                DeleteWhen::Always,
+            )),
             Action::DownloadKeep | Action::DownloadDelete => {
                 if entry.is_downloaded() {
                     report.already_downloaded.push(key.clone());
                 } else {
                     let name = store.maildir.unique_name(listed.size_bytes);
+                    previous.insert(key.clone(), entry.status);
                     entry.status = Status::Saving;
                     entry.file = Some(name.clone());
                     downloads.push(Target {
@@ -263,7 +272,12 @@ fn apply_in_session<T: Transport>(
                     });
                 }
                 if *action == Action::DownloadDelete {
-                    deletes.push((key.clone(), listed.number, DeleteWhen::IfSafe));
+                    deletes.push((
+                        key.clone(),
+                        listed.number,
+                        listed.size_bytes,
+                        DeleteWhen::IfSafe,
+                    ));
                 }
             }
         }
@@ -301,12 +315,12 @@ fn apply_in_session<T: Transport>(
                     report.bytes += bytes;
                 }
                 Fate::Failed(reason) => {
-                    entry.status = Status::New;
+                    entry.status = previous.get(&target.key).copied().unwrap_or(Status::New);
                     entry.file = None;
                     report.failed.push((target.key.clone(), reason.clone()));
                 }
                 Fate::NotReached => {
-                    entry.status = Status::New;
+                    entry.status = previous.get(&target.key).copied().unwrap_or(Status::New);
                     entry.file = None;
                 }
             }
@@ -316,15 +330,26 @@ fn apply_in_session<T: Transport>(
             // Dropping the mailbox closes the connection without QUIT.
             return Err(fatal);
         }
+        // A server with EXPIRE 0 deletes whatever was retrieved once the
+        // session ends with QUIT, saved at home or not.
+        let deletes_retrieved = mailbox.info().capabilities.as_ref().and_then(|c| c.expire)
+            == Some(crate::pop3::Expire::Days(0));
+        if deletes_retrieved && outcome.fates.iter().any(|f| matches!(f, Fate::Failed(_))) {
+            return Err(Error::Net(crate::net::Error::ExpireWouldLose));
+        }
     }
 
     let mut to_delete = Vec::new();
-    for (key, number, when) in deletes {
+    for (key, number, size_bytes, when) in deletes {
         let entry = store.ledger.get(&key);
-        let safe = entry.is_some_and(|e| e.is_downloaded() && !e.size_mismatch);
+        // The size is the last check that the message on the server is the
+        // one at home (a server could reuse an identity).
+        let safe = entry
+            .is_some_and(|e| e.is_downloaded() && !e.size_mismatch && e.size_bytes == size_bytes);
         match when {
             DeleteWhen::IfSafe if !safe => {
-                let reason = if entry.is_some_and(|e| e.size_mismatch) {
+                let reason = if entry.is_some_and(|e| e.size_mismatch || e.size_bytes != size_bytes)
+                {
                     "its size did not match what the server announced"
                 } else {
                     "it is not safely downloaded"

@@ -8,18 +8,29 @@ use crate::net::{Client, Credentials, Observe, Outcome, Transport};
 use crate::pop3::{Command, Expire, MsgNum, Uidl};
 use crate::store::{AccountStore, Status, now_unix};
 
+use super::apply::{ApplyReport, Plan, apply_in_session, expired_plan};
 use super::listing::{Listing, list};
 use super::{Account, Error, Progress};
+
+/// TOP replies collected at once: with the per-reply cap this bounds the
+/// memory a check can take, and lets progress be reported as it goes.
+pub(crate) const TOP_SLICE: usize = 100;
 
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
     /// Body lines asked for with TOP, for the preview.
     pub preview_lines: u32,
+    /// Also remove, in the same session, downloaded messages (safe at home)
+    /// that have waited on the server longer than this. Needs a store.
+    pub expire_after_days: Option<u32>,
 }
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { preview_lines: 10 }
+        CheckOptions {
+            preview_lines: 10,
+            expire_after_days: None,
+        }
     }
 }
 
@@ -51,6 +62,9 @@ pub struct CheckReport {
     /// RFC 2449 EXPIRE: `Days(0)` means the server deletes what is retrieved.
     pub expire: Option<Expire>,
     pub login_delay_secs: Option<u32>,
+    /// Old downloaded messages removed from the server in the same session
+    /// (`CheckOptions::expire_after_days`).
+    pub expired: Option<ApplyReport>,
 }
 
 impl CheckReport {
@@ -113,7 +127,7 @@ pub fn check_with<T: Transport>(
         .collect();
     let mut done = 0;
     // In slices, so progress can be reported while the pipeline runs.
-    for slice in wanted.chunks(200) {
+    for slice in wanted.chunks(TOP_SLICE) {
         let tops = mailbox.batch(
             slice
                 .iter()
@@ -138,7 +152,21 @@ pub fn check_with<T: Transport>(
         });
     }
     let info = mailbox.info().capabilities.clone();
-    mailbox.quit()?;
+    // "Remove from the server after N days", in the same session: a second
+    // login right away would be refused by servers with a LOGIN-DELAY.
+    let plan = match (options.expire_after_days, store.as_deref()) {
+        (Some(days), Some(store)) => expired_plan(store, now, days),
+        _ => Plan::default(),
+    };
+    let expired = match store.as_deref_mut() {
+        Some(store) if !plan.is_empty() => {
+            Some(apply_in_session(mailbox, store, &listing, &plan, progress)?)
+        }
+        _ => {
+            mailbox.quit()?;
+            None
+        }
+    };
 
     if let Some(store) = store.as_deref_mut() {
         for (message, preview) in listing.messages.iter().zip(&previews) {
@@ -186,6 +214,7 @@ pub fn check_with<T: Transport>(
         uidl_supported: listing.uidl_supported,
         expire: info.as_ref().and_then(|c| c.expire),
         login_delay_secs: info.as_ref().and_then(|c| c.login_delay_secs),
+        expired,
     })
 }
 

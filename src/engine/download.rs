@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use crate::net::{Error as NetError, Mailbox, Outcome, RetrSink, Transport};
@@ -55,6 +56,10 @@ pub(crate) fn download_all<T: Transport>(
 ) -> DownloadOutcome {
     let total_bytes = targets.iter().map(|t| t.size_bytes).sum();
     let numbers: Vec<MsgNum> = targets.iter().map(|t| t.number).collect();
+    // Once a flush failed, nothing written after it can be trusted either
+    // (a later syncfs may not report the same error again).
+    let sync_failed = AtomicBool::new(false);
+    let failed = &sync_failed;
     std::thread::scope(|scope| {
         // The syncer makes complete messages durable in batches while the
         // network goes on: whatever finished while it flushed the last batch
@@ -66,7 +71,18 @@ pub(crate) fn download_all<T: Transport>(
                 let mut batch = vec![first];
                 batch.extend(job_rx.try_iter().take(SYNC_BATCH - 1));
                 let names: Vec<&str> = batch.iter().map(|&i| targets[i].name.as_str()).collect();
-                let synced = maildir.sync_tmp(&names);
+                let synced = if failed.load(Ordering::SeqCst) {
+                    Err(StoreError::io(
+                        "save",
+                        &maildir.root().join("tmp"),
+                        std::io::Error::other("an earlier flush to disk failed"),
+                    ))
+                } else {
+                    maildir.sync_tmp(&names)
+                };
+                if synced.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
                 for &index in &batch {
                     let result = match &synced {
                         Ok(()) => maildir.commit(&targets[index].name).map(|_| ()),
@@ -84,6 +100,7 @@ pub(crate) fn download_all<T: Transport>(
         });
 
         let mut sink = Sink {
+            sync_failed: failed,
             maildir,
             targets,
             current: None,
@@ -135,6 +152,8 @@ pub(crate) fn download_all<T: Transport>(
 }
 
 struct Sink<'a> {
+    /// Set by the syncer when a flush failed: stop downloading.
+    sync_failed: &'a AtomicBool,
     maildir: &'a Maildir,
     targets: &'a [Target],
     /// The message being written: its index, file and bytes so far.
@@ -178,6 +197,9 @@ impl Sink<'_> {
 
 impl RetrSink for Sink<'_> {
     fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), NetError> {
+        if self.sync_failed.load(Ordering::SeqCst) {
+            return Err(NetError::Aborted);
+        }
         self.open(index)?;
         let Some((_, writer, written)) = self.current.as_mut() else {
             return Err(NetError::Aborted);

@@ -93,21 +93,23 @@ pub(crate) fn list<T: Transport>(
     if uids.is_none() {
         // No UIDL: the headers are the next best identity.
         let numbers: Vec<MsgNum> = sizes.iter().map(|(n, _)| *n).collect();
-        let tops = mailbox.batch(
-            numbers
-                .iter()
-                .map(|&msg| Command::Top {
-                    msg,
-                    lines: head_lines,
-                })
-                .collect(),
-        )?;
-        for (number, outcome) in numbers.into_iter().zip(tops) {
-            if let Outcome::Ok {
-                body: Some(head), ..
-            } = outcome
-            {
-                listing.heads.insert(number, head);
+        for slice in numbers.chunks(super::check::TOP_SLICE) {
+            let tops = mailbox.batch(
+                slice
+                    .iter()
+                    .map(|&msg| Command::Top {
+                        msg,
+                        lines: head_lines,
+                    })
+                    .collect(),
+            )?;
+            for (&number, outcome) in slice.iter().zip(tops) {
+                if let Outcome::Ok {
+                    body: Some(head), ..
+                } = outcome
+                {
+                    listing.heads.insert(number, head);
+                }
             }
         }
     }
@@ -149,6 +151,13 @@ pub(crate) fn list<T: Transport>(
 /// A stable identity for servers without UIDL: a hash of the headers that
 /// do not change while a message sits on the server, and its size.
 pub fn message_key_from_headers(head: &[u8], size_bytes: u64) -> String {
+    // Only the header block: a TOP with body lines must give the same key
+    // as one without.
+    let end = memchr::memmem::find(head, b"\r\n\r\n")
+        .map(|i| i + 2)
+        .or_else(|| memchr::memmem::find(head, b"\n\n").map(|i| i + 1))
+        .unwrap_or(head.len());
+    let head = &head[..end];
     let mut hasher = sha2::Sha256::new();
     if let Ok((headers, _)) = mailparse::parse_headers(head) {
         use mailparse::MailHeaderMap as _;
@@ -201,5 +210,14 @@ mod tests {
         );
         assert_ne!(key, message_key_from_headers(b, 100));
         assert_ne!(key, message_key_from_headers(a, 101), "size matters");
+        // Even a head mailparse cannot read gives the same key with or
+        // without body lines.
+        let odd = b" leading space\r\nX: y\r\n\r\n";
+        let mut with_body = odd.to_vec();
+        with_body.extend_from_slice(b"body line\r\n");
+        assert_eq!(
+            message_key_from_headers(odd, 5),
+            message_key_from_headers(&with_body, 5)
+        );
     }
 }

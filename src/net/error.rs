@@ -69,6 +69,13 @@ pub enum Error {
     Usage(#[from] UsageError),
     #[error("cancelled")]
     Cancelled,
+    /// A message could not be saved on a server that deletes everything
+    /// retrieved at the end of the session (EXPIRE 0); the session was
+    /// dropped without QUIT so it stays there.
+    #[error(
+        "a message could not be saved, and this server deletes retrieved mail when the session ends"
+    )]
+    ExpireWouldLose,
     /// The caller's handler (e.g. the code saving a message) stopped the
     /// exchange; it holds the reason itself.
     #[error("stopped by the local side")]
@@ -248,6 +255,10 @@ impl Error {
             Error::Usage(_) => (
                 "Letterbox ran into an internal problem.".into(),
                 "Try again. Nothing was deleted from the server.",
+            ),
+            Error::ExpireWouldLose => (
+                "A message could not be saved, and this server deletes every message once it is downloaded.".into(),
+                "Letterbox stopped without letting the server delete anything. Check the details, then try again.",
             ),
             Error::Aborted => (
                 "Letterbox stopped the transfer because of a problem on this computer.".into(),

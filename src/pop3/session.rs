@@ -22,8 +22,11 @@ pub struct Limits {
     pub max_capa_bytes: u64,
     /// A LIST or UIDL listing (about 30 bytes per message).
     pub max_listing_bytes: u64,
-    /// One message (RETR) or message head (TOP).
+    /// One message (RETR).
     pub max_message_bytes: u64,
+    /// One message head with its first lines (TOP). Small, because many are
+    /// collected at once and a server may ignore the line count.
+    pub max_top_bytes: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +36,7 @@ impl Default for Limits {
             max_capa_bytes: 64 * 1024,
             max_listing_bytes: 64 * 1024 * 1024,
             max_message_bytes: 256 * 1024 * 1024,
+            max_top_bytes: 1024 * 1024,
         }
     }
 }
@@ -523,6 +527,7 @@ impl Session {
                 match p.command {
                     Command::Capa => self.limits.max_capa_bytes,
                     Command::List(_) | Command::Uidl(_) => self.limits.max_listing_bytes,
+                    Command::Top { .. } => self.limits.max_top_bytes,
                     _ => self.limits.max_message_bytes,
                 },
                 p.stream,
@@ -823,6 +828,52 @@ mod tests {
         );
         assert!(
             matches!(&got[1], Event::Reply { id, body: Some(b), .. } if *id == small && b == b"hi\r\n")
+        );
+    }
+
+    #[test]
+    fn top_has_its_own_small_cap() {
+        let limits = Limits {
+            max_top_bytes: 8,
+            ..Limits::default()
+        };
+        let mut s = Session::new(limits);
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::user("u").unwrap()).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.submit(Command::pass(&Secret::new("p".into())).unwrap())
+            .unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n").unwrap();
+        events(&mut s);
+        s.set_window(4);
+        let top = s
+            .submit(Command::Top {
+                msg: n(1),
+                lines: 0,
+            })
+            .unwrap();
+        let retr = s.submit(Command::Retr(n(1))).unwrap();
+        transmit(&mut s);
+        s.handle_input(
+            b"+OK\r\nSubject: far too long\r\n.\r\n+OK\r\nSubject: far too long\r\n.\r\n",
+        )
+        .unwrap();
+        let got = events(&mut s);
+        assert_eq!(
+            got[0],
+            Event::ReplyFailed {
+                id: top,
+                error: ReplyError::TooLarge {
+                    command: "TOP",
+                    max_bytes: 8
+                }
+            }
+        );
+        assert!(
+            matches!(&got[1], Event::Reply { id, .. } if *id == retr),
+            "RETR has the message cap"
         );
     }
 

@@ -135,8 +135,18 @@ impl FileStore {
 
     fn read(&self) -> Result<BTreeMap<String, String>, SecretError> {
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| SecretError::Failed(format!("{}: {e}", self.path.display()))),
+            // The parser's message quotes the line it stopped at, which holds
+            // a password: only say where.
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                    .unwrap_or(1);
+                SecretError::Failed(format!(
+                    "{} is damaged (near line {line})",
+                    self.path.display()
+                ))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(SecretError::Failed(format!("{}: {e}", self.path.display()))),
         }
@@ -261,6 +271,17 @@ impl Passwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_password_file_never_shows_a_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwords.toml");
+        std::fs::write(&path, "a1 = \"hunter2-secret\nb = 3\n").unwrap();
+        let store = FileStore::new(path);
+        let err = store.get("a1").unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
 
     #[test]
     fn routes_by_storage_choice_and_file_is_private() {

@@ -205,12 +205,39 @@ impl Ledger {
             deleted_on_server: false,
             size_mismatch: false,
         });
+        if entry.deleted_on_server && entry.size_bytes != size_bytes {
+            // The identity came back on a different message (a server that
+            // reuses UIDLs, or colliding header keys): it is a new message,
+            // and what was downloaded under this key says nothing about it.
+            *entry = Entry {
+                size_bytes,
+                first_seen_unix: now,
+                status: Status::New,
+                file: None,
+                downloaded_unix: None,
+                on_server: true,
+                deleted_on_server: false,
+                size_mismatch: false,
+            };
+            return entry;
+        }
         entry.on_server = true;
         entry.deleted_on_server = false;
         if entry.status != Status::Downloaded {
             entry.size_bytes = size_bytes;
         }
         entry
+    }
+
+    /// Names of the files of interrupted downloads (`Saving`), so that only
+    /// Letterbox's own leftovers are removed from `tmp/`.
+    pub fn saving_files(&self) -> std::collections::HashSet<String> {
+        self.data
+            .entries
+            .values()
+            .filter(|e| e.status == Status::Saving)
+            .filter_map(|e| e.file.clone())
+            .collect()
     }
 
     /// Marks every entry not in `present` as gone from the server.
@@ -303,6 +330,28 @@ mod tests {
         again.note_listing_complete(&present);
         assert!(again.get("uid-1").unwrap().deleted_on_server);
         assert!(!again.get("uid-2").unwrap().deleted_on_server);
+    }
+
+    #[test]
+    fn a_reused_identity_with_another_size_is_a_new_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::load(&dir.path().join("ledger.json")).unwrap();
+        let entry = ledger.note_on_server("uid-1", 100, 1);
+        entry.status = Status::Downloaded;
+        entry.file = Some("f".into());
+        ledger.note_listing_complete(&std::collections::HashSet::new());
+        assert!(ledger.get("uid-1").unwrap().deleted_on_server);
+        // The same message again (our deletion did not take): still downloaded.
+        assert_eq!(
+            ledger.note_on_server("uid-1", 100, 2).status,
+            Status::Downloaded
+        );
+        ledger.note_listing_complete(&std::collections::HashSet::new());
+        // Another message under the same UIDL: new, never "already downloaded".
+        let reused = ledger.note_on_server("uid-1", 250, 3);
+        assert_eq!(reused.status, Status::New);
+        assert_eq!(reused.file, None);
+        assert_eq!(reused.first_seen_unix, 3);
     }
 
     #[test]

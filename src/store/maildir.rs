@@ -82,12 +82,18 @@ impl Maildir {
         }
     }
 
-    /// Moves a complete, synced message from `tmp/` into `new/`. The rename
-    /// is durable only after [`Maildir::sync_new`].
+    /// Moves a complete, synced message from `tmp/` into `new/`, never over
+    /// an existing file (link, then unlink: the classic Maildir delivery).
+    /// The new entry is durable only after [`Maildir::sync_new`].
     pub fn commit(&self, name: &str) -> Result<PathBuf, StoreError> {
         let from = self.root.join("tmp").join(name);
         let to = self.root.join("new").join(name);
-        fs::rename(&from, &to).map_err(|e| StoreError::io("move into place", &to, e))?;
+        fs::hard_link(&from, &to).map_err(|e| StoreError::io("move into place", &to, e))?;
+        // Delivered now; a leftover link in tmp/ is harmless (and removed
+        // after 36 hours), while reporting a failure would download it again.
+        if let Err(e) = fs::remove_file(&from) {
+            tracing::warn!(path = %from.display(), error = %e, "could not remove a delivered message from tmp/");
+        }
         Ok(to)
     }
 
@@ -100,18 +106,46 @@ impl Maildir {
         let _ = fs::remove_file(self.root.join("tmp").join(name));
     }
 
-    /// Deletes everything in `tmp/`: leftovers of an interrupted session.
-    /// Only call this while holding the account lock.
-    pub fn clean_tmp(&self) -> Result<usize, StoreError> {
+    /// Removes leftovers of interrupted sessions from `tmp/`: Letterbox's
+    /// own (`ours`, by name), and anything older than 36 hours (the Maildir
+    /// convention), so another program's delivery in progress is left alone
+    /// if the folder is shared. Only call this while holding the account lock.
+    pub fn clean_tmp(&self, ours: &std::collections::HashSet<String>) -> Result<usize, StoreError> {
         let tmp = self.root.join("tmp");
         let entries = fs::read_dir(&tmp).map_err(|e| StoreError::io("read", &tmp, e))?;
+        let stale = std::time::Duration::from_secs(36 * 3600);
         let mut removed = 0;
         for entry in entries.flatten() {
-            if fs::remove_file(entry.path()).is_ok() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > stale);
+            if (ours.contains(&name) || old) && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
             }
         }
         Ok(removed)
+    }
+
+    /// Makes the folders themselves durable (after creating them).
+    pub fn sync_folders(&self) -> Result<(), StoreError> {
+        for dir in ["new", "cur", "tmp"] {
+            sync_dir(&self.root.join(dir))?;
+        }
+        sync_dir(&self.root)?;
+        match self.root.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes renames into `new/` and `cur/` durable.
+    pub fn sync_delivered(&self) -> Result<(), StoreError> {
+        sync_dir(&self.root.join("new"))?;
+        sync_dir(&self.root.join("cur"))
     }
 
     /// Where the message with this base name is now: `new/NAME`, or
@@ -201,7 +235,26 @@ mod tests {
         let name = maildir.unique_name(1);
         maildir.create_tmp(&name).unwrap();
         assert!(maildir.create_tmp(&name).is_err(), "never overwrites");
-        assert_eq!(maildir.clean_tmp().unwrap(), 1);
+        let foreign = maildir.unique_name(1);
+        maildir.create_tmp(&foreign).unwrap();
+        let ours: std::collections::HashSet<String> = [name.clone()].into_iter().collect();
+        assert_eq!(
+            maildir.clean_tmp(&ours).unwrap(),
+            1,
+            "only our own leftover"
+        );
+        assert!(
+            maildir.root().join("tmp").join(&foreign).exists(),
+            "a fresh foreign file stays"
+        );
         assert!(maildir.messages().unwrap().is_empty());
+        // Committing never replaces a delivered message.
+        maildir.commit(&foreign).unwrap();
+        let again = maildir.create_tmp(&foreign);
+        assert!(again.is_ok());
+        assert!(
+            maildir.commit(&foreign).is_err(),
+            "an existing message is never overwritten"
+        );
     }
 }

@@ -133,10 +133,14 @@ impl AccountStore {
             Err(fs::TryLockError::Error(e)) => return Err(StoreError::io("lock", &lock_path, e)),
         }
         let maildir = Maildir::open(&paths.maildir)?;
+        maildir.sync_folders()?;
         let mut ledger = load(&paths.state_dir.join("ledger.json"))?;
-        // With the lock held nobody else is delivering: what is in tmp/ is
-        // left over from an interrupted session.
-        maildir.clean_tmp()?;
+        // With the lock held no other Letterbox is delivering: our files in
+        // tmp/ are left over from an interrupted session.
+        maildir.clean_tmp(&ledger.saving_files())?;
+        // A crash can leave renames into new/ that are visible but not yet
+        // durable; make them durable before the ledger relies on them.
+        maildir.sync_delivered()?;
         if ledger.reconcile(&maildir, now_unix()) > 0 {
             ledger.save()?;
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use crate::engine::{
-    self, ApplyReport, CheckOptions, CheckReport, ConnectionReport, Plan, Progress, expired_plan,
+    self, ApplyReport, CheckOptions, CheckReport, ConnectionReport, Plan, Progress,
 };
 use crate::mail::Preview;
 use crate::net::{CancelToken, CertificateInfo, Direction, Observe, UserMessage};
@@ -327,7 +327,20 @@ impl Dispatcher {
         let spawned = std::thread::Builder::new()
             .name(format!("letterbox-{account_id}"))
             .spawn(move || {
-                run_account_job(request, &passwords, &emitter, cancel);
+                // A bug in a job must not leave the account busy for good:
+                // report it and free the account either way.
+                let job = std::panic::AssertUnwindSafe(|| {
+                    run_account_job(request, &passwords, &emitter, cancel);
+                });
+                if std::panic::catch_unwind(job).is_err() {
+                    emitter.emit(Event::Failed {
+                        account_id: account_id.clone(),
+                        kind: JobKind::Check,
+                        failure: Failure::invalid(
+                            "Letterbox ran into an internal problem with this account. Nothing was deleted from the server.".into(),
+                        ),
+                    });
+                }
                 emitter.emit(Event::Finished {
                     account_id: account_id.clone(),
                 });
@@ -444,28 +457,25 @@ fn run_account_job(
     let result = match request {
         Request::Check(job) => (|| {
             let mut store = AccountStore::open(&job.store)?;
+            // "Remove from the server after N days" happens in the same
+            // session, and only for mail safe at home.
             let options = CheckOptions {
                 preview_lines: job.preview_lines,
+                expire_after_days: job.settings.delete_after_days,
             };
-            let report =
+            let mut report =
                 engine::check(&account, Some(&mut store), &options, observe, &mut progress)?;
+            let expired = report.expired.take();
             emitter.emit(Event::Checked {
                 account_id: account_id.clone(),
                 report,
                 at_unix: now_unix(),
             });
-            // "Remove from the server after N days": only mail safe at home.
-            if let Some(days) = job.settings.delete_after_days {
-                let plan = expired_plan(&store, now_unix(), days);
-                if !plan.is_empty() && !cancel.is_cancelled() {
-                    let observe = self::observe(&account_id, emitter, &cancel);
-                    let report =
-                        engine::apply(&account, &mut store, &plan, observe, &mut progress)?;
-                    emitter.emit(Event::Applied {
-                        account_id: account_id.clone(),
-                        report,
-                    });
-                }
+            if let Some(report) = expired {
+                emitter.emit(Event::Applied {
+                    account_id: account_id.clone(),
+                    report,
+                });
             }
             Ok(())
         })(),

@@ -672,3 +672,96 @@ fn cancel_stops_at_once_and_deletes_nothing() {
         "what was complete before the stall is kept"
     );
 }
+
+#[test]
+fn a_reused_uidl_is_downloaded_not_deleted_unread() {
+    let server = MailServer::start(
+        ServerConfig::default(),
+        vec![Message::sample("uid-1", "first", "one\n")],
+    );
+    let profile = tempfile::tempdir().expect("tempdir");
+    let paths = StorePaths::in_dir(profile.path());
+    let policy = FetchPolicy {
+        delete: true,
+        all: false,
+    };
+    let first = fetch(server.port(), &paths, policy).expect("first");
+    assert_eq!(first.deleted, ["uid-1"]);
+    // A broken server hands the same UIDL to a different message.
+    let reused = Message::sample("uid-1", "a different message", "two, and longer\n");
+    server.add_message(reused.clone());
+    let second = fetch(server.port(), &paths, policy).expect("second");
+    assert_eq!(
+        second.downloaded,
+        ["uid-1"],
+        "the new message is downloaded, not taken as known"
+    );
+    assert_eq!(second.deleted, ["uid-1"]);
+    let local = local_files(&paths.maildir);
+    assert_eq!(local.len(), 2);
+    assert!(
+        local.values().any(|bytes| bytes == &reused.bytes),
+        "nothing lost"
+    );
+}
+
+#[test]
+fn on_an_expire_zero_server_a_failed_download_sends_no_quit() {
+    let config = ServerConfig {
+        expire: Some("0".into()),
+        faults: vec![Fault::on_command("RETR", 2, Do::OversizeLine(10_000)).in_session(0)],
+        ..ServerConfig::default()
+    };
+    let originals = mailbox();
+    let server = MailServer::start(config, originals.clone());
+    let profile = tempfile::tempdir().expect("tempdir");
+    let paths = StorePaths::in_dir(profile.path());
+    let error = fetch(server.port(), &paths, FetchPolicy::default()).expect_err("must not QUIT");
+    assert!(
+        matches!(
+            error,
+            engine::Error::Net(letterbox::net::Error::ExpireWouldLose)
+        ),
+        "{error:?}"
+    );
+    let session = &server.wait_for_finished(1, Duration::from_secs(5))[0];
+    assert!(
+        !session.quit_received,
+        "QUIT would let the server delete what was retrieved"
+    );
+    assert_nothing_lost(&originals, &server, &paths, "after the refused message");
+}
+
+#[test]
+fn expiry_runs_in_the_check_session() {
+    let server = MailServer::start(ServerConfig::default(), mailbox());
+    let profile = tempfile::tempdir().expect("tempdir");
+    let paths = StorePaths::in_dir(profile.path());
+    fetch(server.port(), &paths, FetchPolicy::default()).expect("fetch");
+    let mut store = AccountStore::open(&paths).expect("store");
+    for key in ["uid-a", "uid-b"] {
+        store.ledger.get_mut(key).expect("entry").downloaded_unix = Some(0);
+    }
+    store.ledger.save().expect("save");
+    let options = engine::CheckOptions {
+        preview_lines: 0,
+        expire_after_days: Some(30),
+    };
+    let report = engine::check(
+        &account_for(server.port(), "secret"),
+        Some(&mut store),
+        &options,
+        Observe::default(),
+        &mut |_| {},
+    )
+    .expect("check");
+    let expired = report.expired.expect("expired in this session");
+    assert_eq!(expired.deleted, ["uid-a", "uid-b"]);
+    assert!(expired.downloaded.is_empty());
+    assert_eq!(server.uidls(), ["uid-c", "uid-d", "uid-e", "uid-f"]);
+    assert_eq!(
+        server.sessions().len(),
+        2,
+        "one session for fetch, one for check and expiry"
+    );
+}

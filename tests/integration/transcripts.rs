@@ -228,6 +228,7 @@ fn run(path: &Path) {
     };
     let options = CheckOptions {
         preview_lines: setting(&fixture, "preview-lines").map_or(10, |n| n.parse().expect("lines")),
+        expire_after_days: None,
     };
     let expect_error = setting(&fixture, "expect")
         .and_then(|e| e.strip_prefix("error "))
