@@ -657,7 +657,11 @@ mod tests {
 
     /// A session past the greeting and logged in, with the given window.
     fn logged_in(window: usize) -> Session {
-        let mut s = Session::new(Limits::default());
+        logged_in_with(Limits::default(), window)
+    }
+
+    fn logged_in_with(limits: Limits, window: usize) -> Session {
+        let mut s = Session::new(limits);
         s.handle_input(b"+OK ready\r\n").unwrap();
         s.submit(Command::user("u").unwrap()).unwrap();
         assert_eq!(transmit(&mut s), "USER u\r\n");
@@ -799,17 +803,7 @@ mod tests {
             max_message_bytes: 10,
             ..Limits::default()
         };
-        let mut s = Session::new(limits);
-        s.handle_input(b"+OK\r\n").unwrap();
-        s.submit(Command::user("u").unwrap()).unwrap();
-        transmit(&mut s);
-        s.handle_input(b"+OK\r\n").unwrap();
-        s.submit(Command::pass(&Secret::new("p".into())).unwrap())
-            .unwrap();
-        transmit(&mut s);
-        s.handle_input(b"+OK\r\n").unwrap();
-        events(&mut s);
-        s.set_window(5);
+        let mut s = logged_in_with(limits, 5);
         let big = s.submit(Command::Retr(n(1))).unwrap();
         let small = s.submit(Command::Retr(n(2))).unwrap();
         transmit(&mut s);
@@ -837,17 +831,7 @@ mod tests {
             max_top_bytes: 8,
             ..Limits::default()
         };
-        let mut s = Session::new(limits);
-        s.handle_input(b"+OK\r\n").unwrap();
-        s.submit(Command::user("u").unwrap()).unwrap();
-        transmit(&mut s);
-        s.handle_input(b"+OK\r\n").unwrap();
-        s.submit(Command::pass(&Secret::new("p".into())).unwrap())
-            .unwrap();
-        transmit(&mut s);
-        s.handle_input(b"+OK\r\n").unwrap();
-        events(&mut s);
-        s.set_window(4);
+        let mut s = logged_in_with(limits, 4);
         let top = s
             .submit(Command::Top {
                 msg: n(1),

@@ -57,6 +57,20 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A message just seen on the server for the first time.
+    fn first_seen(size_bytes: u64, now: i64) -> Entry {
+        Entry {
+            size_bytes,
+            first_seen_unix: now,
+            status: Status::New,
+            file: None,
+            downloaded_unix: None,
+            on_server: true,
+            deleted_on_server: false,
+            size_mismatch: false,
+        }
+    }
+
     /// Safe at home: a complete copy is durable in the Maildir.
     pub fn is_downloaded(&self) -> bool {
         self.status == Status::Downloaded
@@ -195,30 +209,16 @@ impl Ledger {
     /// Records that `key` is on the server with `size_bytes`; a first
     /// sighting creates a `New` entry.
     pub fn note_on_server(&mut self, key: &str, size_bytes: u64, now: i64) -> &mut Entry {
-        let entry = self.data.entries.entry(key.to_owned()).or_insert(Entry {
-            size_bytes,
-            first_seen_unix: now,
-            status: Status::New,
-            file: None,
-            downloaded_unix: None,
-            on_server: true,
-            deleted_on_server: false,
-            size_mismatch: false,
-        });
+        let entry = self
+            .data
+            .entries
+            .entry(key.to_owned())
+            .or_insert_with(|| Entry::first_seen(size_bytes, now));
         if entry.deleted_on_server && entry.size_bytes != size_bytes {
             // The identity came back on a different message (a server that
             // reuses UIDLs, or colliding header keys): it is a new message,
             // and what was downloaded under this key says nothing about it.
-            *entry = Entry {
-                size_bytes,
-                first_seen_unix: now,
-                status: Status::New,
-                file: None,
-                downloaded_unix: None,
-                on_server: true,
-                deleted_on_server: false,
-                size_mismatch: false,
-            };
+            *entry = Entry::first_seen(size_bytes, now);
             return entry;
         }
         entry.on_server = true;
