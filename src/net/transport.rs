@@ -143,19 +143,65 @@ impl Stream {
     }
 }
 
+/// Looks a host name up on a helper thread, so that a resolver that hangs
+/// (no network, a dead DNS server) neither outlasts the connect timeout nor
+/// ignores Cancel. A lookup that never returns leaves only that thread.
+fn resolve(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    cancel: Option<&CancelToken>,
+) -> Result<Vec<std::net::SocketAddr>, Error> {
+    if cancel.is_some_and(CancelToken::is_cancelled) {
+        return Err(Error::Cancelled);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("letterbox-dns".into())
+        .spawn(move || {
+            let result = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|addrs| addrs.collect::<Vec<_>>());
+            let _ = tx.send(result);
+        });
+    if let Err(source) = spawned {
+        return Err(Error::Io(source));
+    }
+    let started = std::time::Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(result) => {
+                return result.map_err(|source| Error::Resolve {
+                    host: host.to_owned(),
+                    source,
+                });
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if cancel.is_some_and(CancelToken::is_cancelled) {
+                    return Err(Error::Cancelled);
+                }
+                if started.elapsed() >= timeout {
+                    return Err(Error::Timeout { after: timeout });
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Error::Resolve {
+                    host: host.to_owned(),
+                    source: io::Error::other("the name lookup stopped"),
+                });
+            }
+        }
+    }
+}
+
 pub(crate) fn connect_tcp(
     host: &str,
     port: u16,
     timeouts: Timeouts,
     cancel: Option<&CancelToken>,
 ) -> Result<TcpStream, Error> {
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|source| Error::Resolve {
-            host: host.to_owned(),
-            source,
-        })?
-        .collect();
+    let addrs = resolve(host, port, timeouts.connect, cancel)?;
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the name has no addresses");
     for addr in addrs {
         if cancel.is_some_and(CancelToken::is_cancelled) {
@@ -349,4 +395,25 @@ fn read_line(tcp: &mut TcpStream, line: &mut Vec<u8>) -> Option<()> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_resolve_and_honour_cancel() {
+        let found = resolve("localhost", 110, Duration::from_secs(10), None).expect("localhost");
+        assert!(found.iter().all(|a| a.port() == 110) && !found.is_empty());
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        assert!(matches!(
+            resolve("localhost", 110, Duration::from_secs(10), Some(&cancel)),
+            Err(Error::Cancelled)
+        ));
+        assert!(matches!(
+            resolve("no-such-host.invalid", 110, Duration::from_secs(10), None),
+            Err(Error::Resolve { .. } | Error::Timeout { .. })
+        ));
+    }
 }
