@@ -9,11 +9,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::StoreError;
 
-/// Makes a directory's entries (creations, renames) durable.
+/// Makes a directory's entries (creations, renames) durable. Windows
+/// cannot open a folder this way (NTFS journals its metadata), so there it
+/// does nothing.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io("sync the folder", dir, e))
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("sync the folder", dir, e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either

@@ -74,7 +74,10 @@ impl Maildir {
         {
             for name in names {
                 let path = tmp.join(name);
-                File::open(&path)
+                // Flushing needs a handle opened for writing on Windows.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
                     .and_then(|f| f.sync_data())
                     .map_err(|e| StoreError::io("save", &path, e))?;
             }
