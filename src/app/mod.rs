@@ -116,7 +116,8 @@ pub struct App {
     paths: Paths,
     passwords: Passwords,
     settings: Settings,
-    save_settings: bool,
+    /// False for the demo: its settings are never written.
+    writes_settings: bool,
     worker: Worker,
     persisted: Persisted,
     accounts: HashMap<String, AccountState>,
@@ -144,7 +145,7 @@ impl App {
             Arc::new(move || ctx.request_repaint()),
         );
         worker.send(Request::ProbeKeyring);
-        let (settings, mut notices, save_settings) = match config.fixed_settings {
+        let (settings, mut notices, writes_settings) = match config.fixed_settings {
             Some(settings) => (settings, Vec::new(), false),
             None => match Settings::load(&config.paths.settings_file) {
                 Ok((settings, notices)) => (settings, notices, true),
@@ -176,7 +177,7 @@ impl App {
                 .map(|a| (a.id.clone(), AccountState::default()))
                 .collect(),
             settings,
-            save_settings,
+            writes_settings,
             worker,
             persisted,
             selection: Selection {
@@ -309,7 +310,7 @@ impl App {
         if self.selected_account().is_none() {
             self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
         }
-        if self.save_settings {
+        if self.writes_settings {
             self.worker.send(Request::SaveSettings(
                 Box::new(self.settings.clone()),
                 self.paths.settings_file.clone(),

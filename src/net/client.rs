@@ -9,12 +9,9 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::pop3::auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, choose_method};
-use crate::pop3::reply::{
-    Capabilities, apop_timestamp, parse_capabilities, parse_scan_listing, parse_stat,
-    parse_uidl_listing,
-};
+use crate::pop3::reply::{Capabilities, apop_timestamp, parse_capabilities, parse_stat};
 use crate::pop3::{
-    AuthLine, Command, CommandId, Event, Limits, MsgNum, ReplyError, Secret, Session, Status, Uidl,
+    AuthLine, Command, CommandId, Event, Limits, MsgNum, ReplyError, Secret, Session, Status,
 };
 
 use super::error::Error;
@@ -564,22 +561,6 @@ impl<T: Transport> Mailbox<T> {
             .collect()
     }
 
-    /// The unique-id listing; `None` if the server does not support UIDL.
-    pub fn uidl_all(&mut self) -> Result<Option<Vec<(MsgNum, Uidl)>>, Error> {
-        let (status, body) = self.driver.execute(Command::Uidl(None))?;
-        if !status.ok {
-            return Ok(None);
-        }
-        Ok(Some(parse_uidl_listing(
-            body.as_deref().unwrap_or_default(),
-        )?))
-    }
-
-    pub fn list_all(&mut self) -> Result<Vec<(MsgNum, u64)>, Error> {
-        let (_, body) = self.driver.expect_ok(Command::List(None))?;
-        Ok(parse_scan_listing(body.as_deref().unwrap_or_default())?)
-    }
-
     /// Retrieves messages pipelined, streaming each to `sink`.
     pub fn retr_stream(
         &mut self,
@@ -587,22 +568,6 @@ impl<T: Transport> Mailbox<T> {
         sink: &mut dyn RetrSink,
     ) -> Result<(), Error> {
         self.stream_batch(messages.iter().map(|&m| Command::Retr(m)).collect(), sink)
-    }
-
-    /// Like `retr_stream` with TOP: headers and the first `lines` body lines.
-    pub fn top_stream(
-        &mut self,
-        messages: &[MsgNum],
-        lines: u32,
-        sink: &mut dyn RetrSink,
-    ) -> Result<(), Error> {
-        self.stream_batch(
-            messages
-                .iter()
-                .map(|&msg| Command::Top { msg, lines })
-                .collect(),
-            sink,
-        )
     }
 
     fn stream_batch(
@@ -640,15 +605,6 @@ impl<T: Transport> Mailbox<T> {
     /// `quit`; dropping the mailbox instead keeps everything.
     pub fn dele(&mut self, messages: &[MsgNum]) -> Result<Vec<Outcome>, Error> {
         self.batch(messages.iter().map(|&m| Command::Dele(m)).collect())
-    }
-
-    pub fn noop(&mut self) -> Result<(), Error> {
-        self.driver.expect_ok(Command::Noop).map(|_| ())
-    }
-
-    /// Unmarks every message marked as deleted in this session.
-    pub fn rset(&mut self) -> Result<(), Error> {
-        self.driver.expect_ok(Command::Rset).map(|_| ())
     }
 
     /// Ends the session: the server now deletes the messages marked with

@@ -134,9 +134,9 @@ fn dovecot_wrong_password_and_untrusted_certificate() {
 
 #[test]
 fn test_connection_reports_what_dovecot_supports() {
-    use letterbox::engine::{self, Account};
-    use letterbox::net::{Credentials, Endpoint, Observe, Security};
-    use letterbox::pop3::{AuthMethod, Secret};
+    use letterbox::engine;
+    use letterbox::net::{Observe, Security};
+    use letterbox::pop3::AuthMethod;
 
     let dc = crate::dovecot_or_skip!();
     let user = dc.new_user("probe");
@@ -145,17 +145,7 @@ fn test_connection_reports_what_dovecot_supports() {
         (Security::Tls, dc.tls_port(), "TLS 1.3"),
         (Security::StartTls, dc.plain_port(), "TLS (STARTTLS)"),
     ] {
-        let mut endpoint = Endpoint::new("localhost", port, security);
-        endpoint.trust.extra_ca_pem = Some(std::fs::read(dc.ca_file()).expect("ca"));
-        let account = Account {
-            endpoint,
-            credentials: Credentials {
-                user: user.name().to_owned(),
-                secret: Secret::new(dc.password().to_owned()),
-                method: AuthMethod::Auto,
-                allow_cleartext: false,
-            },
-        };
+        let account = crate::dovecot_fetch::account_over(dc, &user, security, port);
         let report =
             engine::test_connection(&account, Observe::default()).expect("test connection");
         assert_eq!(report.encryption, encryption);

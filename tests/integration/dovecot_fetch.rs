@@ -58,7 +58,12 @@ pub fn generate(count: usize, seed: u64) -> Vec<Vec<u8>> {
 }
 
 fn account(dc: &Dovecot, user: &DovecotUser) -> Account {
-    let mut endpoint = Endpoint::new("localhost", dc.tls_port(), Security::Tls);
+    account_over(dc, user, Security::Tls, dc.tls_port())
+}
+
+/// An account for `user` on Dovecot, trusting its certificate.
+pub fn account_over(dc: &Dovecot, user: &DovecotUser, security: Security, port: u16) -> Account {
+    let mut endpoint = Endpoint::new("localhost", port, security);
     endpoint.trust.extra_ca_pem = Some(std::fs::read(dc.ca_file()).expect("ca file"));
     Account {
         endpoint,
