@@ -2,6 +2,7 @@
 //! download, keep or delete each one without ever losing or duplicating mail.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod cli;
 pub mod demo;
