@@ -67,6 +67,33 @@ impl BodyDecoder {
     }
 }
 
+/// Encodes a message body as a multi-line reply body (RFC 1939 §3), the
+/// inverse of the framer: a `.` that starts a line gets a second one, and
+/// the terminating `.` line is appended. Lines end in CRLF, as on a CRLF
+/// server, where a bare LF is content and starts no line. A body that does
+/// not end in CRLF gets one first, because the terminator must start a
+/// line; a body that is empty or ends in CRLF comes back from the framer
+/// byte for byte. For test servers and property tests: the client never
+/// sends a multi-line body.
+pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 5);
+    let mut rest = body;
+    if rest.first() == Some(&b'.') {
+        out.push(b'.');
+    }
+    while let Some(i) = memmem::find(rest, b"\r\n.") {
+        out.extend_from_slice(&rest[..i + 2]);
+        out.push(b'.');
+        rest = &rest[i + 2..];
+    }
+    out.extend_from_slice(rest);
+    if !body.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod types;
 
 pub use auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, choose_method};
 pub use command::{AuthLine, Command, SaslResponse};
+pub use framing::dot_stuff;
 pub use reply::{Capabilities, Expire, RespCode, Status, StatusLine};
 pub use session::{
     CommandId, Event, Limits, ProtocolError, ReplyError, Session, State, UsageError,
