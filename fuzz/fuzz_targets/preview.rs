@@ -1,0 +1,53 @@
+//! The preview builder on arbitrary message bytes: MIME structure, transfer
+//! encodings, charsets, RFC 2047 words, HTML to text. It must never panic,
+//! and what the message list relies on must hold: at most `lines` lines of
+//! text, and header fields that are single lines without control characters.
+//!
+//! Input layout: `[lines] message bytes...`.
+
+#![no_main]
+
+use letterbox::mail::Preview;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&lines, raw)) = data.split_first() else {
+        return;
+    };
+    let lines = usize::from(lines % 64);
+    let preview = Preview::from_bytes(raw, lines);
+
+    let count = if preview.text.is_empty() {
+        0
+    } else {
+        preview.text.split('\n').count()
+    };
+    assert!(
+        count <= lines,
+        "{count} lines of text, at most {lines} asked for"
+    );
+    assert!(
+        !preview
+            .text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "control character in the text: {:?}",
+        preview.text
+    );
+    for (name, value) in [
+        ("From", &preview.from),
+        ("To", &preview.to),
+        ("Subject", &preview.subject),
+        ("Date", &preview.date),
+        ("Message-ID", &preview.message_id),
+    ] {
+        assert!(
+            !value.chars().any(char::is_control),
+            "control character in {name}: {value:?}"
+        );
+    }
+    if preview.date.is_empty() {
+        assert_eq!(preview.date_unix, None, "a date from no Date header");
+    }
+    let _ = preview.from_display();
+});
