@@ -11,6 +11,7 @@ mod dovecot_fetch;
 mod dovecot_selftest;
 mod fetch_cli;
 mod fetch_faults;
+mod fuzz_regressions;
 mod pop3_server_selftest;
 mod properties;
 mod smoke;
