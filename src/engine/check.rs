@@ -209,6 +209,7 @@ fn check_logged_in<T: Transport>(
         .collect();
     let mut notes = PreviewNotes {
         skipped_uidls: listing.skipped.clone(),
+        deferred: listing.heads_dropped,
         ..PreviewNotes::default()
     };
     // Without UIDL every head was fetched already; a refused TOP stays refused.

@@ -34,6 +34,9 @@ pub(crate) struct Listing {
     pub heads: HashMap<MsgNum, Vec<u8>>,
     /// UIDL lines that could not be used (their messages have no key).
     pub skipped: Vec<String>,
+    /// Heads fetched for a key but not kept as previews (beyond the
+    /// newest `MAX_NEW_PREVIEWS_PER_CHECK`).
+    pub heads_dropped: usize,
     /// Indices into `messages` of the keyed ones, sorted by key.
     by_key: Vec<u32>,
 }
@@ -118,10 +121,17 @@ pub(crate) fn list<T: Transport>(
             uids[i].1 = None;
         }
     }
+    // No UIDL: the headers are the next best identity. Every head is
+    // fetched for its key; only the newest are kept, as previews.
+    let mut header_keys: HashMap<MsgNum, String> = HashMap::new();
     if !listing.uidl_supported {
-        // No UIDL: the headers are the next best identity.
+        let sizes_by_number: HashMap<MsgNum, u64> = sizes.iter().copied().collect();
         let numbers: Vec<MsgNum> = sizes.iter().map(|(n, _)| *n).collect();
-        for slice in numbers.chunks(super::check::TOP_SLICE) {
+        let keep_from = numbers
+            .len()
+            .saturating_sub(super::check::MAX_NEW_PREVIEWS_PER_CHECK);
+        for (slice_index, slice) in numbers.chunks(super::check::TOP_SLICE).enumerate() {
+            let first = slice_index * super::check::TOP_SLICE;
             let tops = mailbox.batch(
                 slice
                     .iter()
@@ -131,12 +141,18 @@ pub(crate) fn list<T: Transport>(
                     })
                     .collect(),
             )?;
-            for (&number, outcome) in slice.iter().zip(tops) {
+            for (offset, (&number, outcome)) in slice.iter().zip(tops).enumerate() {
                 if let Outcome::Ok {
                     body: Some(head), ..
                 } = outcome
                 {
-                    listing.heads.insert(number, head);
+                    let size = sizes_by_number.get(&number).copied().unwrap_or_default();
+                    header_keys.insert(number, message_key_from_headers(&head, size));
+                    if first + offset >= keep_from {
+                        listing.heads.insert(number, head);
+                    } else {
+                        listing.heads_dropped += 1;
+                    }
                 }
             }
         }
@@ -148,10 +164,7 @@ pub(crate) fn list<T: Transport>(
                 .ok()
                 .and_then(|at| uids[at].1.take())
         } else {
-            listing
-                .heads
-                .get(&number)
-                .map(|head| message_key_from_headers(head, size_bytes))
+            header_keys.remove(&number)
         };
         listing.messages.push(Listed {
             number,

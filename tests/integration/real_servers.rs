@@ -405,3 +405,32 @@ fn server_text_never_reaches_the_terminal_raw() {
     assert!(!failed.stderr.contains('\u{202e}'), "{:?}", failed.stderr);
     assert!(failed.stderr.contains("\\x1b]0;pwned"), "{}", failed.stderr);
 }
+
+#[test]
+fn a_huge_mailbox_previews_its_newest_messages_first() {
+    // At most 10,000 new previews per check keep memory bounded for any
+    // mailbox; the oldest wait for a later check, and say so.
+    let count = letterbox::engine::MAX_NEW_PREVIEWS_PER_CHECK + 3;
+    let server = MailServer::start(tls(ServerConfig::default()), sample_mailbox(count));
+    let check = run(&server, "check", &["--json", "--preview-lines", "0"]);
+    check.expect_code(0);
+    let listed = check.json()["messages"].clone();
+    assert_eq!(listed.as_array().map(Vec::len), Some(count));
+    for oldest in 0..3 {
+        assert!(listed[oldest]["subject"].is_null(), "{}", listed[oldest]);
+    }
+    assert_eq!(listed[3]["subject"], "Message 4");
+    assert_eq!(
+        listed[count - 1]["subject"],
+        format!("Message {count}").as_str()
+    );
+    assert_eq!(
+        server.sessions()[0].commands_with("TOP").len(),
+        letterbox::engine::MAX_NEW_PREVIEWS_PER_CHECK
+    );
+    let text = run(&server, "check", &["--preview-lines", "0"]);
+    assert!(
+        text.stdout.contains("No preview yet"),
+        "the reason is given"
+    );
+}
