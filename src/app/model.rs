@@ -159,7 +159,7 @@ impl AccountState {
                 Row::new(
                     m.key.filter(|_| !m.ambiguous),
                     m.size_bytes,
-                    m.preview,
+                    m.preview.map(|p| *p),
                     status,
                 )
             })

@@ -15,7 +15,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use crate::engine::{self, Account, ApplyReport, CheckOptions, CheckReport, FetchPolicy};
 use crate::mail::human_size;
 use crate::net::{Credentials, Endpoint, Error as NetError, Fingerprint, Observe, Security};
-use crate::pop3::{AuthMethod, Secret};
+use crate::pop3::{AuthMethod, Secret, escape_controls};
 use crate::settings::secrets::Passwords;
 use crate::settings::stores::{MailboxId, StoreHome, url_store_in};
 use crate::settings::{AccountSettings, PasswordStorage, Paths, Settings};
@@ -150,6 +150,10 @@ pub struct CheckArgs {
     /// Lines of each message's text to preview.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub preview_lines: u32,
+    /// On a server without TOP, download messages up to this many KB to
+    /// preview them (larger ones get no preview; 0: never).
+    #[arg(long, default_value_t = 1000, value_name = "KB")]
+    pub preview_download_limit_kb: u64,
     /// Print JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -303,6 +307,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     let options = CheckOptions {
         preview_lines: args.preview_lines,
         expire_after_days: None,
+        retr_preview_max_bytes: args.preview_download_limit_kb * 1000,
     };
     let result = engine::check(
         &account,
@@ -313,6 +318,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     );
     match result {
         Ok(report) => {
+            warn_unidentifiable(&report.previews.skipped_uidls);
             let with_new = store.is_some();
             let printed = if args.json {
                 print_json(&report, with_new)
@@ -360,6 +366,7 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
         &mut |_| {},
     ) {
         Ok(report) => {
+            warn_unidentifiable(&report.unidentifiable);
             let printed = if args.json {
                 print_fetch_json(&report, store.maildir.root())
             } else {
@@ -372,7 +379,10 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 for (key, reason) in &report.failed {
-                    eprintln!("letterbox: message {key} was not fetched: {reason}");
+                    eprintln!(
+                        "letterbox: message {key} was not fetched: {}",
+                        escape_controls(reason)
+                    );
                 }
                 ExitCode::from(exit::SERVER)
             }
@@ -580,6 +590,7 @@ fn account_password(paths: &Paths, account: &AccountSettings) -> Result<Secret<S
 fn set_timeouts(endpoint: &mut Endpoint, timeout_secs: u64) {
     endpoint.timeouts.io = Duration::from_secs(timeout_secs.max(1));
     endpoint.timeouts.connect = endpoint.timeouts.io.min(Duration::from_secs(30));
+    endpoint.timeouts.no_progress = endpoint.timeouts.io * 2;
 }
 
 fn usage(message: &str) -> ExitCode {
@@ -588,18 +599,21 @@ fn usage(message: &str) -> ExitCode {
 }
 
 /// Prints the error as a sentence, the next step, and the detail.
+/// Everything is escaped on the way out: the server's words (and its
+/// certificate's) must not reach the terminal as escape sequences.
 fn fail(error: &engine::Error) -> ExitCode {
     let message = error.user_message();
-    eprintln!("letterbox: {}", message.headline);
-    eprintln!("  {}", message.next_step);
+    let mut text = format!("letterbox: {}\n  {}\n", message.headline, message.next_step);
     if let Some(cert) = error.net().and_then(NetError::certificate) {
-        eprintln!("  certificate subject: {}", cert.subject);
-        eprintln!("  issuer: {}", cert.issuer);
-        eprintln!("  valid: {} to {}", cert.not_before, cert.not_after);
-        eprintln!("  SHA-256 fingerprint: {}", cert.sha256);
-        eprintln!("  (to trust it: --fingerprint {})", cert.sha256);
+        text.push_str(&format!(
+            "  certificate subject: {}\n  issuer: {}\n  valid: {} to {}\n  SHA-256 fingerprint: {}\n  (to trust it: --fingerprint {})\n",
+            cert.subject, cert.issuer, cert.not_before, cert.not_after, cert.sha256, cert.sha256
+        ));
     }
-    eprintln!("  detail: {}", message.detail);
+    text.push_str(&format!("  detail: {}", message.detail));
+    for line in text.lines() {
+        eprintln!("{}", escape_controls(line));
+    }
     ExitCode::from(exit_code(error))
 }
 
@@ -615,6 +629,7 @@ pub fn exit_code(error: &engine::Error) -> u8 {
         NetError::Resolve { .. }
         | NetError::Connect { .. }
         | NetError::Timeout { .. }
+        | NetError::Stalled { .. }
         | NetError::ConnectionClosed
         | NetError::Io(_) => exit::NETWORK,
         NetError::AuthFailed { .. } | NetError::Greeting { .. } | NetError::Server { .. } => {
@@ -744,6 +759,7 @@ pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
         secret: Secret::new(password),
         method,
         allow_cleartext: args.allow_plaintext,
+        remembered: None,
     };
     Ok(Account {
         endpoint,
@@ -755,7 +771,30 @@ pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
 struct JsonReport<'a> {
     total: u32,
     size_bytes: u64,
-    messages: Vec<JsonMessage<'a>>,
+    messages: JsonMessages<'a>,
+}
+
+/// The messages, turned into JSON one at a time as they are written: a
+/// mailbox may list a million of them.
+struct JsonMessages<'a> {
+    report: &'a CheckReport,
+    with_new: bool,
+}
+
+impl serde::Serialize for JsonMessages<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let report = self.report;
+        serializer.collect_seq(report.messages.iter().map(|m| JsonMessage {
+            number: m.number.get(),
+            uid: m.key.as_deref().filter(|_| report.uidl_supported),
+            size: m.size_bytes,
+            from: m.preview.as_ref().map(|p| p.from.as_str()),
+            subject: m.preview.as_ref().map(|p| p.subject.as_str()),
+            date: m.preview.as_ref().map(|p| p.date.as_str()),
+            preview: m.preview.as_ref().map(|p| p.text.as_str()),
+            new: self.with_new.then_some(m.is_new),
+        }))
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -775,28 +814,16 @@ fn print_json(report: &CheckReport, with_new: bool) -> std::io::Result<()> {
     let json = JsonReport {
         total: report.total,
         size_bytes: report.size_bytes,
-        messages: report
-            .messages
-            .iter()
-            .map(|m| JsonMessage {
-                number: m.number.get(),
-                uid: m.uid.as_ref().map(|u| u.as_str()),
-                size: m.size_bytes,
-                from: m.preview.as_ref().map(|p| p.from.as_str()),
-                subject: m.preview.as_ref().map(|p| p.subject.as_str()),
-                date: m.preview.as_ref().map(|p| p.date.as_str()),
-                preview: m.preview.as_ref().map(|p| p.text.as_str()),
-                new: with_new.then_some(m.is_new),
-            })
-            .collect(),
+        messages: JsonMessages { report, with_new },
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, &json)?;
-    writeln!(out)
+    writeln!(out)?;
+    out.flush()
 }
 
 fn print_text(report: &CheckReport, account: &Account) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let plural = if report.total == 1 { "" } else { "s" };
     writeln!(
         out,
@@ -819,7 +846,10 @@ fn print_text(report: &CheckReport, account: &Account) -> std::io::Result<()> {
             out,
             "#{}  {}  {}{mark}",
             m.number,
-            m.uid.as_ref().map_or("-", |u| u.as_str()),
+            m.key
+                .as_deref()
+                .filter(|_| report.uidl_supported)
+                .unwrap_or("-"),
             human_size(m.size_bytes)
         )?;
         match &m.preview {
@@ -831,10 +861,20 @@ fn print_text(report: &CheckReport, account: &Account) -> std::io::Result<()> {
                     writeln!(out, "  | {line}")?;
                 }
             }
-            None => writeln!(out, "  (no preview: the server refused TOP)")?,
+            None => writeln!(out, "  ({})", report.no_preview_reason(m.size_bytes))?,
         }
     }
-    Ok(())
+    out.flush()
+}
+
+/// Says on stderr which messages the server listed with an identity that
+/// cannot be used; they are left alone.
+fn warn_unidentifiable(lines: &[String]) {
+    for line in lines {
+        eprintln!(
+            "letterbox: the server listed a message with an identity (UIDL) Letterbox cannot use, so it is left alone on the server: {line}"
+        );
+    }
 }
 
 #[derive(serde::Serialize)]

@@ -68,7 +68,7 @@ pub fn test_connection(account: &Account, observe: Observe) -> Result<Connection
     if info.apop_timestamp.is_some() {
         report.auth_methods.push("APOP".into());
     }
-    let mut mailbox = client.login(&account.credentials)?;
+    let mut mailbox = super::apply::login_with_reconnect(account, client, None)?;
     report.logged_in_with = Some(mailbox.method());
     let after = mailbox.info().capabilities.clone();
     if let Some(caps) = after {
@@ -97,8 +97,7 @@ pub fn preview(
     lines: u32,
     observe: Observe,
 ) -> Result<Option<Preview>, Error> {
-    let client = Client::connect(&account.endpoint, observe)?;
-    let mut mailbox = client.login(&account.credentials)?;
+    let mut mailbox = super::apply::connect_and_login(account, observe, None, &mut |_| {})?;
     let listing = list(&mut mailbox, 0)?;
     let Some(listed) = listing.find(key) else {
         mailbox.quit()?;

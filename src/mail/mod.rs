@@ -27,10 +27,18 @@ impl Preview {
     /// Builds a preview from a message or its head (TOP), keeping at most
     /// `max_lines` lines of text.
     pub fn from_bytes(raw: &[u8], max_lines: usize) -> Preview {
-        match mailparse::parse_mail(raw) {
+        // Any sender controls these bytes. A bug in the parsing below must
+        // cost one message its preview, never the whole check: the raw
+        // start is shown instead. (Fuzzing still sees such a panic: its
+        // panic hook aborts before the unwind reaches this point.)
+        std::panic::catch_unwind(|| match mailparse::parse_mail(raw) {
             Ok(mail) => preview_of(&mail, max_lines),
             Err(_) => fallback(raw, max_lines),
-        }
+        })
+        .unwrap_or_else(|_| {
+            tracing::warn!("a message could not be read for its preview; showing its raw start");
+            fallback(raw, max_lines)
+        })
     }
 
     /// The sender's name if there is one, else the address.
@@ -174,7 +182,9 @@ fn decode_entities(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp..];
-        let end = after[..after.len().min(12)].find(';');
+        // Entity names are short ASCII: look for the `;` among the next few
+        // bytes, without slicing inside a multi-byte character.
+        let end = after.bytes().take(12).position(|b| b == b';');
         let decoded = end.and_then(|end| {
             let name = &after[1..end];
             let c = match name {
@@ -304,6 +314,20 @@ JVBERi0=\r\n\
         let p = Preview::from_bytes(raw, 10);
         assert_eq!(p.subject, "cut");
         assert!(p.text.starts_with("first line"), "{:?}", p.text);
+    }
+
+    #[test]
+    fn html_with_non_ascii_after_an_ampersand() {
+        // Regression: a byte slice of the text after `&` used to cut a
+        // multi-byte character in two and panic, which failed every check
+        // of the account for as long as such a message was on the server.
+        let raw = "Subject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+<p>x &aaaaaaaaaaééé y &amp; é&éééééé; &#233;</p>\r\n";
+        let p = Preview::from_bytes(raw.as_bytes(), 5);
+        assert_eq!(p.text, "x &aaaaaaaaaaééé y & é&éééééé; é");
+        for (cut, _) in raw.char_indices() {
+            let _ = decode_entities(&raw[cut..]);
+        }
     }
 
     #[test]

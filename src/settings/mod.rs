@@ -254,6 +254,7 @@ impl AccountSettings {
                 secret: password,
                 method: self.auth.to_method(),
                 allow_cleartext: self.security == SecurityChoice::None && self.allow_plaintext,
+                remembered: None,
             },
         })
     }
@@ -271,6 +272,9 @@ pub struct General {
     /// `None`: inside each account's data folder.
     pub mail_folder: Option<PathBuf>,
     pub preview_lines: u32,
+    /// On servers without TOP (no previews on the server), messages up to
+    /// this many kilobytes are downloaded to preview them; 0: never.
+    pub preview_download_limit_kb: u32,
 }
 
 impl Default for General {
@@ -279,6 +283,7 @@ impl Default for General {
             check_interval_mins: None,
             mail_folder: None,
             preview_lines: 10,
+            preview_download_limit_kb: 1000,
         }
     }
 }
@@ -452,7 +457,12 @@ impl Reader<'_> {
         let d = General::default();
         self.unknown(
             g,
-            &["check_interval_mins", "mail_folder", "preview_lines"],
+            &[
+                "check_interval_mins",
+                "mail_folder",
+                "preview_lines",
+                "preview_download_limit_kb",
+            ],
             "general.",
         );
         let interval: Option<u32> =
@@ -463,6 +473,14 @@ impl Reader<'_> {
             preview_lines: self
                 .field(g, "preview_lines", d.preview_lines, "general.")
                 .min(1000),
+            preview_download_limit_kb: self
+                .field(
+                    g,
+                    "preview_download_limit_kb",
+                    d.preview_download_limit_kb,
+                    "general.",
+                )
+                .min(100_000),
         }
     }
 
@@ -552,6 +570,7 @@ mod tests {
                 check_interval_mins: Some(15),
                 mail_folder: Some("/home/me/Mail".into()),
                 preview_lines: 20,
+                preview_download_limit_kb: 500,
             },
             accounts: vec![account],
         }

@@ -31,6 +31,8 @@ pub struct AccountJob {
     /// here, off the UI thread, since it may first take over an earlier one.
     pub store: StoreHome,
     pub preview_lines: u32,
+    /// See `engine::CheckOptions::retr_preview_max_bytes`.
+    pub retr_preview_max_bytes: u64,
 }
 
 impl AccountJob {
@@ -465,6 +467,7 @@ fn run_account_job(
             let options = CheckOptions {
                 preview_lines: job.preview_lines,
                 expire_after_days: job.settings.delete_after_days,
+                retr_preview_max_bytes: job.retr_preview_max_bytes,
             };
             let mut report =
                 engine::check(&account, Some(&mut store), &options, observe, &mut progress)?;
@@ -575,6 +578,7 @@ mod tests {
             settings,
             store: crate::store::StorePaths::in_dir(dir.path()).into(),
             preview_lines: 5,
+            retr_preview_max_bytes: 1_000_000,
         };
         worker.send(Request::Check(job.clone()));
         worker.send(Request::Check(job));

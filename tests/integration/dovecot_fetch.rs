@@ -72,6 +72,7 @@ pub fn account_over(dc: &Dovecot, user: &DovecotUser, security: Security, port: 
             secret: Secret::new(dc.password().to_owned()),
             method: AuthMethod::Auto,
             allow_cleartext: false,
+            remembered: None,
         },
     }
 }
