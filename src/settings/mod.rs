@@ -23,7 +23,9 @@ use crate::store::{StoreError, write_atomic};
 #[derive(Clone, Debug)]
 pub struct Paths {
     pub settings_file: PathBuf,
-    /// One folder per account: ledger, previews and (by default) the Maildir.
+    /// One folder per mailbox: ledger, previews and (by default) the
+    /// Maildir; `<id>` for the app's accounts, `USER@HOST_PORT` for
+    /// mailboxes only the command line knows (see `stores`).
     pub accounts_dir: PathBuf,
     /// Only used for accounts whose owner chose to store the password in a
     /// file (no keyring available).

@@ -354,11 +354,18 @@ fn lock_store(dir: &Path) -> Result<fs::File, StoreError> {
 
 /// Moves the store folder `from` to `to` in one rename.
 fn take_over(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let _lock = lock_store(from)?;
+    let lock = lock_store(from)?;
     if let Some(parent) = to.parent() {
         create_private_dir(parent)?;
     }
-    match fs::rename(from, to) {
+    // Windows cannot rename a folder with a file open inside: there the
+    // lock only proves nobody was busy a moment ago.
+    #[cfg(not(unix))]
+    drop(lock);
+    let renamed = fs::rename(from, to);
+    #[cfg(unix)]
+    drop(lock);
+    match renamed {
         Ok(()) => {
             tracing::info!(from = %from.display(), to = %to.display(), "took over an earlier store of this mailbox");
             if let Some(parent) = to.parent() {
