@@ -357,6 +357,13 @@ fn account_uses_its_stored_password_and_its_connection_settings() {
     run.expect_code(2);
     assert!(run.stderr.contains("LETTERBOX_PASSWORD"), "{}", run.stderr);
     check(Some("secret")).expect_code(0);
+    // Stored in the file, but not there (yet): the same.
+    config.settings("", &[account("file")]);
+    config.passwords("other = \"secret\"\n");
+    let run = check(None);
+    run.expect_code(2);
+    assert!(run.stderr.contains("passwords.toml"), "{}", run.stderr);
+    check(Some("secret")).expect_code(0);
     // Without the pinned fingerprint the certificate is not trusted.
     config.settings(
         "",
