@@ -13,6 +13,7 @@ mod dovecot_selftest;
 mod fetch_cli;
 mod fetch_faults;
 mod pop3_server_selftest;
+mod real_servers;
 mod smoke;
 mod transcripts;
 mod ui;

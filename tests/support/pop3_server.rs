@@ -1726,7 +1726,9 @@ fn crlf_line(text: &str) -> Vec<u8> {
 fn multiline(status: &str, body: &[u8]) -> Vec<u8> {
     let mut out = crlf_line(status);
     out.extend_from_slice(&dot_stuff(body));
-    if !body.is_empty() && !body.ends_with(b"\r\n") {
+    // A body in bare-LF form (`ServerConfig::bare_lf`) ends in a bare LF.
+    let bare_lf_form = body.ends_with(b"\n") && memchr::memmem::find(body, b"\r\n").is_none();
+    if !body.is_empty() && !body.ends_with(b"\r\n") && !bare_lf_form {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b".\r\n");
