@@ -4,10 +4,15 @@
 //! taken over instead of downloading everything again.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use letterbox::engine::{self, FetchPolicy};
+use letterbox::engine::{self, CheckReport, FetchPolicy};
 use letterbox::net::Observe;
+use letterbox::settings::secrets::{MemoryStore, Passwords};
+use letterbox::settings::{Paths, Settings};
 use letterbox::store::{AccountStore, StorePaths};
+use letterbox::worker::{AccountJob, Event, Request, Worker};
 
 use crate::fetch_faults::account_for;
 use crate::support::cli::{Run, letterbox_env};
@@ -253,6 +258,59 @@ fn the_account_a_cli_store_belongs_to_adopts_it() {
     assert!(!cli_store.exists(), "taken over, not copied");
     assert!(config.accounts().join("home/ledger.json").is_file());
     assert_eq!(retrieved(&server), 3);
+}
+
+/// Checks the account `id` the way the app does: a worker job with the
+/// store `Paths::store_paths` gives it.
+fn check_in_the_app(config: &Config, id: &str) -> CheckReport {
+    let paths = Paths::in_dir(config.path());
+    let (settings, _) = Settings::load(&paths.settings_file).expect("settings");
+    let account = settings.account(id).expect("account").clone();
+    let passwords = Passwords::new(
+        Arc::new(MemoryStore::default()),
+        paths.password_file.clone(),
+    );
+    let worker = Worker::start(passwords, Arc::new(|| {}));
+    worker.send(Request::Check(AccountJob {
+        store: paths.store_paths(&account, &settings.general),
+        settings: account,
+        preview_lines: 5,
+        retr_preview_max_bytes: 0,
+    }));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match worker.try_recv() {
+            Some(Event::Checked { report, .. }) => return report,
+            Some(Event::Failed { failure, .. }) => panic!("the check failed: {failure:?}"),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    panic!("the check did not end");
+}
+
+#[test]
+fn the_app_knows_what_the_command_line_downloaded() {
+    let server = MailServer::start(ServerConfig::default(), sample_mailbox(3));
+    let config = Config::new();
+    assert_eq!(downloaded(&fetch_url(&config, &server, &[])), 3);
+    config.settings("", &[plain_account("home", "Home", server.port())]);
+    config.passwords("home = \"secret\"\n");
+    server.add_message(Message::sample("uid-late", "late", "hi\n"));
+    let report = check_in_the_app(&config, "home");
+    let new: Vec<bool> = report.messages.iter().map(|m| m.is_new).collect();
+    assert_eq!(new, [false, false, false, true], "only the late one is new");
+    assert_eq!(delivered(&config.accounts().join("home/Maildir")), 3);
+    assert!(
+        !config
+            .accounts()
+            .join(format!("alice@127.0.0.1_{}", server.port()))
+            .exists()
+    );
+    // And the command line, asked by URL again, now uses the app's store.
+    let again = fetch_url(&config, &server, &[]);
+    assert_eq!(downloaded(&again), 1);
+    assert_eq!(maildir_of(&again), config.accounts().join("home/Maildir"));
 }
 
 #[test]
