@@ -246,7 +246,7 @@ impl StoreHome {
         let earlier: Vec<&PathBuf> = self
             .earlier
             .iter()
-            .filter(|dir| *dir != target && dir.is_dir())
+            .filter(|dir| *dir != target && looks_like_store(dir))
             .collect();
         if exists(target)? {
             for dir in earlier {
@@ -305,6 +305,12 @@ impl StoreHome {
     pub fn open_starting_over(&self) -> Result<AccountStore, StoreError> {
         AccountStore::open_starting_over(&self.settle()?)
     }
+}
+
+/// A folder Letterbox made for a store, not anything else that happens to
+/// have the same name (a profile may be any folder).
+fn looks_like_store(dir: &Path) -> bool {
+    dir.join("ledger.json").is_file() || dir.join("Maildir").join("new").is_dir()
 }
 
 fn exists(path: &Path) -> Result<bool, StoreError> {
@@ -524,6 +530,22 @@ mod tests {
             "Pop.Ex",
         );
         assert!(!other.settle().unwrap().state_dir.exists());
+    }
+
+    #[test]
+    fn only_stores_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("alice@h");
+        fs::create_dir_all(other.join("photos")).unwrap();
+        let home = url_store_in(dir.path(), &MailboxId::new("alice", "h", 995), "h");
+        assert_eq!(
+            home.settle().unwrap().state_dir,
+            dir.path().join("alice@h_995")
+        );
+        assert!(
+            other.join("photos").is_dir(),
+            "not a store: left where it is"
+        );
     }
 
     #[test]
