@@ -108,19 +108,41 @@ impl CheckReport {
 
     /// Why a message has no preview, as a sentence for a person.
     pub fn no_preview_reason(&self, size_bytes: u64) -> String {
-        let notes = &self.previews;
+        self.previews.no_preview_reason(size_bytes, self.expire)
+    }
+}
+
+impl PreviewNotes {
+    /// Why a message of this size has no preview, as a sentence for a
+    /// person. `expire` is the server's EXPIRE policy.
+    pub fn no_preview_reason(&self, size_bytes: u64, expire: Option<Expire>) -> String {
+        let notes = self;
         match (notes.top_unsupported, notes.retrieved_up_to_bytes) {
             (true, Some(limit)) if size_bytes > limit => format!(
                 "This server cannot show a message without sending all of it, so only messages up to {} are previewed.",
                 crate::mail::human_size(limit)
             ),
-            (true, None) => match self.expire {
+            (true, None) => match expire {
                 Some(Expire::Days(_)) => "This server cannot show a message without sending all of it, and it deletes mail some time after it was sent, so Letterbox does not preview mail you have not downloaded.".into(),
                 _ => "This server cannot show a message without sending all of it, and previews by download are turned off.".into(),
             },
             _ if notes.deferred > 0 => "No preview yet: this mailbox holds many new messages, and each check previews the newest ones first.".into(),
             _ => "The server gave no preview of this message.".into(),
         }
+    }
+
+    /// A note for the account as a whole, when its previews are limited.
+    pub fn account_note(&self) -> Option<String> {
+        if !self.top_unsupported {
+            return None;
+        }
+        Some(match self.retrieved_up_to_bytes {
+            Some(limit) => format!(
+                "This server cannot show a message without sending all of it: messages up to {} are downloaded to preview them, larger ones show no preview.",
+                crate::mail::human_size(limit)
+            ),
+            None => "This server cannot show a message without sending all of it, so messages show no preview.".into(),
+        })
     }
 }
 

@@ -494,8 +494,9 @@ fn run_account_job(
             });
             Ok(())
         })(),
-        Request::Preview(_, key, lines) => {
-            engine::preview(&account, &key, lines, observe).map(|preview| {
+        Request::Preview(job, key, lines) => {
+            let retr_max_bytes = job.retr_preview_max_bytes;
+            engine::preview(&account, &key, lines, retr_max_bytes, observe).map(|preview| {
                 emitter.emit(Event::Preview {
                     account_id: account_id.clone(),
                     key,
