@@ -6,6 +6,7 @@
 
 pub mod presets;
 pub mod secrets;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 
@@ -15,14 +16,16 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Account;
 use crate::net::{Credentials, Endpoint, Fingerprint, Security};
 use crate::pop3::{AuthMethod, Secret};
-use crate::store::{StoreError, StorePaths, write_atomic};
+use crate::store::{StoreError, write_atomic};
 
 /// Where Letterbox keeps its files. Injected, so tests and the demo never
 /// touch the user's real settings.
 #[derive(Clone, Debug)]
 pub struct Paths {
     pub settings_file: PathBuf,
-    /// One folder per account: ledger, previews and (by default) the Maildir.
+    /// One folder per mailbox: ledger, previews and (by default) the
+    /// Maildir; `<id>` for the app's accounts, `USER@HOST_PORT` for
+    /// mailboxes only the command line knows (see `stores`).
     pub accounts_dir: PathBuf,
     /// Only used for accounts whose owner chose to store the password in a
     /// file (no keyring available).
@@ -47,17 +50,6 @@ impl Paths {
             accounts_dir: dir.join("accounts"),
             password_file: dir.join("passwords.toml"),
         }
-    }
-
-    /// Where an account's ledger and mail live. `mail_folder` (General)
-    /// moves the Maildirs elsewhere.
-    pub fn store_paths(&self, account: &AccountSettings, general: &General) -> StorePaths {
-        let state_dir = self.accounts_dir.join(&account.id);
-        let maildir = match &general.mail_folder {
-            Some(root) => root.join(&account.id),
-            None => state_dir.join("Maildir"),
-        };
-        StorePaths { state_dir, maildir }
     }
 }
 

@@ -14,7 +14,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use fsutil::{sync_dir, write_atomic};
+pub use fsutil::{create_private_dir, sync_dir, write_atomic};
 pub use ledger::{Entry, Ledger, LoginRecord, Status, now_unix};
 pub use maildir::Maildir;
 pub use retrieved::RetrievedCache;

@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod account_store;
 mod check;
 mod dovecot_check;
 mod dovecot_fetch;
