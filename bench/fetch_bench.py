@@ -227,8 +227,15 @@ class Ctx:
 
 
 def letterbox_argv(ctx, out):
+    # An empty settings folder: the user's own app accounts never count.
     return [LETTERBOX, "fetch", "--url", "pop3s://%s@localhost:%s" % (USER, ctx.port),
-            "--ca-file", ctx.ca, "--profile", out, "--json"]
+            "--ca-file", ctx.ca, "--profile", out, "--json",
+            "--config-dir", os.path.join(RUNS, "no-settings")]
+
+
+def store_dir(ctx, out):
+    """The mailbox's store inside a profile: USER@HOST_PORT."""
+    return os.path.join(out, "%s@localhost_%s" % (USER, ctx.port))
 
 
 def make_variants(ctx, shared):
@@ -240,8 +247,8 @@ def make_variants(ctx, shared):
         "desc": "letterbox fetch over TLS into a fresh profile (fsync per message, keep on server)",
         "argv": lambda out: letterbox_argv(ctx, out),
         "env": lb_env,
-        "files": lambda out: count_files(os.path.join(out, "%s@localhost" % USER, "Maildir", "new")),
-        "leftover": lambda out: count_files(os.path.join(out, "%s@localhost" % USER, "Maildir", "tmp"))[0],
+        "files": lambda out: count_files(os.path.join(store_dir(ctx, out), "Maildir", "new")),
+        "leftover": lambda out: count_files(os.path.join(store_dir(ctx, out), "Maildir", "tmp"))[0],
         "exact_bytes": True,
     }
     v["raw-save"] = {
@@ -412,7 +419,7 @@ def profile(ctx, lines):
     walls = {}
 
     def check(out, what):
-        n, b = count_files(os.path.join(out, "%s@localhost" % USER, "Maildir", "new"))
+        n, b = count_files(os.path.join(store_dir(ctx, out), "Maildir", "new"))
         if n != ctx.count:
             lines.append("  !! %s run delivered %d of %d messages" % (what, n, ctx.count))
         return n

@@ -221,6 +221,8 @@ impl App {
             settings: account.clone(),
             store: self.paths.store_paths(account, &self.settings.general),
             preview_lines: account.effective_preview_lines(&self.settings.general),
+            retr_preview_max_bytes: u64::from(self.settings.general.preview_download_limit_kb)
+                * 1000,
         }
     }
 

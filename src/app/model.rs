@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{ApplyReport, CheckReport, Progress};
+use crate::engine::{ApplyReport, CheckReport, PreviewNotes, Progress};
 use crate::mail::Preview;
 use crate::store::Status;
 use crate::worker::{Failure, JobKind};
@@ -125,6 +125,9 @@ pub struct AccountState {
     /// The server deletes mail once it is downloaded (EXPIRE 0).
     pub server_deletes_on_download: bool,
     pub login_delay_secs: Option<u32>,
+    /// How the last check got its previews, and why some are missing.
+    pub preview_notes: PreviewNotes,
+    pub expire: Option<crate::pop3::Expire>,
     pub busy: Option<JobKind>,
     pub progress: Option<Progress>,
     pub error: Option<Failure>,
@@ -159,7 +162,7 @@ impl AccountState {
                 Row::new(
                     m.key.filter(|_| !m.ambiguous),
                     m.size_bytes,
-                    m.preview,
+                    m.preview.map(|p| *p),
                     status,
                 )
             })
@@ -171,6 +174,8 @@ impl AccountState {
         self.uidl_supported = report.uidl_supported;
         self.server_deletes_on_download = report.expire == Some(crate::pop3::Expire::Days(0));
         self.login_delay_secs = report.login_delay_secs;
+        self.preview_notes = report.previews;
+        self.expire = report.expire;
         self.error = None;
         let present: BTreeSet<&str> = self.rows.iter().filter_map(|r| r.key.as_deref()).collect();
         self.staged_deletions

@@ -29,6 +29,9 @@ pub(crate) fn preview_panel_ui(ui: &mut egui::Ui, app: &mut App) {
     let preview = longer.or(row.preview.as_ref()).cloned();
     let key = row.key.clone();
     let busy = state.busy.is_some();
+    let missing = state
+        .preview_notes
+        .no_preview_reason(row.size_bytes, state.expire);
     let _ = index;
     egui::Panel::bottom("preview")
         .resizable(true)
@@ -37,7 +40,7 @@ pub(crate) fn preview_panel_ui(ui: &mut egui::Ui, app: &mut App) {
         .show(ui, |ui| {
             ui.add_space(6.0);
             let Some(preview) = preview else {
-                ui.label("The server gave no preview of this message.");
+                ui.add(egui::Label::new(missing).wrap());
                 return;
             };
             egui::Grid::new("preview-headers")

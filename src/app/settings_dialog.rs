@@ -489,6 +489,19 @@ impl SettingsDialog {
                 ui.add(egui::DragValue::new(&mut general.preview_lines).range(0..=1000))
                     .labelled_by(label.id);
                 ui.end_row();
+                let label = ui.label("Download to preview up to");
+                ui.add(
+                    egui::DragValue::new(&mut general.preview_download_limit_kb)
+                        .range(0..=100_000)
+                        .suffix(" KB"),
+                )
+                .labelled_by(label.id)
+                .on_hover_text(
+                    "Some servers cannot show a message's first lines without sending all of it. \
+                     There, messages up to this size are downloaded to preview them (and kept, so \
+                     Download does not fetch them again); larger ones show no preview. 0: never.",
+                );
+                ui.end_row();
             });
         ui.add_space(6.0);
         ui.label("Automatic checks respect each server's minimum time between logins.");

@@ -73,6 +73,11 @@ pub(crate) fn banners_ui(ui: &mut egui::Ui, app: &mut App) {
             "This server does not give messages stable ids (UIDL); Letterbox recognises them by their headers instead.",
         );
     }
+    if state.checked
+        && let Some(note) = state.preview_notes.account_note()
+    {
+        ui.colored_label(ui.visuals().warn_fg_color, note);
+    }
     if state.server_deletes_on_download {
         ui.colored_label(
             ui.visuals().warn_fg_color,

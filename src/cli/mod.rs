@@ -1,20 +1,25 @@
-//! The command line: `letterbox check` (and later `fetch`) for scripting,
-//! tests and benchmarks. It parses arguments into the engine's types, runs
-//! the engine, and prints results; every failure class has its own exit
-//! code and a sentence on stderr.
+//! The command line: `letterbox check` and `fetch` for scripting, tests
+//! and benchmarks. It parses arguments into the engine's types, runs the
+//! engine, and prints results; every failure class has its own exit code
+//! and a sentence on stderr. A mailbox is either given whole (`--url`) or
+//! taken from the app's settings (`--account`); either way its store is
+//! the one the app would use (`settings::stores`), never a second one.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, Account, ApplyReport, CheckOptions, CheckReport, FetchPolicy};
 use crate::mail::human_size;
 use crate::net::{Credentials, Endpoint, Error as NetError, Fingerprint, Observe, Security};
-use crate::pop3::{AuthMethod, Secret};
-use crate::store::{AccountStore, StoreError, StorePaths};
+use crate::pop3::{AuthMethod, Secret, escape_controls};
+use crate::settings::secrets::Passwords;
+use crate::settings::stores::{MailboxId, StoreHome, url_store_in};
+use crate::settings::{AccountSettings, PasswordStorage, Paths, Settings};
+use crate::store::StoreError;
 
 /// Letterbox: check your POP3 mailbox, preview mail on the server, and
 /// download, keep or delete each message.
@@ -71,7 +76,10 @@ Exit codes: 0 success, 1 internal error, 2 bad arguments, 3 network problem \
 7 the server broke the protocol, 8 local storage problem (disk full, damaged \
 record of downloaded mail, another Letterbox busy with the account), 130 cancelled.
 
-The password is read from the environment variable LETTERBOX_PASSWORD.";
+With --url the password is read from the environment variable \
+LETTERBOX_PASSWORD. With --account it is taken where the app keeps it (the \
+keyring, or the password file), and from LETTERBOX_PASSWORD if it is not \
+stored there (\"ask each session\").";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SecurityArg {
@@ -97,31 +105,42 @@ pub enum AuthArg {
 
 /// How to reach and log in to the server; shared by the subcommands.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("mailbox").required(true).args(["url", "account"])))]
 pub struct ConnectArgs {
     /// pop3s://USER@HOST[:PORT] (implicit TLS) or pop3://USER@HOST[:PORT]
     /// (STARTTLS unless --security says otherwise). A user name containing
     /// @ may be written as is or with %40.
     #[arg(long)]
-    pub url: String,
+    pub url: Option<String>,
+    /// An account set up in the app, by its name, e-mail address or id
+    /// (any case): its server, security, certificate, sign-in method,
+    /// password (where the app keeps it; else LETTERBOX_PASSWORD) and store.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// Overrides the security implied by the URL scheme.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "account")]
     pub security: Option<SecurityArg>,
     /// Trust this extra certificate (PEM) for the server, e.g. a self-signed one.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", conflicts_with = "account")]
     pub ca_file: Option<PathBuf>,
     /// Trust exactly the server certificate with this SHA-256 fingerprint.
-    #[arg(long, value_name = "SHA256")]
+    #[arg(long, value_name = "SHA256", conflicts_with = "account")]
     pub fingerprint: Option<String>,
     /// Sign-in method.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto", conflicts_with = "account")]
     pub auth: AuthArg,
     /// Allow sending the password unencrypted (only matters with
     /// --security none).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "account")]
     pub allow_plaintext: bool,
     /// Seconds to wait for the server before giving up.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout_secs: u64,
+    /// The app's settings folder (settings.toml, passwords.toml, accounts/).
+    /// Default: the app's own (on Linux ~/.config/letterbox, with stores in
+    /// ~/.local/share/letterbox/accounts).
+    #[arg(long, value_name = "DIR", env = "LETTERBOX_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -131,12 +150,17 @@ pub struct CheckArgs {
     /// Lines of each message's text to preview.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub preview_lines: u32,
+    /// On a server without TOP, download messages up to this many KB to
+    /// preview them (larger ones get no preview; 0: never).
+    #[arg(long, default_value_t = 1000, value_name = "KB")]
+    pub preview_download_limit_kb: u64,
     /// Print JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Compare with (and record in) the ledger kept in this folder, so each
-    /// message says whether it is new. See `fetch --profile`.
-    #[arg(long, value_name = "DIR")]
+    /// Compare with (and record in) the mailbox's store in this folder, so
+    /// each message says whether it is new. See `fetch --profile`. With
+    /// --account the account's store is always used.
+    #[arg(long, value_name = "DIR", conflicts_with = "account")]
     pub profile: Option<PathBuf>,
 }
 
@@ -144,9 +168,13 @@ pub struct CheckArgs {
 pub struct FetchArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Where downloaded mail and the record of it live: the account's
-    /// Maildir is DIR/USER@HOST/Maildir. Default: the user's data folder.
-    #[arg(long, value_name = "DIR")]
+    /// Where the stores of --url mailboxes live (the record of downloaded
+    /// mail, and the Maildir): DIR/USER@HOST_PORT/Maildir, with characters
+    /// of USER and HOST other than a-z 0-9 . - %-encoded. Default: the
+    /// app's accounts folder (CONFIG_DIR/accounts with --config-dir). If the
+    /// app has an account for the same user, server and port, that
+    /// account's store is used instead, so no mail is downloaded twice.
+    #[arg(long, value_name = "DIR", conflicts_with = "account")]
     pub profile: Option<PathBuf>,
     /// Delete downloaded messages on the server, once they are safely on disk.
     #[arg(long)]
@@ -268,20 +296,18 @@ fn run_demo_server(args: &DemoServerArgs) -> ExitCode {
 }
 
 fn run_check(args: &CheckArgs) -> ExitCode {
-    let account = match connection(&args.connect) {
-        Ok(account) => account,
-        Err(message) => return usage(&message),
+    let Target { account, store } = match target(&args.connect, args.profile.as_deref(), false) {
+        Ok(target) => target,
+        Err(refusal) => return refusal.exit(),
     };
-    let mut store = match &args.profile {
-        Some(profile) => match open_store(profile, &account, false) {
-            Ok(store) => Some(store),
-            Err(error) => return fail(&error.into()),
-        },
-        None => None,
+    let mut store = match store.map(|home| home.open()).transpose() {
+        Ok(store) => store,
+        Err(error) => return fail(&error.into()),
     };
     let options = CheckOptions {
         preview_lines: args.preview_lines,
         expire_after_days: None,
+        retr_preview_max_bytes: args.preview_download_limit_kb * 1000,
     };
     let result = engine::check(
         &account,
@@ -292,6 +318,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     );
     match result {
         Ok(report) => {
+            warn_unidentifiable(&report.previews.skipped_uidls);
             let with_new = store.is_some();
             let printed = if args.json {
                 print_json(&report, with_new)
@@ -308,15 +335,22 @@ fn run_check(args: &CheckArgs) -> ExitCode {
 }
 
 fn run_fetch(args: &FetchArgs) -> ExitCode {
-    let account = match connection(&args.connect) {
-        Ok(account) => account,
-        Err(message) => return usage(&message),
+    let (account, home) = match target(&args.connect, args.profile.as_deref(), true) {
+        Ok(Target {
+            account,
+            store: Some(home),
+        }) => (account, home),
+        Ok(Target { store: None, .. }) => {
+            return usage("no data folder is known for this user; give --profile DIR");
+        }
+        Err(refusal) => return refusal.exit(),
     };
-    let profile = match args.profile.clone().or_else(default_profile) {
-        Some(profile) => profile,
-        None => return usage("no data folder is known for this user; give --profile DIR"),
+    let opened = if args.start_new_ledger {
+        home.open_starting_over()
+    } else {
+        home.open()
     };
-    let mut store = match open_store(&profile, &account, args.start_new_ledger) {
+    let mut store = match opened {
         Ok(store) => store,
         Err(error) => return fail(&error.into()),
     };
@@ -332,6 +366,7 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
         &mut |_| {},
     ) {
         Ok(report) => {
+            warn_unidentifiable(&report.unidentifiable);
             let printed = if args.json {
                 print_fetch_json(&report, store.maildir.root())
             } else {
@@ -344,7 +379,10 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 for (key, reason) in &report.failed {
-                    eprintln!("letterbox: message {key} was not fetched: {reason}");
+                    eprintln!(
+                        "letterbox: message {key} was not fetched: {}",
+                        escape_controls(reason)
+                    );
                 }
                 ExitCode::from(exit::SERVER)
             }
@@ -353,40 +391,206 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
     }
 }
 
-/// The folder for one account inside a profile: `PROFILE/USER@HOST`.
-pub fn account_dir(profile: &Path, account: &Account) -> PathBuf {
-    let id = format!("{}@{}", account.credentials.user, account.endpoint.host);
-    let safe: String = id
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "@.-_+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    profile.join(safe)
+/// The mailbox a command works on: how to reach it, and its store (if the
+/// command keeps one).
+struct Target {
+    account: Account,
+    store: Option<StoreHome>,
 }
 
-fn open_store(
-    profile: &Path,
-    account: &Account,
-    start_over: bool,
-) -> Result<AccountStore, StoreError> {
-    let paths = StorePaths::in_dir(&account_dir(profile, account));
-    if start_over {
-        AccountStore::open_starting_over(&paths)
-    } else {
-        AccountStore::open(&paths)
+/// Why a command could not start.
+enum Refusal {
+    Usage(String),
+    /// The app's settings could not be read: going on without them could
+    /// download mail the app already has.
+    Store(StoreError),
+}
+
+impl Refusal {
+    fn exit(self) -> ExitCode {
+        match self {
+            Refusal::Usage(message) => usage(&message),
+            Refusal::Store(error) => fail(&error.into()),
+        }
     }
 }
 
-/// `~/.local/share/letterbox/accounts` on Linux, the platform's
-/// equivalent elsewhere.
-pub fn default_profile() -> Option<PathBuf> {
-    directories::ProjectDirs::from("org", "Letterbox", "letterbox")
-        .map(|dirs| dirs.data_dir().join("accounts"))
+impl From<String> for Refusal {
+    fn from(message: String) -> Refusal {
+        Refusal::Usage(message)
+    }
+}
+
+/// The app's files: `--config-dir` (or `LETTERBOX_CONFIG_DIR`), else the
+/// app's standard places.
+fn config_paths(args: &ConnectArgs) -> Option<Paths> {
+    match &args.config_dir {
+        Some(dir) => Some(Paths::in_dir(dir)),
+        None => Paths::standard(),
+    }
+}
+
+/// Works out the mailbox and its store, the same way the app does.
+/// `profile`: where --url stores live; without it a store is kept only if
+/// `store_by_default` (then in the app's accounts folder).
+fn target(
+    args: &ConnectArgs,
+    profile: Option<&Path>,
+    store_by_default: bool,
+) -> Result<Target, Refusal> {
+    let paths = config_paths(args);
+    if let Some(name) = &args.account {
+        let paths = paths.ok_or_else(|| {
+            "no settings folder is known for this user; give --config-dir DIR".to_owned()
+        })?;
+        return account_target(args, name, &paths);
+    }
+    let account = connection(args)?;
+    let profile = match (profile, &paths) {
+        (Some(profile), _) => profile.to_owned(),
+        (None, Some(paths)) if store_by_default => paths.accounts_dir.clone(),
+        _ => {
+            return Ok(Target {
+                account,
+                store: None,
+            });
+        }
+    };
+    let typed_host = account.endpoint.host.clone();
+    let id = MailboxId::new(
+        &account.credentials.user,
+        &typed_host,
+        account.endpoint.port,
+    );
+    let store = match &paths {
+        Some(paths) => {
+            let settings = load_settings(paths)?;
+            paths.url_store(&settings, &profile, &id, &typed_host).0
+        }
+        None => url_store_in(&profile, &id, &typed_host),
+    };
+    Ok(Target {
+        account,
+        store: Some(store),
+    })
+}
+
+/// The app's settings, read as the app reads them; what it would tell the
+/// user about them goes to stderr.
+fn load_settings(paths: &Paths) -> Result<Settings, Refusal> {
+    let (settings, notices) = Settings::load(&paths.settings_file).map_err(Refusal::Store)?;
+    for notice in notices {
+        eprintln!(
+            "letterbox: note on {}: {notice}",
+            paths.settings_file.display()
+        );
+    }
+    Ok(settings)
+}
+
+/// `--account NAME`: the app's account, with everything the app would use.
+fn account_target(args: &ConnectArgs, name: &str, paths: &Paths) -> Result<Target, Refusal> {
+    let settings = load_settings(paths)?;
+    let settings_account = find_account(&settings, name, &paths.settings_file)?;
+    let label = settings_account.display_name();
+    if let Some(problem) = settings_account.problems().first() {
+        return Err(format!("the account {label:?} cannot be used yet: {problem}").into());
+    }
+    let password = account_password(paths, settings_account)?;
+    let mut account = settings_account
+        .to_account(password)
+        .map_err(|problem| format!("the account {label:?} cannot be used: {problem}"))?;
+    set_timeouts(&mut account.endpoint, args.timeout_secs);
+    Ok(Target {
+        account,
+        store: Some(paths.store_paths(settings_account, &settings.general)),
+    })
+}
+
+/// The account whose name, e-mail address or id is `name` (any case). An
+/// id always works, even where names are shared.
+pub fn find_account<'s>(
+    settings: &'s Settings,
+    name: &str,
+    settings_file: &Path,
+) -> Result<&'s AccountSettings, String> {
+    let wanted = name.trim().to_lowercase();
+    let same = |field: &str| !field.trim().is_empty() && field.trim().to_lowercase() == wanted;
+    let matches: Vec<&AccountSettings> = settings
+        .accounts
+        .iter()
+        .filter(|a| same(&a.name) || same(&a.email) || same(&a.id))
+        .collect();
+    let by_id: Vec<&AccountSettings> = matches.iter().copied().filter(|a| same(&a.id)).collect();
+    match (matches.as_slice(), by_id.as_slice()) {
+        ([one], _) | (_, [one]) => Ok(*one),
+        ([], _) if settings.accounts.is_empty() => Err(format!(
+            "the app has no accounts (settings: {}); set one up in the app, or use --url",
+            settings_file.display()
+        )),
+        ([], _) => Err(format!(
+            "no account is called {name:?}. The app's accounts:\n{}",
+            account_list(settings.accounts.iter())
+        )),
+        (many, _) => Err(format!(
+            "{name:?} could be any of these accounts; give its id:\n{}",
+            account_list(many.iter().copied())
+        )),
+    }
+}
+
+fn account_list<'a>(accounts: impl Iterator<Item = &'a AccountSettings>) -> String {
+    accounts
+        .map(|a| {
+            let email = if a.email.trim().is_empty() {
+                String::new()
+            } else {
+                format!(" <{}>", a.email.trim())
+            };
+            format!(
+                "  {}{email}  ({}@{}:{}, id {})",
+                a.display_name(),
+                a.username.trim(),
+                a.host.trim(),
+                a.port,
+                a.id
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The password from where the app keeps it; `LETTERBOX_PASSWORD` when it
+/// is not kept anywhere ("ask each session") or could not be read.
+fn account_password(paths: &Paths, account: &AccountSettings) -> Result<Secret<String>, String> {
+    let stored = Passwords::system(paths.password_file.clone()).get(account);
+    let from_env = std::env::var("LETTERBOX_PASSWORD").ok();
+    let label = account.display_name();
+    match (stored, from_env) {
+        (Ok(Some(password)), _) => Ok(password),
+        (_, Some(password)) => Ok(Secret::new(password)),
+        (Ok(None), None) => Err(match account.password_storage {
+            PasswordStorage::AskEachSession => format!(
+                "the app asks for the password of {label:?} each session; give it in the environment variable LETTERBOX_PASSWORD"
+            ),
+            PasswordStorage::Keyring => format!(
+                "no password for {label:?} is in the keyring; save it in the app, or give it in LETTERBOX_PASSWORD"
+            ),
+            PasswordStorage::File => format!(
+                "no password for {label:?} is in {}; save it in the app, or give it in LETTERBOX_PASSWORD",
+                paths.password_file.display()
+            ),
+        }),
+        (Err(error), None) => Err(format!(
+            "the password of {label:?} could not be read: {error}; give it in LETTERBOX_PASSWORD"
+        )),
+    }
+}
+
+fn set_timeouts(endpoint: &mut Endpoint, timeout_secs: u64) {
+    endpoint.timeouts.io = Duration::from_secs(timeout_secs.max(1));
+    endpoint.timeouts.connect = endpoint.timeouts.io.min(Duration::from_secs(30));
+    endpoint.timeouts.no_progress = endpoint.timeouts.io * 2;
 }
 
 fn usage(message: &str) -> ExitCode {
@@ -395,18 +599,21 @@ fn usage(message: &str) -> ExitCode {
 }
 
 /// Prints the error as a sentence, the next step, and the detail.
+/// Everything is escaped on the way out: the server's words (and its
+/// certificate's) must not reach the terminal as escape sequences.
 fn fail(error: &engine::Error) -> ExitCode {
     let message = error.user_message();
-    eprintln!("letterbox: {}", message.headline);
-    eprintln!("  {}", message.next_step);
+    let mut text = format!("letterbox: {}\n  {}\n", message.headline, message.next_step);
     if let Some(cert) = error.net().and_then(NetError::certificate) {
-        eprintln!("  certificate subject: {}", cert.subject);
-        eprintln!("  issuer: {}", cert.issuer);
-        eprintln!("  valid: {} to {}", cert.not_before, cert.not_after);
-        eprintln!("  SHA-256 fingerprint: {}", cert.sha256);
-        eprintln!("  (to trust it: --fingerprint {})", cert.sha256);
+        text.push_str(&format!(
+            "  certificate subject: {}\n  issuer: {}\n  valid: {} to {}\n  SHA-256 fingerprint: {}\n  (to trust it: --fingerprint {})\n",
+            cert.subject, cert.issuer, cert.not_before, cert.not_after, cert.sha256, cert.sha256
+        ));
     }
-    eprintln!("  detail: {}", message.detail);
+    text.push_str(&format!("  detail: {}", message.detail));
+    for line in text.lines() {
+        eprintln!("{}", escape_controls(line));
+    }
     ExitCode::from(exit_code(error))
 }
 
@@ -422,6 +629,7 @@ pub fn exit_code(error: &engine::Error) -> u8 {
         NetError::Resolve { .. }
         | NetError::Connect { .. }
         | NetError::Timeout { .. }
+        | NetError::Stalled { .. }
         | NetError::ConnectionClosed
         | NetError::Io(_) => exit::NETWORK,
         NetError::AuthFailed { .. } | NetError::Greeting { .. } | NetError::Server { .. } => {
@@ -509,7 +717,11 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// Builds the account (endpoint and credentials) from the shared arguments.
 pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
-    let url = parse_url(&args.url)?;
+    let url = args
+        .url
+        .as_deref()
+        .ok_or_else(|| "give --url or --account".to_owned())?;
+    let url = parse_url(url)?;
     let security = match args.security {
         Some(SecurityArg::Tls) => Security::Tls,
         Some(SecurityArg::Starttls) => Security::StartTls,
@@ -518,8 +730,7 @@ pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
     };
     let port = url.port.unwrap_or(security.default_port());
     let mut endpoint = Endpoint::new(&url.host, port, security);
-    endpoint.timeouts.io = Duration::from_secs(args.timeout_secs.max(1));
-    endpoint.timeouts.connect = endpoint.timeouts.io.min(Duration::from_secs(30));
+    set_timeouts(&mut endpoint, args.timeout_secs);
     if let Some(path) = &args.ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read the certificate file {}: {e}", path.display()))?;
@@ -548,6 +759,7 @@ pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
         secret: Secret::new(password),
         method,
         allow_cleartext: args.allow_plaintext,
+        remembered: None,
     };
     Ok(Account {
         endpoint,
@@ -559,7 +771,30 @@ pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
 struct JsonReport<'a> {
     total: u32,
     size_bytes: u64,
-    messages: Vec<JsonMessage<'a>>,
+    messages: JsonMessages<'a>,
+}
+
+/// The messages, turned into JSON one at a time as they are written: a
+/// mailbox may list a million of them.
+struct JsonMessages<'a> {
+    report: &'a CheckReport,
+    with_new: bool,
+}
+
+impl serde::Serialize for JsonMessages<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let report = self.report;
+        serializer.collect_seq(report.messages.iter().map(|m| JsonMessage {
+            number: m.number.get(),
+            uid: m.key.as_deref().filter(|_| report.uidl_supported),
+            size: m.size_bytes,
+            from: m.preview.as_ref().map(|p| p.from.as_str()),
+            subject: m.preview.as_ref().map(|p| p.subject.as_str()),
+            date: m.preview.as_ref().map(|p| p.date.as_str()),
+            preview: m.preview.as_ref().map(|p| p.text.as_str()),
+            new: self.with_new.then_some(m.is_new),
+        }))
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -579,28 +814,16 @@ fn print_json(report: &CheckReport, with_new: bool) -> std::io::Result<()> {
     let json = JsonReport {
         total: report.total,
         size_bytes: report.size_bytes,
-        messages: report
-            .messages
-            .iter()
-            .map(|m| JsonMessage {
-                number: m.number.get(),
-                uid: m.uid.as_ref().map(|u| u.as_str()),
-                size: m.size_bytes,
-                from: m.preview.as_ref().map(|p| p.from.as_str()),
-                subject: m.preview.as_ref().map(|p| p.subject.as_str()),
-                date: m.preview.as_ref().map(|p| p.date.as_str()),
-                preview: m.preview.as_ref().map(|p| p.text.as_str()),
-                new: with_new.then_some(m.is_new),
-            })
-            .collect(),
+        messages: JsonMessages { report, with_new },
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, &json)?;
-    writeln!(out)
+    writeln!(out)?;
+    out.flush()
 }
 
 fn print_text(report: &CheckReport, account: &Account) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let plural = if report.total == 1 { "" } else { "s" };
     writeln!(
         out,
@@ -623,7 +846,10 @@ fn print_text(report: &CheckReport, account: &Account) -> std::io::Result<()> {
             out,
             "#{}  {}  {}{mark}",
             m.number,
-            m.uid.as_ref().map_or("-", |u| u.as_str()),
+            m.key
+                .as_deref()
+                .filter(|_| report.uidl_supported)
+                .unwrap_or("-"),
             human_size(m.size_bytes)
         )?;
         match &m.preview {
@@ -635,10 +861,20 @@ fn print_text(report: &CheckReport, account: &Account) -> std::io::Result<()> {
                     writeln!(out, "  | {line}")?;
                 }
             }
-            None => writeln!(out, "  (no preview: the server refused TOP)")?,
+            None => writeln!(out, "  ({})", report.no_preview_reason(m.size_bytes))?,
         }
     }
-    Ok(())
+    out.flush()
+}
+
+/// Says on stderr which messages the server listed with an identity that
+/// cannot be used; they are left alone.
+fn warn_unidentifiable(lines: &[String]) {
+    for line in lines {
+        eprintln!(
+            "letterbox: the server listed a message with an identity (UIDL) Letterbox cannot use, so it is left alone on the server: {line}"
+        );
+    }
 }
 
 #[derive(serde::Serialize)]

@@ -17,7 +17,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::{Client, Credentials, Mailbox, Observe, Outcome, RespCode, Transport};
+use crate::net::{self, Client, Credentials, Mailbox, Observe, Outcome, RespCode, Transport};
+use crate::pop3::AuthMethod;
 use crate::store::{AccountStore, Status, now_unix};
 
 use super::check::record_listing;
@@ -70,6 +71,9 @@ pub struct ApplyReport {
     pub not_deleted: Vec<(String, String)>,
     /// On the server and not in the plan.
     pub untouched: usize,
+    /// UIDL lines the server sent that could not be used: those messages
+    /// are left alone (shortened, control characters escaped).
+    pub unidentifiable: Vec<String>,
     /// Messages the server listed in this session.
     pub listed: usize,
 }
@@ -130,12 +134,60 @@ fn open_and_list(
     observe: Observe,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Mailbox<crate::net::Stream>, Listing), Error> {
-    progress(Progress::Connecting);
-    let client = Client::connect(&account.endpoint, observe)?;
-    let mut mailbox = login(client, &account.credentials, Some(store))?;
-    progress(Progress::LoggedIn);
+    let mut mailbox = connect_and_login(account, observe, Some(store), progress)?;
     let listing = list(&mut mailbox, 0)?;
     Ok((mailbox, listing))
+}
+
+/// Connects and logs in (see `login_with_reconnect`).
+pub(crate) fn connect_and_login(
+    account: &Account,
+    observe: Observe,
+    store: Option<&mut AccountStore>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Mailbox<crate::net::Stream>, Error> {
+    progress(Progress::Connecting);
+    let client = Client::connect(&account.endpoint, observe)?;
+    let mailbox = login_with_reconnect(account, client, store)?;
+    progress(Progress::LoggedIn);
+    Ok(mailbox)
+}
+
+/// Logs in. When the automatic sign-in falls back after the server hung
+/// up on a refused APOP or CRAM-MD5, it connects again and goes on with
+/// the next method.
+pub(crate) fn login_with_reconnect(
+    account: &Account,
+    mut client: Client<crate::net::Stream>,
+    mut store: Option<&mut AccountStore>,
+) -> Result<Mailbox<crate::net::Stream>, Error> {
+    let mut refused: Vec<AuthMethod> = Vec::new();
+    loop {
+        match login_after(client, &account.credentials, store.as_deref_mut(), &refused) {
+            Ok(mailbox) => return Ok(mailbox),
+            // Each round refuses at least one more method, so this ends.
+            Err(LoginFailure::Reconnect {
+                refused: now_refused,
+                observe,
+            }) if now_refused.len() > refused.len() => {
+                refused = now_refused;
+                client = Client::connect(&account.endpoint, observe)?;
+            }
+            Err(LoginFailure::Reconnect { refused, .. }) => {
+                return Err(net::Error::AuthFallbackNeedsReconnect { refused }.into());
+            }
+            Err(LoginFailure::Error(e)) => return Err(e),
+        }
+    }
+}
+
+pub(crate) enum LoginFailure {
+    Error(Error),
+    /// Try again on a new connection, without these methods.
+    Reconnect {
+        refused: Vec<AuthMethod>,
+        observe: Observe,
+    },
 }
 
 /// Downloads what the policy says, in one session (`letterbox fetch`).
@@ -166,23 +218,50 @@ pub fn expired_plan(store: &AccountStore, now: i64, days: u32) -> Plan {
     Plan { items }
 }
 
-/// Logs in and remembers the login (and the server's LOGIN-DELAY).
+/// Logs in over one connection and remembers the login (the server's
+/// LOGIN-DELAY, and the method that worked).
 pub(crate) fn login<T: Transport>(
     client: Client<T>,
     credentials: &Credentials,
     store: Option<&mut AccountStore>,
 ) -> Result<Mailbox<T>, Error> {
+    login_after(client, credentials, store, &[]).map_err(|failure| match failure {
+        LoginFailure::Error(e) => e,
+        LoginFailure::Reconnect { refused, .. } => {
+            net::Error::AuthFallbackNeedsReconnect { refused }.into()
+        }
+    })
+}
+
+fn login_after<T: Transport>(
+    client: Client<T>,
+    credentials: &Credentials,
+    store: Option<&mut AccountStore>,
+    refused: &[AuthMethod],
+) -> Result<Mailbox<T>, LoginFailure> {
     let delay = client
         .info()
         .capabilities
         .as_ref()
         .and_then(|c| c.login_delay_secs);
-    let result = client.login(credentials);
+    let mut credentials = credentials.clone();
+    if credentials.method == AuthMethod::Auto {
+        credentials.remembered = store
+            .as_deref()
+            .and_then(|s| s.ledger.login().auth_method.as_deref())
+            .and_then(AuthMethod::from_name);
+    }
+    // The client is consumed by the attempt; keep a way back to the
+    // observer in case a new connection is needed.
+    let (result, observe) = client.login_keeping_observe(&credentials, refused);
     if let Some(store) = store {
         let record = store.ledger.login_mut();
         match &result {
             Ok(mailbox) => {
                 record.last_login_unix = Some(now_unix());
+                if credentials.method == AuthMethod::Auto {
+                    record.auth_method = Some(mailbox.method().to_string());
+                }
                 record.login_delay_secs = mailbox
                     .info()
                     .capabilities
@@ -199,7 +278,16 @@ pub(crate) fn login<T: Transport>(
             Err(_) => {}
         }
     }
-    Ok(result?)
+    match result {
+        Ok(mailbox) => Ok(mailbox),
+        Err(net::Error::AuthFallbackNeedsReconnect { refused }) => match observe {
+            Some(observe) => Err(LoginFailure::Reconnect { refused, observe }),
+            None => Err(LoginFailure::Error(
+                net::Error::AuthFallbackNeedsReconnect { refused }.into(),
+            )),
+        },
+        Err(e) => Err(LoginFailure::Error(e.into())),
+    }
 }
 
 enum DeleteWhen {
@@ -283,6 +371,7 @@ pub(crate) fn apply_in_session<T: Transport>(
         }
     }
     report.listed = listing.messages.len();
+    report.unidentifiable = listing.skipped.clone();
     report.untouched = listing.keys().filter(|k| !planned.contains(k)).count()
         + listing.messages.iter().filter(|m| m.key.is_none()).count();
     // Step 2: the names are on disk before any file is, so a crash at any
@@ -290,7 +379,13 @@ pub(crate) fn apply_in_session<T: Transport>(
     store.ledger.save()?;
 
     if !downloads.is_empty() {
-        let outcome = download_all(&mut mailbox, &store.maildir, &downloads, progress);
+        let outcome = download_all(
+            &mut mailbox,
+            &store.maildir,
+            &store.retrieved,
+            &downloads,
+            progress,
+        );
         let any_saved = outcome
             .fates
             .iter()
@@ -311,6 +406,7 @@ pub(crate) fn apply_in_session<T: Transport>(
                     entry.status = Status::Downloaded;
                     entry.downloaded_unix = Some(done);
                     entry.size_mismatch = *size_mismatch;
+                    store.retrieved.remove(&target.key);
                     report.downloaded.push(target.key.clone());
                     report.bytes += bytes;
                 }

@@ -4,17 +4,27 @@
 //! nothing on the server.
 
 use crate::mail::Preview;
-use crate::net::{Client, Credentials, Observe, Outcome, Transport};
-use crate::pop3::{Command, Expire, MsgNum, Uidl};
+use crate::net::{
+    Client, Credentials, Error as NetError, Mailbox, Observe, Outcome, RetrSink, Transport,
+};
+use crate::pop3::{Command, Expire, MsgNum};
 use crate::store::{AccountStore, Status, now_unix};
 
-use super::apply::{ApplyReport, Plan, apply_in_session, expired_plan};
+use super::apply::{ApplyReport, Plan, apply_in_session, connect_and_login, expired_plan};
 use super::listing::{Listing, list};
 use super::{Account, Error, Progress};
 
 /// TOP replies collected at once: with the per-reply cap this bounds the
 /// memory a check can take, and lets progress be reported as it goes.
 pub(crate) const TOP_SLICE: usize = 100;
+
+/// New previews fetched by one check at most: a first check of a huge
+/// mailbox shows its newest messages soon and within bounded memory, and
+/// later checks fill in the rest (previews are cached by key).
+pub const MAX_NEW_PREVIEWS_PER_CHECK: usize = 10_000;
+
+/// The default of [`CheckOptions::retr_preview_max_bytes`]: 1 MB.
+pub const DEFAULT_RETR_PREVIEW_MAX_BYTES: u64 = 1_000_000;
 
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
@@ -23,6 +33,10 @@ pub struct CheckOptions {
     /// Also remove, in the same session, downloaded messages (safe at home)
     /// that have waited on the server longer than this. Needs a store.
     pub expire_after_days: Option<u32>,
+    /// On a server without TOP, messages up to this size are retrieved
+    /// whole to preview them (and kept, so a download does not fetch them
+    /// again); larger ones get no preview. 0 turns this off.
+    pub retr_preview_max_bytes: u64,
 }
 
 impl Default for CheckOptions {
@@ -30,6 +44,7 @@ impl Default for CheckOptions {
         CheckOptions {
             preview_lines: 10,
             expire_after_days: None,
+            retr_preview_max_bytes: DEFAULT_RETR_PREVIEW_MAX_BYTES,
         }
     }
 }
@@ -38,19 +53,37 @@ impl Default for CheckOptions {
 pub struct MessageSummary {
     /// This session's message number; meaningless in any other session.
     pub number: MsgNum,
-    /// The stable identity used everywhere else (the UIDL, or a key derived
-    /// from the headers when the server has no UIDL). `None`: unidentifiable.
+    /// The stable identity used everywhere else: the UIDL when the report
+    /// says `uidl_supported`, else a key derived from the headers. `None`:
+    /// unidentifiable.
     pub key: Option<String>,
-    pub uid: Option<Uidl>,
     pub size_bytes: u64,
-    /// `None` when the server refused TOP for this message.
-    pub preview: Option<Preview>,
+    /// `None` when the server gave none (see `CheckReport::previews`).
+    /// Boxed: a mailbox may list a million messages, most without one.
+    pub preview: Option<Box<Preview>>,
     /// The ledger's view, when checked against a store.
     pub status: Option<Status>,
     /// Not downloaded or kept before (always true without a store).
     pub is_new: bool,
     /// Another message on the server has the same identity: left alone.
     pub ambiguous: bool,
+}
+
+/// How this server's previews came, and why some are missing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreviewNotes {
+    /// The server does not implement TOP.
+    pub top_unsupported: bool,
+    /// Without TOP, messages up to this size were retrieved whole for
+    /// their preview; `None`: none were (larger messages, or a server that
+    /// deletes or expires what is retrieved).
+    pub retrieved_up_to_bytes: Option<u64>,
+    /// Messages left without a preview in this check because there were
+    /// more than [`MAX_NEW_PREVIEWS_PER_CHECK`] new ones.
+    pub deferred: usize,
+    /// UIDL lines the server sent that could not be used: those messages
+    /// are left alone (shortened, control characters escaped).
+    pub skipped_uidls: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -65,11 +98,51 @@ pub struct CheckReport {
     /// Old downloaded messages removed from the server in the same session
     /// (`CheckOptions::expire_after_days`).
     pub expired: Option<ApplyReport>,
+    pub previews: PreviewNotes,
 }
 
 impl CheckReport {
     pub fn new_count(&self) -> usize {
         self.messages.iter().filter(|m| m.is_new).count()
+    }
+
+    /// Why a message has no preview, as a sentence for a person.
+    pub fn no_preview_reason(&self, size_bytes: u64) -> String {
+        self.previews.no_preview_reason(size_bytes, self.expire)
+    }
+}
+
+impl PreviewNotes {
+    /// Why a message of this size has no preview, as a sentence for a
+    /// person. `expire` is the server's EXPIRE policy.
+    pub fn no_preview_reason(&self, size_bytes: u64, expire: Option<Expire>) -> String {
+        let notes = self;
+        match (notes.top_unsupported, notes.retrieved_up_to_bytes) {
+            (true, Some(limit)) if size_bytes > limit => format!(
+                "This server cannot show a message without sending all of it, so only messages up to {} are previewed.",
+                crate::mail::human_size(limit)
+            ),
+            (true, None) => match expire {
+                Some(Expire::Days(_)) => "This server cannot show a message without sending all of it, and it deletes mail some time after it was sent, so Letterbox does not preview mail you have not downloaded.".into(),
+                _ => "This server cannot show a message without sending all of it, and previews by download are turned off.".into(),
+            },
+            _ if notes.deferred > 0 => "No preview yet: this mailbox holds many new messages, and each check previews the newest ones first.".into(),
+            _ => "The server gave no preview of this message.".into(),
+        }
+    }
+
+    /// A note for the account as a whole, when its previews are limited.
+    pub fn account_note(&self) -> Option<String> {
+        if !self.top_unsupported {
+            return None;
+        }
+        Some(match self.retrieved_up_to_bytes {
+            Some(limit) => format!(
+                "This server cannot show a message without sending all of it: messages up to {} are downloaded to preview them, larger ones show no preview.",
+                crate::mail::human_size(limit)
+            ),
+            None => "This server cannot show a message without sending all of it, so messages show no preview.".into(),
+        })
     }
 }
 
@@ -81,12 +154,13 @@ pub fn check(
     observe: Observe,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckReport, Error> {
-    progress(Progress::Connecting);
-    let client = Client::connect(&account.endpoint, observe)?;
-    check_with(client, &account.credentials, store, options, progress)
+    let mut store = store;
+    let mailbox = connect_and_login(account, observe, store.as_deref_mut(), progress)?;
+    check_logged_in(mailbox, store, options, progress)
 }
 
-/// A check over an already connected client (any transport).
+/// A check over an already connected client (any transport; no new
+/// connection is made if a sign-in fallback would need one).
 pub fn check_with<T: Transport>(
     client: Client<T>,
     credentials: &Credentials,
@@ -94,8 +168,17 @@ pub fn check_with<T: Transport>(
     options: &CheckOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckReport, Error> {
-    let mut mailbox = super::apply::login(client, credentials, store.as_deref_mut())?;
+    let mailbox = super::apply::login(client, credentials, store.as_deref_mut())?;
     progress(Progress::LoggedIn);
+    check_logged_in(mailbox, store, options, progress)
+}
+
+fn check_logged_in<T: Transport>(
+    mut mailbox: Mailbox<T>,
+    mut store: Option<&mut AccountStore>,
+    options: &CheckOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<CheckReport, Error> {
     let listing = list(&mut mailbox, options.preview_lines)?;
     progress(Progress::Listed {
         total: listing.total,
@@ -106,25 +189,40 @@ pub fn check_with<T: Transport>(
     }
 
     // Heads only for messages without a cached preview.
-    let cached = |key: &Option<String>| -> Option<Preview> {
-        let store = store.as_deref()?;
-        store.previews.get(key.as_deref()?).cloned()
-    };
     let lines = options.preview_lines;
-    let mut previews: Vec<Option<Preview>> = listing
+    let mut previews: Vec<Option<Box<Preview>>> = listing
         .messages
         .iter()
         .map(|m| {
-            cached(&m.key).or_else(|| {
-                let head = listing.heads.get(&m.number)?;
-                Some(Preview::from_bytes(head, lines as usize))
-            })
+            let cached = store
+                .as_deref()
+                .zip(m.key.as_deref())
+                .and_then(|(store, key)| store.previews.get(key));
+            match cached {
+                Some(preview) => Some(Box::new(preview.clone())),
+                None => listing
+                    .heads
+                    .get(&m.number)
+                    .map(|head| Box::new(Preview::from_bytes(head, lines as usize))),
+            }
         })
         .collect();
+    let mut notes = PreviewNotes {
+        skipped_uidls: listing.skipped.clone(),
+        deferred: listing.heads_dropped,
+        ..PreviewNotes::default()
+    };
     // Without UIDL every head was fetched already; a refused TOP stays refused.
-    let wanted: Vec<usize> = (0..previews.len())
+    let mut wanted: Vec<usize> = (0..previews.len())
         .filter(|&i| previews[i].is_none() && listing.uidl_supported)
         .collect();
+    if wanted.len() > MAX_NEW_PREVIEWS_PER_CHECK {
+        // The newest mail has the highest numbers.
+        notes.deferred = wanted.len() - MAX_NEW_PREVIEWS_PER_CHECK;
+        wanted.drain(..notes.deferred);
+    }
+    let caps = mailbox.info().capabilities.clone();
+    let top_advertised = caps.as_ref().is_some_and(|c| c.top);
     let mut done = 0;
     // In slices, so progress can be reported while the pipeline runs.
     for slice in wanted.chunks(TOP_SLICE) {
@@ -137,12 +235,18 @@ pub fn check_with<T: Transport>(
                 })
                 .collect(),
         )?;
+        let mut all_refused = true;
         for (&i, outcome) in slice.iter().zip(tops) {
-            if let Outcome::Ok { body, .. } = outcome {
-                previews[i] = Some(Preview::from_bytes(
-                    body.as_deref().unwrap_or_default(),
-                    lines as usize,
-                ));
+            match outcome {
+                Outcome::Ok { body, .. } => {
+                    all_refused = false;
+                    previews[i] = Some(Box::new(Preview::from_bytes(
+                        body.as_deref().unwrap_or_default(),
+                        lines as usize,
+                    )));
+                }
+                Outcome::Refused(_) => {}
+                Outcome::Failed(_) => all_refused = false,
             }
         }
         done += slice.len() as u32;
@@ -150,8 +254,26 @@ pub fn check_with<T: Transport>(
             done,
             total: wanted.len() as u32,
         });
+        if all_refused && !top_advertised && done as usize == slice.len() {
+            // The first slice was refused whole by a server that never
+            // said it had TOP: it has not.
+            notes.top_unsupported = true;
+            break;
+        }
     }
-    let info = mailbox.info().capabilities.clone();
+    if notes.top_unsupported {
+        retrieve_previews(
+            &mut mailbox,
+            &listing,
+            &wanted,
+            &mut previews,
+            store.as_deref(),
+            options,
+            caps.as_ref().and_then(|c| c.expire),
+            &mut notes,
+            progress,
+        )?;
+    }
     // "Remove from the server after N days", in the same session: a second
     // login right away would be refused by servers with a LOGIN-DELAY.
     let plan = match (options.expire_after_days, store.as_deref()) {
@@ -173,18 +295,30 @@ pub fn check_with<T: Transport>(
             if let (Some(key), Some(preview)) = (&message.key, preview)
                 && store.previews.get(key).is_none()
             {
-                store.previews.insert(key, preview.clone());
+                store.previews.insert(key, Preview::clone(preview));
             }
         }
         let on_server: std::collections::HashSet<&str> = listing.keys().collect();
         store.previews.retain(|k| on_server.contains(k));
+        store.retrieved.retain(
+            listing
+                .keys()
+                .filter(|k| store.ledger.get(k).is_some_and(|e| !e.is_downloaded())),
+        );
         store.ledger.save()?;
         store.previews.save()?;
     }
 
-    let messages = listing
-        .messages
-        .iter()
+    let Listing {
+        total,
+        size_bytes,
+        messages,
+        uidl_supported,
+        ambiguous,
+        ..
+    } = listing;
+    let messages = messages
+        .into_iter()
         .zip(previews)
         .map(|(m, preview)| {
             let status = m
@@ -194,28 +328,123 @@ pub fn check_with<T: Transport>(
                 .map(|e| e.status);
             MessageSummary {
                 number: m.number,
-                key: m.key.clone(),
-                uid: m.uid.clone(),
+                ambiguous: m.key.as_deref().is_some_and(|k| ambiguous.contains(k)),
+                key: m.key,
                 size_bytes: m.size_bytes,
                 preview,
                 status,
                 is_new: store.is_none() || status == Some(Status::New),
-                ambiguous: m
-                    .key
-                    .as_deref()
-                    .is_some_and(|k| listing.ambiguous.contains(k)),
             }
         })
         .collect();
     Ok(CheckReport {
-        total: listing.total,
-        size_bytes: listing.size_bytes,
+        total,
+        size_bytes,
         messages,
-        uidl_supported: listing.uidl_supported,
-        expire: info.as_ref().and_then(|c| c.expire),
-        login_delay_secs: info.as_ref().and_then(|c| c.login_delay_secs),
+        uidl_supported,
+        expire: caps.as_ref().and_then(|c| c.expire),
+        login_delay_secs: caps.as_ref().and_then(|c| c.login_delay_secs),
         expired,
+        previews: notes,
     })
+}
+
+/// Previews on a server without TOP: messages up to the size limit are
+/// retrieved whole (never a larger one just for a preview), streamed so
+/// only one is in memory at a time, and kept for a later download. Not on
+/// a server that deletes or expires what was retrieved (RFC 2449 EXPIRE):
+/// there a preview would start the clock on mail the user never downloaded.
+#[allow(clippy::too_many_arguments)]
+fn retrieve_previews<T: Transport>(
+    mailbox: &mut Mailbox<T>,
+    listing: &Listing,
+    wanted: &[usize],
+    previews: &mut [Option<Box<Preview>>],
+    store: Option<&AccountStore>,
+    options: &CheckOptions,
+    expire: Option<Expire>,
+    notes: &mut PreviewNotes,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), Error> {
+    let max_bytes = options.retr_preview_max_bytes;
+    if max_bytes == 0 || matches!(expire, Some(Expire::Days(_))) {
+        return Ok(());
+    }
+    notes.retrieved_up_to_bytes = Some(max_bytes);
+    let targets: Vec<usize> = wanted
+        .iter()
+        .copied()
+        .filter(|&i| previews[i].is_none() && listing.messages[i].size_bytes <= max_bytes)
+        .collect();
+    let numbers: Vec<MsgNum> = targets
+        .iter()
+        .map(|&i| listing.messages[i].number)
+        .collect();
+    let mut sink = PreviewSink {
+        listing,
+        targets: &targets,
+        previews,
+        store,
+        lines: options.preview_lines as usize,
+        max_bytes,
+        buffer: Vec::new(),
+        overflow: false,
+        done: 0,
+        progress,
+    };
+    mailbox.retr_stream(&numbers, &mut sink)?;
+    Ok(())
+}
+
+struct PreviewSink<'a> {
+    listing: &'a Listing,
+    targets: &'a [usize],
+    previews: &'a mut [Option<Box<Preview>>],
+    store: Option<&'a AccountStore>,
+    lines: usize,
+    max_bytes: u64,
+    /// The message being received; only one at a time.
+    buffer: Vec<u8>,
+    /// The server sent more than the limit (more than it announced).
+    overflow: bool,
+    done: u32,
+    progress: &'a mut dyn FnMut(Progress),
+}
+
+impl RetrSink for PreviewSink<'_> {
+    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), NetError> {
+        if self.buffer.len() as u64 + chunk.len() as u64 > self.max_bytes {
+            self.overflow = true;
+            self.buffer = Vec::new();
+        }
+        if !self.overflow {
+            self.buffer.extend_from_slice(chunk);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), NetError> {
+        let bytes = std::mem::take(&mut self.buffer);
+        let overflow = std::mem::replace(&mut self.overflow, false);
+        let message_index = self.targets[index];
+        let listed = &self.listing.messages[message_index];
+        if matches!(outcome, Outcome::Ok { .. }) && !overflow {
+            self.previews[message_index] = Some(Box::new(Preview::from_bytes(&bytes, self.lines)));
+            // Kept only when complete as announced: a download may use it.
+            if let (Some(store), Some(key)) = (self.store, listed.key.as_deref())
+                && bytes.len() as u64 == listed.size_bytes
+                && let Err(e) = store.retrieved.put(key, &bytes)
+            {
+                tracing::warn!(error = %e, "could not keep a retrieved message for later");
+            }
+        }
+        self.done += 1;
+        (self.progress)(Progress::Previews {
+            done: self.done,
+            total: self.targets.len() as u32,
+        });
+        Ok(())
+    }
 }
 
 /// Notes every listed message in the ledger and what has left the server.

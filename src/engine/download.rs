@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use crate::net::{Error as NetError, Mailbox, Outcome, RetrSink, Transport};
-use crate::pop3::MsgNum;
-use crate::store::{Maildir, StoreError};
+use crate::pop3::{MsgNum, Status};
+use crate::store::{Maildir, RetrievedCache, StoreError};
 
 use super::{Error, Progress};
 
@@ -48,14 +48,17 @@ pub(crate) struct DownloadOutcome {
 /// Most messages made durable by one flush.
 const SYNC_BATCH: usize = 1024;
 
+/// Downloads `targets`. A message already retrieved whole for its preview
+/// (`retrieved`) is taken from there instead of the server, through the
+/// same size check, flush and rename as the rest.
 pub(crate) fn download_all<T: Transport>(
     mailbox: &mut Mailbox<T>,
     maildir: &Maildir,
+    retrieved: &RetrievedCache,
     targets: &[Target],
     progress: &mut dyn FnMut(Progress),
 ) -> DownloadOutcome {
     let total_bytes = targets.iter().map(|t| t.size_bytes).sum();
-    let numbers: Vec<MsgNum> = targets.iter().map(|t| t.number).collect();
     // Once a flush failed, nothing written after it can be trusted either
     // (a later syncfs may not report the same error again).
     let sync_failed = AtomicBool::new(false);
@@ -112,7 +115,35 @@ pub(crate) fn download_all<T: Transport>(
             done_bytes: 0,
             total_bytes,
         };
-        let result = mailbox.retr_stream(&numbers, &mut sink);
+        // Copies kept from a preview first; the rest from the server.
+        let mut remote: Vec<usize> = Vec::with_capacity(targets.len());
+        let mut result = Ok(());
+        for (index, target) in targets.iter().enumerate() {
+            match retrieved.get(&target.key, target.size_bytes) {
+                Some(bytes) if result.is_ok() => {
+                    result = sink.data(index, &bytes).and_then(|()| {
+                        let kept = Outcome::Ok {
+                            status: Status {
+                                ok: true,
+                                code: None,
+                                text: "kept from its preview".into(),
+                            },
+                            body: None,
+                        };
+                        sink.end(index, kept)
+                    });
+                }
+                _ => remote.push(index),
+            }
+        }
+        if result.is_ok() && !remote.is_empty() {
+            let numbers: Vec<MsgNum> = remote.iter().map(|&i| targets[i].number).collect();
+            let mut remapped = Remap {
+                inner: &mut sink,
+                indices: &remote,
+            };
+            result = mailbox.retr_stream(&numbers, &mut remapped);
+        }
         sink.abandon_current();
         sink.jobs = None; // lets the syncer finish
         let Sink {
@@ -149,6 +180,22 @@ pub(crate) fn download_all<T: Transport>(
         }
         DownloadOutcome { fates, fatal }
     })
+}
+
+/// A batch of RETR over some of the targets: its positions are theirs.
+struct Remap<'a, 'b> {
+    inner: &'a mut Sink<'b>,
+    indices: &'a [usize],
+}
+
+impl RetrSink for Remap<'_, '_> {
+    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), NetError> {
+        self.inner.data(self.indices[index], chunk)
+    }
+
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), NetError> {
+        self.inner.end(self.indices[index], outcome)
+    }
 }
 
 struct Sink<'a> {

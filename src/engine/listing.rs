@@ -7,30 +7,38 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::Digest as _;
 
-use crate::net::{Error, Mailbox, Outcome, Transport};
-use crate::pop3::reply::{parse_scan_listing, parse_stat, parse_uidl_listing};
-use crate::pop3::{Command, MsgNum, Uidl};
+use crate::net::{Error, Mailbox, MailboxListing, Outcome, Transport};
+use crate::pop3::{Command, MsgNum};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Listed {
     /// Valid in this session only.
     pub number: MsgNum,
-    /// `None` when no identity could be established.
+    /// The UIDL (when the server has UIDL) or a key derived from the
+    /// headers; `None` when no identity could be established.
     pub key: Option<String>,
-    pub uid: Option<Uidl>,
     pub size_bytes: u64,
 }
 
+/// What is on the server. Kept compact (one string per message, no
+/// copies), because a mailbox can hold a million messages.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
     pub total: u32,
     pub size_bytes: u64,
     pub messages: Vec<Listed>,
+    /// When true, each message's key is its UIDL.
     pub uidl_supported: bool,
     pub ambiguous: HashSet<String>,
     /// Heads fetched to derive keys (servers without UIDL), reusable as previews.
     pub heads: HashMap<MsgNum, Vec<u8>>,
-    by_key: HashMap<String, usize>,
+    /// UIDL lines that could not be used (their messages have no key).
+    pub skipped: Vec<String>,
+    /// Heads fetched for a key but not kept as previews (beyond the
+    /// newest `MAX_NEW_PREVIEWS_PER_CHECK`).
+    pub heads_dropped: usize,
+    /// Indices into `messages` of the keyed ones, sorted by key.
+    by_key: Vec<u32>,
 }
 
 impl Listing {
@@ -40,11 +48,38 @@ impl Listing {
         if self.ambiguous.contains(key) {
             return None;
         }
-        self.by_key.get(key).map(|&i| &self.messages[i])
+        let at = self
+            .by_key
+            .binary_search_by(|&i| self.key_at(i).cmp(key))
+            .ok()?;
+        Some(&self.messages[self.by_key[at] as usize])
+    }
+
+    fn key_at(&self, index: u32) -> &str {
+        self.messages[index as usize]
+            .key
+            .as_deref()
+            .unwrap_or_default()
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.messages.iter().filter_map(|m| m.key.as_deref())
+    }
+
+    /// Indexes the keys and finds the ones listed more than once.
+    fn index(&mut self) {
+        let mut by_key: Vec<u32> = (0..self.messages.len() as u32)
+            .filter(|&i| self.messages[i as usize].key.is_some())
+            .collect();
+        by_key.sort_unstable_by(|&a, &b| self.key_at(a).cmp(self.key_at(b)));
+        let mut ambiguous = HashSet::new();
+        for pair in by_key.windows(2) {
+            if self.key_at(pair[0]) == self.key_at(pair[1]) {
+                ambiguous.insert(self.key_at(pair[0]).to_owned());
+            }
+        }
+        self.by_key = by_key;
+        self.ambiguous = ambiguous;
     }
 }
 
@@ -55,45 +90,48 @@ pub(crate) fn list<T: Transport>(
     mailbox: &mut Mailbox<T>,
     head_lines: u32,
 ) -> Result<Listing, Error> {
-    let mut outcomes = mailbox
-        .batch(vec![
-            Command::Stat,
-            Command::Uidl(None),
-            Command::List(None),
-        ])?
-        .into_iter();
-    let (Some(stat), Some(uidl), Some(list)) = (outcomes.next(), outcomes.next(), outcomes.next())
-    else {
-        return Err(Error::ConnectionClosed);
-    };
-    let (total, size_bytes) = match stat {
-        Outcome::Ok { status, .. } => parse_stat(&status)?,
-        other => return Err(refused("STAT", other)),
-    };
-    let uids: Option<HashMap<MsgNum, Uidl>> = match uidl {
-        Outcome::Ok { body, .. } => Some(
-            parse_uidl_listing(body.as_deref().unwrap_or_default())?
-                .into_iter()
-                .collect(),
-        ),
-        Outcome::Refused(_) => None,
-        other => return Err(refused("UIDL", other)),
-    };
-    let sizes = match list {
-        Outcome::Ok { body, .. } => parse_scan_listing(body.as_deref().unwrap_or_default())?,
-        other => return Err(refused("LIST", other)),
-    };
-
+    let MailboxListing {
+        total,
+        size_bytes,
+        uids,
+        sizes,
+    } = mailbox.listing()?;
     let mut listing = Listing {
         total,
         size_bytes,
         uidl_supported: uids.is_some(),
         ..Listing::default()
     };
-    if uids.is_none() {
-        // No UIDL: the headers are the next best identity.
+    // UIDs by message number, each moved (not copied) into its message.
+    let mut uids: Vec<(MsgNum, Option<String>)> = match uids {
+        Some(u) => {
+            listing.skipped = u.skipped;
+            u.entries
+                .into_iter()
+                .map(|(n, uid)| (n, Some(uid.into_string())))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    uids.sort_unstable_by_key(|(n, _)| *n);
+    // A number listed twice in UIDL gives neither entry an identity.
+    for i in 1..uids.len() {
+        if uids[i - 1].0 == uids[i].0 {
+            uids[i - 1].1 = None;
+            uids[i].1 = None;
+        }
+    }
+    // No UIDL: the headers are the next best identity. Every head is
+    // fetched for its key; only the newest are kept, as previews.
+    let mut header_keys: HashMap<MsgNum, String> = HashMap::new();
+    if !listing.uidl_supported {
+        let sizes_by_number: HashMap<MsgNum, u64> = sizes.iter().copied().collect();
         let numbers: Vec<MsgNum> = sizes.iter().map(|(n, _)| *n).collect();
-        for slice in numbers.chunks(super::check::TOP_SLICE) {
+        let keep_from = numbers
+            .len()
+            .saturating_sub(super::check::MAX_NEW_PREVIEWS_PER_CHECK);
+        for (slice_index, slice) in numbers.chunks(super::check::TOP_SLICE).enumerate() {
+            let first = slice_index * super::check::TOP_SLICE;
             let tops = mailbox.batch(
                 slice
                     .iter()
@@ -103,42 +141,42 @@ pub(crate) fn list<T: Transport>(
                     })
                     .collect(),
             )?;
-            for (&number, outcome) in slice.iter().zip(tops) {
+            for (offset, (&number, outcome)) in slice.iter().zip(tops).enumerate() {
                 if let Outcome::Ok {
                     body: Some(head), ..
                 } = outcome
                 {
-                    listing.heads.insert(number, head);
+                    let size = sizes_by_number.get(&number).copied().unwrap_or_default();
+                    header_keys.insert(number, message_key_from_headers(&head, size));
+                    if first + offset >= keep_from {
+                        listing.heads.insert(number, head);
+                    } else {
+                        listing.heads_dropped += 1;
+                    }
                 }
             }
         }
     }
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    listing.messages.reserve_exact(sizes.len());
     for (number, size_bytes) in sizes {
-        let uid = uids.as_ref().and_then(|u| u.get(&number).cloned());
-        let key = match (&uid, listing.heads.get(&number)) {
-            (Some(uid), _) => Some(uid.as_str().to_owned()),
-            (None, Some(head)) if !listing.uidl_supported => {
-                Some(message_key_from_headers(head, size_bytes))
-            }
-            _ => None,
+        let key = if listing.uidl_supported {
+            uids.binary_search_by_key(&number, |(n, _)| *n)
+                .ok()
+                .and_then(|at| uids[at].1.take())
+        } else {
+            header_keys.remove(&number)
         };
-        if let Some(key) = &key {
-            *seen.entry(key.clone()).or_default() += 1;
-            listing.by_key.insert(key.clone(), listing.messages.len());
-        }
         listing.messages.push(Listed {
             number,
             key,
-            uid,
             size_bytes,
         });
     }
-    listing.ambiguous = seen
-        .into_iter()
-        .filter(|(_, count)| *count > 1)
-        .map(|(key, _)| key)
-        .collect();
+    drop(uids);
+    listing.index();
+    for shown in &listing.skipped {
+        tracing::warn!(line = %shown, "the server listed a message with an unusable identity (UIDL); it is left alone");
+    }
     if !listing.ambiguous.is_empty() {
         tracing::warn!(
             count = listing.ambiguous.len(),
@@ -176,18 +214,6 @@ pub fn message_key_from_headers(head: &[u8], size_bytes: u64) -> String {
     let digest = hasher.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("hdr-{hex}")
-}
-
-pub(crate) fn refused(command: &'static str, outcome: Outcome) -> Error {
-    match outcome {
-        Outcome::Refused(status) => Error::Server {
-            command,
-            code: status.code,
-            text: status.text,
-        },
-        Outcome::Failed(error) => Error::Reply(error),
-        Outcome::Ok { .. } => Error::ConnectionClosed,
-    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,10 @@ use crate::net::{self, Credentials, Endpoint, UserMessage};
 use crate::store::StoreError;
 
 pub use apply::{Action, ApplyReport, FetchPolicy, Plan, apply, expired_plan, fetch};
-pub use check::{CheckOptions, CheckReport, MessageSummary, check, check_with};
+pub use check::{
+    CheckOptions, CheckReport, DEFAULT_RETR_PREVIEW_MAX_BYTES, MAX_NEW_PREVIEWS_PER_CHECK,
+    MessageSummary, PreviewNotes, check, check_with,
+};
 pub use listing::message_key_from_headers;
 pub use probe::{ConnectionReport, preview, test_connection};
 

@@ -4,7 +4,7 @@
 
 use crate::mail::Preview;
 use crate::net::tls::{self, Fingerprint};
-use crate::net::{Client, Observe, Outcome, Security};
+use crate::net::{Client, Observe, Outcome, RetrSink, Security};
 use crate::pop3::{AuthMethod, Command};
 
 use super::listing::list;
@@ -68,7 +68,7 @@ pub fn test_connection(account: &Account, observe: Observe) -> Result<Connection
     if info.apop_timestamp.is_some() {
         report.auth_methods.push("APOP".into());
     }
-    let mut mailbox = client.login(&account.credentials)?;
+    let mut mailbox = super::apply::login_with_reconnect(account, client, None)?;
     report.logged_in_with = Some(mailbox.method());
     let after = mailbox.info().capabilities.clone();
     if let Some(caps) = after {
@@ -90,15 +90,16 @@ fn tls13(account: &Account) -> bool {
 }
 
 /// The first `lines` lines of one message, found by key in a new session.
-/// `None` if the message is no longer on the server.
+/// `None` if the message is no longer on the server. On a server without
+/// TOP, a message up to `retr_max_bytes` is retrieved whole for it.
 pub fn preview(
     account: &Account,
     key: &str,
     lines: u32,
+    retr_max_bytes: u64,
     observe: Observe,
 ) -> Result<Option<Preview>, Error> {
-    let client = Client::connect(&account.endpoint, observe)?;
-    let mut mailbox = client.login(&account.credentials)?;
+    let mut mailbox = super::apply::connect_and_login(account, observe, None, &mut |_| {})?;
     let listing = list(&mut mailbox, 0)?;
     let Some(listed) = listing.find(key) else {
         mailbox.quit()?;
@@ -106,12 +107,56 @@ pub fn preview(
     };
     let msg = listed.number;
     let outcome = mailbox.batch(vec![Command::Top { msg, lines }])?.pop();
-    mailbox.quit()?;
-    Ok(match outcome {
+    let preview = match outcome {
         Some(Outcome::Ok { body, .. }) => Some(Preview::from_bytes(
             body.as_deref().unwrap_or_default(),
             lines as usize,
         )),
+        // No TOP: a small message is retrieved whole instead, as a check
+        // does (never on a server that deletes or expires what was sent).
+        Some(Outcome::Refused(_))
+            if listed.size_bytes <= retr_max_bytes
+                && !matches!(
+                    mailbox.info().capabilities.as_ref().and_then(|c| c.expire),
+                    Some(crate::pop3::Expire::Days(_))
+                ) =>
+        {
+            let mut sink = Collect {
+                max_bytes: retr_max_bytes,
+                bytes: Some(Vec::new()),
+            };
+            mailbox.retr_stream(&[msg], &mut sink)?;
+            sink.bytes
+                .map(|bytes| Preview::from_bytes(&bytes, lines as usize))
+        }
         _ => None,
-    })
+    };
+    mailbox.quit()?;
+    Ok(preview)
+}
+
+/// One message, kept only if it stays within `max_bytes`.
+struct Collect {
+    max_bytes: u64,
+    bytes: Option<Vec<u8>>,
+}
+
+impl RetrSink for Collect {
+    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), crate::net::Error> {
+        if let Some(bytes) = &mut self.bytes {
+            if bytes.len() as u64 + chunk.len() as u64 > self.max_bytes {
+                self.bytes = None;
+            } else {
+                bytes.extend_from_slice(chunk);
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, _index: usize, outcome: Outcome) -> Result<(), crate::net::Error> {
+        if !matches!(outcome, Outcome::Ok { .. }) {
+            self.bytes = None;
+        }
+        Ok(())
+    }
 }

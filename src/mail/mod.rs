@@ -5,6 +5,12 @@
 
 use mailparse::{MailHeaderMap as _, ParsedMail};
 
+/// Most characters kept of one header field (From, Subject, ...). Real
+/// ones are far shorter; a hostile sender can fold megabytes into one.
+pub const MAX_HEADER_CHARS: usize = 1000;
+/// Most characters kept of a preview's text.
+pub const MAX_PREVIEW_CHARS: usize = 4000;
+
 /// What the message list and the preview pane show before download.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Preview {
@@ -27,10 +33,18 @@ impl Preview {
     /// Builds a preview from a message or its head (TOP), keeping at most
     /// `max_lines` lines of text.
     pub fn from_bytes(raw: &[u8], max_lines: usize) -> Preview {
-        match mailparse::parse_mail(raw) {
+        // Any sender controls these bytes. A bug in the parsing below must
+        // cost one message its preview, never the whole check: the raw
+        // start is shown instead. (Fuzzing still sees such a panic: its
+        // panic hook aborts before the unwind reaches this point.)
+        std::panic::catch_unwind(|| match mailparse::parse_mail(raw) {
             Ok(mail) => preview_of(&mail, max_lines),
             Err(_) => fallback(raw, max_lines),
-        }
+        })
+        .unwrap_or_else(|_| {
+            tracing::warn!("a message could not be read for its preview; showing its raw start");
+            fallback(raw, max_lines)
+        })
     }
 
     /// The sender's name if there is one, else the address.
@@ -99,22 +113,38 @@ fn body_text(part: &ParsedMail<'_>) -> String {
     })
 }
 
-/// Header values may carry folded whitespace and control characters.
+/// Header values may carry folded whitespace and control characters, and
+/// are cut at [`MAX_HEADER_CHARS`] (the cut shown as "…").
 fn clean_line(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+    let mut out = String::with_capacity(value.len().min(MAX_HEADER_CHARS * 4));
+    let mut chars = 0;
     for word in value.split_whitespace() {
         if !out.is_empty() {
+            if chars >= MAX_HEADER_CHARS {
+                out.push('…');
+                return out;
+            }
             out.push(' ');
+            chars += 1;
         }
-        out.extend(word.chars().filter(|c| !c.is_control()));
+        for c in word.chars().filter(|c| !c.is_control()) {
+            if chars >= MAX_HEADER_CHARS {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            chars += 1;
+        }
     }
     out
 }
 
 /// First `max_lines` lines, without leading blank lines and with runs of
-/// blank lines collapsed to one.
+/// blank lines collapsed to one, at most [`MAX_PREVIEW_CHARS`] in all (the
+/// cut shown as "…").
 fn first_lines(text: &str, max_lines: usize) -> String {
     let mut lines: Vec<String> = Vec::new();
+    let mut budget = MAX_PREVIEW_CHARS;
     for line in text.lines() {
         let line: String = line
             .trim_end()
@@ -128,6 +158,18 @@ fn first_lines(text: &str, max_lines: usize) -> String {
         if lines.len() == max_lines {
             break;
         }
+        let count = line.chars().count();
+        if budget == 0 || count > budget {
+            // Out of room: keep what fits and show that text was cut.
+            let mut kept: String = line.chars().take(budget).collect();
+            if kept.is_empty() {
+                kept = lines.pop().unwrap_or_default();
+            }
+            kept.push('…');
+            lines.push(kept);
+            break;
+        }
+        budget = budget.saturating_sub(count + 1); // the line break
         lines.push(if blank { String::new() } else { line });
     }
     while lines.last().is_some_and(String::is_empty) {
@@ -174,7 +216,9 @@ fn decode_entities(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp..];
-        let end = after[..after.len().min(12)].find(';');
+        // Entity names are short ASCII: look for the `;` among the next few
+        // bytes, without slicing inside a multi-byte character.
+        let end = after.bytes().take(12).position(|b| b == b';');
         let decoded = end.and_then(|end| {
             let name = &after[1..end];
             let c = match name {
@@ -304,6 +348,77 @@ JVBERi0=\r\n\
         let p = Preview::from_bytes(raw, 10);
         assert_eq!(p.subject, "cut");
         assert!(p.text.starts_with("first line"), "{:?}", p.text);
+    }
+
+    #[test]
+    fn html_with_non_ascii_after_an_ampersand() {
+        // Regression: a byte slice of the text after `&` used to cut a
+        // multi-byte character in two and panic, which failed every check
+        // of the account for as long as such a message was on the server.
+        let raw = "Subject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+<p>x &aaaaaaaaaaééé y &amp; é&éééééé; &#233;</p>\r\n";
+        let p = Preview::from_bytes(raw.as_bytes(), 5);
+        assert_eq!(p.text, "x &aaaaaaaaaaééé y & é&éééééé; é");
+        for (cut, _) in raw.char_indices() {
+            let _ = decode_entities(&raw[cut..]);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Whatever the bytes, a preview stays within its caps (and the
+        /// builder does not panic: a panic fails the property too).
+        #[test]
+        fn preview_never_exceeds_its_caps(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            subject in "[ -~é€\\t]{0,3000}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20_000),
+            lines in 0usize..50,
+        ) {
+            let mut raw = head;
+            raw.extend_from_slice(b"\r\nSubject: ");
+            raw.extend_from_slice(subject.as_bytes());
+            raw.extend_from_slice(b"\r\nContent-Type: text/html\r\n\r\n");
+            raw.extend_from_slice(&body);
+            let p = Preview::from_bytes(&raw, lines);
+            for field in [&p.from, &p.to, &p.subject, &p.date, &p.message_id] {
+                proptest::prop_assert!(
+                    field.chars().count() <= MAX_HEADER_CHARS + 1,
+                    "{} chars: {:?}", field.chars().count(), field.chars().take(80).collect::<String>()
+                );
+            }
+            proptest::prop_assert!(p.text.chars().count() <= MAX_PREVIEW_CHARS + 1);
+            proptest::prop_assert!(p.text.lines().count() <= lines);
+        }
+    }
+
+    #[test]
+    fn headers_and_text_are_capped() {
+        // 400 such messages used to take a gigabyte of memory.
+        let mut raw = String::from("From: a@b.example\r\nSubject: start");
+        for _ in 0..20_000 {
+            raw.push_str("\r\n folded more words");
+        }
+        raw.push_str("\r\n\r\n");
+        for i in 0..2_000 {
+            raw.push_str(&format!("line {i} {}\r\n", "x".repeat(50)));
+        }
+        raw.push_str(&"y".repeat(100_000));
+        let p = Preview::from_bytes(raw.as_bytes(), 1_000_000);
+        assert_eq!(p.subject.chars().count(), MAX_HEADER_CHARS + 1);
+        assert!(p.subject.starts_with("start folded more") && p.subject.ends_with('…'));
+        assert!(
+            p.text.chars().count() <= MAX_PREVIEW_CHARS + 1,
+            "{}",
+            p.text.len()
+        );
+        assert!(p.text.ends_with('…'), "the cut is shown");
+        // One endless line is cut too, and short text is left alone.
+        let one = format!("Subject: x\r\n\r\n{}", "z".repeat(50_000));
+        let p = Preview::from_bytes(one.as_bytes(), 10);
+        assert_eq!(p.text.chars().count(), MAX_PREVIEW_CHARS + 1);
+        let p = Preview::from_bytes(b"Subject: x\r\n\r\nshort\r\n", 10);
+        assert_eq!(p.text, "short");
     }
 
     #[test]

@@ -6,12 +6,16 @@
 //! deletes nothing.
 
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::pop3::auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, choose_method};
-use crate::pop3::reply::{Capabilities, apop_timestamp, parse_capabilities, parse_stat};
+use crate::pop3::auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, candidate_methods};
+use crate::pop3::reply::{
+    Capabilities, ListingError, UidlListing, apop_timestamp, parse_capabilities, parse_scan_line,
+    parse_stat, parse_uidl_line, shorten,
+};
 use crate::pop3::{
-    AuthLine, Command, CommandId, Event, Limits, MsgNum, ReplyError, Secret, Session, Status,
+    AuthLine, Command, CommandId, Event, Limits, MsgNum, ReplyError, RespCode, Secret, Session,
+    Status,
 };
 
 use super::error::Error;
@@ -54,9 +58,11 @@ pub struct Credentials {
     /// The password, or the OAuth 2 access token for XOAUTH2.
     pub secret: Secret<String>,
     pub method: AuthMethod,
-    /// The account's explicit permission to send the password over an
-    /// unencrypted connection.
+    /// The account's explicit permission to sign in over an unencrypted
+    /// connection.
     pub allow_cleartext: bool,
+    /// With `AuthMethod::Auto`: the method that worked last time, tried first.
+    pub remembered: Option<AuthMethod>,
 }
 
 /// Which way a transcript line went.
@@ -86,6 +92,10 @@ struct Driver<T> {
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
     io_timeout: Duration,
+    /// See `Timeouts::no_progress`.
+    no_progress: Duration,
+    /// The session's progress count when it last changed, and when.
+    last_progress: (u64, Instant),
     observe: Observe,
 }
 
@@ -127,6 +137,8 @@ impl<T: Transport> Driver<T> {
     fn flush(&mut self) -> Result<(), Error> {
         self.write_buf.clear();
         if self.session.poll_transmit(&mut self.write_buf) > 0 {
+            // A new request: the server gets its full time to answer it.
+            self.last_progress.1 = Instant::now();
             let result = self
                 .transport
                 .write_all(&self.write_buf)
@@ -157,6 +169,22 @@ impl<T: Transport> Driver<T> {
             Err(e) => return Err(self.io_error(e)),
         };
         self.session.handle_input(&self.read_buf[..n])?;
+        self.check_progress()
+    }
+
+    /// Ends a session that receives bytes but gets nowhere with them; each
+    /// read has its own timeout, but a trickle or an endless reply would
+    /// otherwise keep it going for ever.
+    fn check_progress(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        let progress = self.session.progress();
+        if progress != self.last_progress.0 {
+            self.last_progress = (progress, now);
+        } else if now.duration_since(self.last_progress.1) > self.no_progress {
+            return Err(Error::Stalled {
+                after: self.no_progress,
+            });
+        }
         Ok(())
     }
 
@@ -298,6 +326,8 @@ impl<T: Transport> Client<T> {
             read_buf: vec![0; 64 * 1024],
             write_buf: Vec::new(),
             io_timeout: endpoint.timeouts.io,
+            no_progress: endpoint.timeouts.no_progress,
+            last_progress: (0, Instant::now()),
             observe,
         };
         let greeting = read_greeting(&mut driver)?;
@@ -341,25 +371,128 @@ impl<T: Transport> Client<T> {
         &self.info
     }
 
-    /// The method `login` would use with these credentials.
+    /// The method `login` would try first with these credentials.
     pub fn choose_method(&self, credentials: &Credentials) -> Result<AuthMethod, Error> {
+        Ok(self.candidates(credentials, &[])?[0])
+    }
+
+    fn candidates(
+        &self,
+        credentials: &Credentials,
+        refused: &[AuthMethod],
+    ) -> Result<Vec<AuthMethod>, Error> {
         let offer = ServerOffer {
             capabilities: self.info.capabilities.as_ref(),
             apop_timestamp: self.info.apop_timestamp.as_deref(),
             encrypted: self.info.encrypted,
         };
-        Ok(choose_method(
+        let mut list = candidate_methods(
             credentials.method,
             &offer,
             credentials.allow_cleartext,
-        )?)
+            credentials.remembered,
+        )?;
+        list.retain(|m| !refused.contains(m));
+        Ok(list)
     }
 
-    /// Logs in; on success the session is in the transaction state.
-    pub fn login(mut self, credentials: &Credentials) -> Result<Mailbox<T>, Error> {
-        let method = self.choose_method(credentials)?;
+    /// Logs in; on success the session is in the transaction state. With
+    /// the automatic method, a refused APOP or CRAM-MD5 falls back to the
+    /// next method on the same connection; when the server hangs up after
+    /// such a refusal, the error says so ([`Error::AuthFallbackNeedsReconnect`])
+    /// and [`Client::login_after`] goes on over a new connection.
+    pub fn login(self, credentials: &Credentials) -> Result<Mailbox<T>, Error> {
+        self.login_after(credentials, &[])
+    }
+
+    /// Like `login`, skipping methods refused in an earlier connection.
+    pub fn login_after(
+        mut self,
+        credentials: &Credentials,
+        refused: &[AuthMethod],
+    ) -> Result<Mailbox<T>, Error> {
+        let method = self.sign_in(credentials, refused)?;
+        self.logged_in(method)
+    }
+
+    /// Like `login_after`; when a new connection is needed to go on
+    /// (`AuthFallbackNeedsReconnect`), also gives back the observer.
+    pub fn login_keeping_observe(
+        mut self,
+        credentials: &Credentials,
+        refused: &[AuthMethod],
+    ) -> (Result<Mailbox<T>, Error>, Option<Observe>) {
+        match self.sign_in(credentials, refused) {
+            Ok(method) => (self.logged_in(method), None),
+            Err(e @ Error::AuthFallbackNeedsReconnect { .. }) => {
+                (Err(e), Some(std::mem::take(&mut self.driver.observe)))
+            }
+            Err(e) => (Err(e), None),
+        }
+    }
+
+    /// Tries the candidate methods in turn; the one that worked.
+    fn sign_in(
+        &mut self,
+        credentials: &Credentials,
+        refused: &[AuthMethod],
+    ) -> Result<AuthMethod, Error> {
+        let candidates = self.candidates(credentials, refused)?;
+        let Some(&last) = candidates.last() else {
+            return Err(Error::AuthFailed {
+                method: refused.last().copied().unwrap_or_default(),
+                code: None,
+                text: "every sign-in method this account allows was refused".into(),
+            });
+        };
+        let mut refused_here: Vec<AuthMethod> = refused.to_vec();
+        for method in candidates {
+            let status = match self.login_once(method, credentials) {
+                Ok(status) => status,
+                // The server hung up after refusing a challenge-response
+                // method: the caller may try the rest on a new connection.
+                Err(Error::ConnectionClosed) if refused_here.len() > refused.len() => {
+                    return Err(Error::AuthFallbackNeedsReconnect {
+                        refused: refused_here,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            if status.ok {
+                return Ok(method);
+            }
+            let temporary = matches!(
+                status.code,
+                Some(
+                    RespCode::InUse | RespCode::LoginDelay | RespCode::SysTemp | RespCode::SysPerm
+                )
+            );
+            let fall_back = credentials.method == AuthMethod::Auto
+                && method.is_challenge_response()
+                && !temporary
+                && method != last;
+            if !fall_back {
+                return Err(Error::AuthFailed {
+                    method,
+                    code: status.code,
+                    text: status.text,
+                });
+            }
+            tracing::info!(%method, "sign-in method refused; trying the next one");
+            refused_here.push(method);
+        }
+        // The loop returns on the last candidate whatever happens.
+        Err(Error::ConnectionClosed)
+    }
+
+    /// One sign-in attempt with `method`; `Ok` holds the server's verdict.
+    fn login_once(
+        &mut self,
+        method: AuthMethod,
+        credentials: &Credentials,
+    ) -> Result<Status, Error> {
         let driver = &mut self.driver;
-        let status = match method {
+        Ok(match method {
             AuthMethod::UserPass => {
                 let (status, _) =
                     driver.execute(Command::user(&credentials.user).map_err(auth_arg)?)?;
@@ -378,14 +511,11 @@ impl<T: Transport> Client<T> {
                     .0
             }
             _ => sasl_login(driver, method, credentials)?,
-        };
-        if !status.ok {
-            return Err(Error::AuthFailed {
-                method,
-                code: status.code,
-                text: status.text,
-            });
-        }
+        })
+    }
+
+    fn logged_in(mut self, method: AuthMethod) -> Result<Mailbox<T>, Error> {
+        let driver = &mut self.driver;
         // Some servers only list PIPELINING once logged in (RFC 2449 §5).
         let pipelining_known = self
             .info
@@ -480,6 +610,55 @@ fn sasl_login<T: Transport>(
     result.unwrap_or(Err(Error::ConnectionClosed))
 }
 
+/// STAT, UIDL and LIST of one session.
+#[derive(Debug)]
+pub struct MailboxListing {
+    pub total: u32,
+    pub size_bytes: u64,
+    /// `None` when the server does not support UIDL.
+    pub uids: Option<UidlListing>,
+    /// LIST: message number and size, in the server's order.
+    pub sizes: Vec<(MsgNum, u64)>,
+}
+
+fn server_error(command: &'static str, status: Status) -> Error {
+    Error::Server {
+        command,
+        code: status.code,
+        text: status.text,
+    }
+}
+
+/// Cuts streamed body chunks into lines (without CRLF or bare LF).
+#[derive(Default)]
+struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn feed(&mut self, mut chunk: &[u8], mut on_line: impl FnMut(&[u8])) {
+        while let Some(lf) = memchr::memchr(b'\n', chunk) {
+            let piece = &chunk[..lf];
+            if self.partial.is_empty() {
+                on_line(piece.strip_suffix(b"\r").unwrap_or(piece));
+            } else {
+                self.partial.extend_from_slice(piece);
+                let line = std::mem::take(&mut self.partial);
+                on_line(line.strip_suffix(b"\r").unwrap_or(&line));
+            }
+            chunk = &chunk[lf + 1..];
+        }
+        self.partial.extend_from_slice(chunk);
+    }
+
+    fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            on_line(line.strip_suffix(b"\r").unwrap_or(&line));
+        }
+    }
+}
+
 /// What happened to one command of a pipelined batch.
 #[derive(Debug)]
 pub enum Outcome {
@@ -527,6 +706,94 @@ impl<T: Transport> Mailbox<T> {
     pub fn stat(&mut self) -> Result<(u32, u64), Error> {
         let (status, _) = self.driver.expect_ok(Command::Stat)?;
         Ok(parse_stat(&status)?)
+    }
+
+    /// STAT, UIDL and LIST in one pipelined round, the listings parsed as
+    /// they stream in, so a mailbox of a million messages never has its
+    /// listings held as text. UIDL is `None` when the server refused it.
+    pub fn listing(&mut self) -> Result<MailboxListing, Error> {
+        let stat = self.driver.submit(Command::Stat, false)?;
+        let uidl = self.driver.submit(Command::Uidl(None), true)?;
+        let list = self.driver.submit(Command::List(None), true)?;
+        let mut stat_reply: Option<Result<(u32, u64), Error>> = None;
+        let mut uidl_lines = LineSplitter::default();
+        let mut list_lines = LineSplitter::default();
+        let mut uids = UidlListing::default();
+        let mut sizes: Vec<(MsgNum, u64)> = Vec::new();
+        let mut bad_scan: Option<ListingError> = None;
+        let mut uidl_done: Option<Result<bool, Error>> = None;
+        let mut list_done: Option<Result<(), Error>> = None;
+        let on_uidl_line = |uids: &mut UidlListing, line: &[u8]| {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            match parse_uidl_line(line) {
+                Ok(entry) => uids.entries.push(entry),
+                Err(_) => uids.skipped.push(shorten(line)),
+            }
+        };
+        let on_list_line =
+            |sizes: &mut Vec<(MsgNum, u64)>, bad: &mut Option<ListingError>, line: &[u8]| {
+                if line.iter().all(u8::is_ascii_whitespace) || bad.is_some() {
+                    return;
+                }
+                match parse_scan_line(line) {
+                    Ok(entry) => sizes.push(entry),
+                    Err(e) => *bad = Some(e),
+                }
+            };
+        self.driver.run(&mut |_, event| {
+            match event {
+                Event::Reply { id, status, .. } if id == stat => {
+                    stat_reply = Some(if status.ok {
+                        parse_stat(&status).map_err(Error::from)
+                    } else {
+                        Err(server_error("STAT", status))
+                    });
+                }
+                Event::Data { id, chunk } if id == uidl => {
+                    uidl_lines.feed(&chunk, |line| on_uidl_line(&mut uids, line));
+                }
+                Event::Data { id, chunk } if id == list => {
+                    list_lines.feed(&chunk, |line| on_list_line(&mut sizes, &mut bad_scan, line));
+                }
+                Event::Reply { id, status, .. } if id == uidl => {
+                    uidl_lines.finish(|line| on_uidl_line(&mut uids, line));
+                    uidl_done = Some(Ok(status.ok));
+                }
+                Event::Reply { id, status, .. } if id == list => {
+                    list_lines.finish(|line| on_list_line(&mut sizes, &mut bad_scan, line));
+                    list_done = Some(if status.ok {
+                        Ok(())
+                    } else {
+                        Err(server_error("LIST", status))
+                    });
+                }
+                Event::ReplyFailed { id, error } if id == stat => {
+                    stat_reply = Some(Err(error.into()));
+                }
+                Event::ReplyFailed { id, error } if id == uidl => {
+                    uidl_done = Some(Err(error.into()));
+                }
+                Event::ReplyFailed { id, error } if id == list => {
+                    list_done = Some(Err(error.into()));
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let (total, size_bytes) = stat_reply.unwrap_or(Err(Error::ConnectionClosed))?;
+        let uidl_supported = uidl_done.unwrap_or(Err(Error::ConnectionClosed))?;
+        list_done.unwrap_or(Err(Error::ConnectionClosed))?;
+        if let Some(bad) = bad_scan {
+            return Err(bad.into());
+        }
+        Ok(MailboxListing {
+            total,
+            size_bytes,
+            uids: uidl_supported.then_some(uids),
+            sizes,
+        })
     }
 
     /// Runs commands pipelined (as far as the server allows) and returns

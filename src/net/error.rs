@@ -24,6 +24,10 @@ pub enum Error {
     },
     #[error("the server did not answer within {} seconds", .after.as_secs())]
     Timeout { after: Duration },
+    /// Bytes kept coming, but no reply got anywhere (a trickle, or an
+    /// endless reply past its size limit) for this long.
+    #[error("the server sent nothing usable for {} seconds", .after.as_secs())]
+    Stalled { after: Duration },
     #[error("the server closed the connection unexpectedly")]
     ConnectionClosed,
     #[error("network error: {0}")]
@@ -48,6 +52,10 @@ pub enum Error {
         code: Option<RespCode>,
         text: String,
     },
+    /// Automatic sign-in: the server hung up after refusing these
+    /// challenge-response methods; the others may work on a new connection.
+    #[error("the server closed the connection after refusing sign-in with {}", .refused.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "))]
+    AuthFallbackNeedsReconnect { refused: Vec<AuthMethod> },
     #[error("the server refused the connection: {text}")]
     Greeting {
         code: Option<RespCode>,
@@ -132,7 +140,9 @@ impl Error {
                     RespCode::InUse | RespCode::LoginDelay | RespCode::SysTemp | RespCode::SysPerm
                 )
             ),
-            Error::AuthChoice(_) | Error::Credential(_) => true,
+            Error::AuthChoice(_)
+            | Error::Credential(_)
+            | Error::AuthFallbackNeedsReconnect { .. } => true,
             _ => false,
         }
     }
@@ -143,6 +153,7 @@ impl Error {
             Error::Resolve { .. }
             | Error::Connect { .. }
             | Error::Timeout { .. }
+            | Error::Stalled { .. }
             | Error::ConnectionClosed
             | Error::Io(_) => true,
             Error::AuthFailed { code, .. }
@@ -189,6 +200,13 @@ impl Error {
                 ),
                 "Try again in a few minutes. If it keeps happening, check your internet connection.",
             ),
+            Error::Stalled { after } => (
+                format!(
+                    "The mail server kept the connection busy without getting anywhere for {} seconds, so Letterbox stopped.",
+                    after.as_secs()
+                ),
+                "Try again later. Nothing was deleted from the server. If it keeps happening, the server may be broken: tell your provider.",
+            ),
             Error::ConnectionClosed | Error::Io(_) => (
                 "The connection to the mail server was lost.".into(),
                 "Try again. Nothing was deleted from the server.",
@@ -217,8 +235,8 @@ impl Error {
                 "Choose TLS on port 995 in the account settings, or try again later.",
             ),
             Error::AuthChoice(ChooseError::CleartextRefused) => (
-                "This server would receive your password unencrypted, and this account does not allow that.".into(),
-                "Use TLS or STARTTLS in the account settings.",
+                "The connection to this server is not encrypted, so Letterbox did not sign in: your password could be read or cracked by anyone on the network.".into(),
+                "Use TLS or STARTTLS in the account settings (or, only on a network you trust, allow signing in without encryption).",
             ),
             Error::AuthChoice(_) => (
                 "Letterbox and the mail server have no sign-in method in common.".into(),
@@ -226,6 +244,10 @@ impl Error {
             ),
             Error::Credential(_) => (
                 "The user name or password contains characters that cannot be sent to a mail server.".into(),
+                "Check the user name and password in the account settings.",
+            ),
+            Error::AuthFallbackNeedsReconnect { .. } => (
+                "The mail server did not accept the user name or password.".into(),
                 "Check the user name and password in the account settings.",
             ),
             Error::AuthFailed { code, .. } => match code {

@@ -11,8 +11,8 @@ mod transport;
 
 pub use crate::pop3::RespCode;
 pub use client::{
-    Client, Credentials, Direction, Endpoint, Mailbox, Observe, Outcome, PlainTransport, RetrSink,
-    ServerInfo, TranscriptSink,
+    Client, Credentials, Direction, Endpoint, Mailbox, MailboxListing, Observe, Outcome,
+    PlainTransport, RetrSink, ServerInfo, TranscriptSink,
 };
 pub use error::{Error, UserMessage};
 pub use tls::{CertificateInfo, Fingerprint, Trust};

@@ -41,6 +41,9 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Any single read or write; a slow ISP must survive it.
     pub io: Duration,
+    /// A session ends when it gets nowhere for this long, even while bytes
+    /// arrive: see `pop3::Session::progress`.
+    pub no_progress: Duration,
 }
 
 impl Default for Timeouts {
@@ -48,6 +51,7 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(20),
             io: Duration::from_secs(60),
+            no_progress: Duration::from_secs(120),
         }
     }
 }

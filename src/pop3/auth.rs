@@ -33,15 +33,6 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    /// Whether this method sends the password itself, readable by anyone on
-    /// the path unless the connection is encrypted.
-    pub fn sends_cleartext(self) -> bool {
-        matches!(
-            self,
-            AuthMethod::Plain | AuthMethod::Login | AuthMethod::UserPass | AuthMethod::XOAuth2
-        )
-    }
-
     pub fn sasl_name(self) -> Option<&'static str> {
         match self {
             AuthMethod::CramMd5 => Some("CRAM-MD5"),
@@ -61,6 +52,31 @@ impl AuthMethod {
         AuthMethod::Apop,
         AuthMethod::UserPass,
     ];
+}
+
+impl AuthMethod {
+    /// Methods that prove the password without sending it (APOP,
+    /// CRAM-MD5). Servers often announce them without having the secret
+    /// they need for this user, so a refusal means "try another method",
+    /// not "wrong password".
+    pub fn is_challenge_response(self) -> bool {
+        matches!(self, AuthMethod::Apop | AuthMethod::CramMd5)
+    }
+
+    /// The inverse of `Display`, for remembering a method by name.
+    pub fn from_name(name: &str) -> Option<AuthMethod> {
+        [
+            AuthMethod::Auto,
+            AuthMethod::CramMd5,
+            AuthMethod::Plain,
+            AuthMethod::Login,
+            AuthMethod::XOAuth2,
+            AuthMethod::Apop,
+            AuthMethod::UserPass,
+        ]
+        .into_iter()
+        .find(|m| m.to_string() == name)
+    }
 }
 
 impl fmt::Display for AuthMethod {
@@ -88,7 +104,7 @@ pub struct ServerOffer<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChooseError {
     #[error(
-        "the server only accepts passwords sent unencrypted, and this account does not allow that"
+        "the connection is not encrypted, and this account does not allow signing in without encryption"
     )]
     CleartextRefused,
     #[error("the server offers no sign-in method Letterbox supports (it offers: {offered})")]
@@ -97,22 +113,37 @@ pub enum ChooseError {
     NoApopTimestamp,
 }
 
-/// Picks the method to log in with. `allow_cleartext` is the account's
-/// explicit permission to send a password over an unencrypted connection.
+/// Picks the method to log in with: the first of [`candidate_methods`].
 pub fn choose_method(
     wanted: AuthMethod,
     offer: &ServerOffer<'_>,
     allow_cleartext: bool,
 ) -> Result<AuthMethod, ChooseError> {
-    let cleartext_ok = offer.encrypted || allow_cleartext;
+    candidate_methods(wanted, offer, allow_cleartext, None).map(|list| list[0])
+}
+
+/// The methods to try, in order; never empty. An explicit choice is the
+/// only candidate. `Auto` lists every method both sides support, strongest
+/// first, with `remembered` (what worked last time) moved to the front.
+///
+/// Over an unencrypted connection nothing is tried without the account's
+/// explicit permission (`allow_cleartext`): PLAIN, LOGIN and USER/PASS
+/// send the password itself, and an eavesdropper who records an APOP or
+/// CRAM-MD5 exchange can crack the password offline.
+pub fn candidate_methods(
+    wanted: AuthMethod,
+    offer: &ServerOffer<'_>,
+    allow_cleartext: bool,
+    remembered: Option<AuthMethod>,
+) -> Result<Vec<AuthMethod>, ChooseError> {
+    if !offer.encrypted && !allow_cleartext {
+        return Err(ChooseError::CleartextRefused);
+    }
     if wanted != AuthMethod::Auto {
-        if wanted.sends_cleartext() && !cleartext_ok {
-            return Err(ChooseError::CleartextRefused);
-        }
         if wanted == AuthMethod::Apop && offer.apop_timestamp.is_none() {
             return Err(ChooseError::NoApopTimestamp);
         }
-        return Ok(wanted);
+        return Ok(vec![wanted]);
     }
     let offered = |method: AuthMethod| match (method, offer.capabilities) {
         (AuthMethod::Apop, _) => offer.apop_timestamp.is_some(),
@@ -120,27 +151,23 @@ pub fn choose_method(
         (m, Some(caps)) => m.sasl_name().is_some_and(|name| caps.supports_sasl(name)),
         (_, None) => false,
     };
-    let mut refused_cleartext = false;
-    for method in AuthMethod::AUTO_ORDER {
-        if !offered(method) {
-            continue;
-        }
-        if method.sends_cleartext() && !cleartext_ok {
-            refused_cleartext = true;
-            continue;
-        }
-        return Ok(method);
+    let mut list: Vec<AuthMethod> = AuthMethod::AUTO_ORDER
+        .into_iter()
+        .filter(|&m| offered(m))
+        .collect();
+    if let Some(position) = remembered.and_then(|r| list.iter().position(|&m| m == r)) {
+        let method = list.remove(position);
+        list.insert(0, method);
     }
-    if refused_cleartext {
-        Err(ChooseError::CleartextRefused)
-    } else {
-        Err(ChooseError::NoCommonMethod {
+    if list.is_empty() {
+        return Err(ChooseError::NoCommonMethod {
             offered: offer
                 .capabilities
                 .map(|c| c.sasl.join(" "))
                 .unwrap_or_default(),
-        })
+        });
     }
+    Ok(list)
 }
 
 /// Why a login exchange could not continue on the client side.
@@ -403,7 +430,8 @@ mod tests {
             choose(&offer(Some(&plain_only), None, true), false),
             Ok(AuthMethod::Plain)
         );
-        // Unencrypted: PLAIN/LOGIN/USER only with explicit permission...
+        // Unencrypted: nothing without explicit permission, APOP and
+        // CRAM-MD5 included (a recorded exchange can be cracked offline).
         assert_eq!(
             choose(&offer(Some(&plain_only), None, false), false),
             Err(ChooseError::CleartextRefused)
@@ -412,10 +440,17 @@ mod tests {
             choose(&offer(Some(&plain_only), None, false), true),
             Ok(AuthMethod::Plain)
         );
-        // ...but APOP never sends the password, so it is fine.
         assert_eq!(
             choose(&offer(Some(&plain_only), Some("<1@x>"), false), false),
-            Ok(AuthMethod::Apop)
+            Err(ChooseError::CleartextRefused)
+        );
+        assert_eq!(
+            choose(&offer(Some(&caps), None, false), false),
+            Err(ChooseError::CleartextRefused)
+        );
+        assert_eq!(
+            choose(&offer(Some(&plain_only), Some("<1@x>"), false), true),
+            Ok(AuthMethod::Plain)
         );
         // No CAPA at all: an RFC 1939 server gets USER/PASS.
         assert_eq!(
@@ -439,5 +474,38 @@ mod tests {
             choose_method(AuthMethod::Apop, &offer(Some(&caps), None, true), false),
             Err(ChooseError::NoApopTimestamp)
         );
+    }
+
+    #[test]
+    fn automatic_lists_every_fallback_and_puts_what_worked_first() {
+        let caps = parse_capabilities(b"SASL PLAIN CRAM-MD5\r\nUSER\r\n");
+        let offer = ServerOffer {
+            capabilities: Some(&caps),
+            apop_timestamp: Some("<1.2@host>"),
+            encrypted: true,
+        };
+        use AuthMethod::*;
+        assert_eq!(
+            candidate_methods(Auto, &offer, false, None),
+            Ok(vec![CramMd5, Plain, Apop, UserPass])
+        );
+        assert_eq!(
+            candidate_methods(Auto, &offer, false, Some(UserPass)),
+            Ok(vec![UserPass, CramMd5, Plain, Apop])
+        );
+        // A remembered method the server no longer offers is ignored.
+        assert_eq!(
+            candidate_methods(Auto, &offer, false, Some(Login)),
+            Ok(vec![CramMd5, Plain, Apop, UserPass])
+        );
+        assert_eq!(
+            candidate_methods(Plain, &offer, false, Some(Apop)),
+            Ok(vec![Plain])
+        );
+        for m in [Auto, CramMd5, Plain, Login, XOAuth2, Apop, UserPass] {
+            assert_eq!(AuthMethod::from_name(&m.to_string()), Some(m));
+        }
+        assert!(Apop.is_challenge_response() && CramMd5.is_challenge_response());
+        assert!(!Plain.is_challenge_response() && !UserPass.is_challenge_response());
     }
 }

@@ -2,21 +2,29 @@
 //! that starts with `.` has that dot removed. Everything else is passed
 //! through byte for byte: 8-bit data, bare LF, bare CR. Decoding is
 //! incremental, so a body can be streamed to disk as it arrives.
+//!
+//! Some servers end every line with a bare LF. Their greeting shows it, and
+//! for them a line ends at any LF: the body ends at a `.` line ended by LF
+//! or CRLF, and a dot is unstuffed after any LF. With a CRLF server, a bare
+//! LF is content, as the RFC says.
 
 use memchr::memmem;
 
 /// Decodes one multi-line body that may arrive in pieces.
 #[derive(Debug)]
 pub(crate) struct BodyDecoder {
-    /// True right after a CRLF (and at the very start of the body, which
-    /// follows the status line's CRLF): a `.` here is special.
+    /// True right after a line ending (and at the very start of the body,
+    /// which follows the status line's): a `.` here is special.
     at_line_start: bool,
+    /// Lines end at a bare LF too (a server whose greeting ended in one).
+    bare_lf: bool,
 }
 
 impl BodyDecoder {
-    pub(crate) fn new() -> BodyDecoder {
+    pub(crate) fn new(bare_lf: bool) -> BodyDecoder {
         BodyDecoder {
             at_line_start: true,
+            bare_lf,
         }
     }
 
@@ -25,7 +33,15 @@ impl BodyDecoder {
     /// input bytes were consumed and whether the terminating `.` line was
     /// consumed. Bytes not consumed (at most two: a partial line ending or a
     /// lone dot) must be offered again with more input.
-    pub(crate) fn decode(&mut self, input: &[u8], mut emit: impl FnMut(&[u8])) -> (usize, bool) {
+    pub(crate) fn decode(&mut self, input: &[u8], emit: impl FnMut(&[u8])) -> (usize, bool) {
+        if self.bare_lf {
+            self.decode_bare_lf(input, emit)
+        } else {
+            self.decode_crlf(input, emit)
+        }
+    }
+
+    fn decode_crlf(&mut self, input: &[u8], mut emit: impl FnMut(&[u8])) -> (usize, bool) {
         let finder = memmem::Finder::new(b"\r\n.");
         let mut pos = 0;
         loop {
@@ -61,6 +77,39 @@ impl BodyDecoder {
                     }
                     self.at_line_start = line_start;
                     return (pos + take, false);
+                }
+            }
+        }
+    }
+
+    /// The same for a server that ends lines with a bare LF (or mixes).
+    fn decode_bare_lf(&mut self, input: &[u8], mut emit: impl FnMut(&[u8])) -> (usize, bool) {
+        let mut pos = 0;
+        loop {
+            if self.at_line_start {
+                match &input[pos..] {
+                    [] | [b'.'] | [b'.', b'\r'] => return (pos, false),
+                    [b'.', b'\n', ..] => return (pos + 2, true),
+                    [b'.', b'\r', b'\n', ..] => return (pos + 3, true),
+                    [b'.', ..] => pos += 1,
+                    _ => {}
+                }
+                self.at_line_start = false;
+            }
+            let rest = &input[pos..];
+            match memmem::find(rest, b"\n.") {
+                Some(i) => {
+                    // Up to and including the LF; the dot is looked at next.
+                    emit(&rest[..=i]);
+                    pos += i + 1;
+                    self.at_line_start = true;
+                }
+                None => {
+                    if !rest.is_empty() {
+                        emit(rest);
+                    }
+                    self.at_line_start = rest.ends_with(b"\n");
+                    return (pos + rest.len(), false);
                 }
             }
         }
@@ -101,7 +150,14 @@ mod tests {
     /// Feeds `wire` to a decoder in pieces of `step` bytes, the way a socket
     /// might deliver it; returns the body and the bytes after the terminator.
     fn decode_in_steps(wire: &[u8], step: usize) -> (Vec<u8>, Vec<u8>) {
-        let mut decoder = BodyDecoder::new();
+        decode_in_steps_with(BodyDecoder::new(false), wire, step)
+    }
+
+    fn decode_in_steps_with(
+        mut decoder: BodyDecoder,
+        wire: &[u8],
+        step: usize,
+    ) -> (Vec<u8>, Vec<u8>) {
         let mut body = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
         let mut fed = 0;
@@ -132,6 +188,25 @@ mod tests {
     }
 
     #[test]
+    fn bare_lf_server_at_every_split() {
+        let wire = b"Subject: x\n\n..leading dot\n..\nmixed\r\n.\rodd\nend\n.\n+OK next";
+        let expected = b"Subject: x\n\n.leading dot\n.\nmixed\r\n\rodd\nend\n";
+        for step in 1..=wire.len() {
+            let (body, rest) = decode_in_steps_with(BodyDecoder::new(true), wire, step);
+            assert_eq!(body, expected, "step {step}");
+            assert_eq!(rest, b"+OK next", "step {step}");
+        }
+        // A CRLF terminator ends the body too, and an empty body is fine.
+        let (body, rest) = decode_in_steps_with(BodyDecoder::new(true), b"a\r\n.\r\nX", 1);
+        assert_eq!(
+            (body.as_slice(), rest.as_slice()),
+            (&b"a\r\n"[..], &b"X"[..])
+        );
+        let (body, rest) = decode_in_steps_with(BodyDecoder::new(true), b".\nX", 1);
+        assert_eq!((body.as_slice(), rest.as_slice()), (&b""[..], &b"X"[..]));
+    }
+
+    #[test]
     fn empty_body() {
         let (body, rest) = decode_in_steps(b".\r\n", 1);
         assert!(body.is_empty());
@@ -148,7 +223,7 @@ mod tests {
     #[test]
     fn body_without_final_crlf_before_dot_is_not_terminated() {
         // "x.\r\n" is not a terminator: the dot is not at a line start.
-        let mut decoder = BodyDecoder::new();
+        let mut decoder = BodyDecoder::new(false);
         let mut body = Vec::new();
         let (used, done) = decoder.decode(b"x.\r\n", |s| body.extend_from_slice(s));
         assert!(!done);
@@ -164,7 +239,7 @@ mod tests {
         }
         let content_len = wire.len();
         wire.extend_from_slice(b".\r\n");
-        let mut decoder = BodyDecoder::new();
+        let mut decoder = BodyDecoder::new(false);
         let mut spans = 0;
         let mut total = 0;
         let (_, done) = decoder.decode(&wire, |s| {

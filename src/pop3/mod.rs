@@ -12,10 +12,12 @@ pub mod reply;
 pub mod session;
 pub mod types;
 
-pub use auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, choose_method};
+pub use auth::{
+    AuthMethod, SaslExchange, ServerOffer, apop_command, candidate_methods, choose_method,
+};
 pub use command::{AuthLine, Command, SaslResponse};
 pub use framing::dot_stuff;
-pub use reply::{Capabilities, Expire, RespCode, Status, StatusLine};
+pub use reply::{Capabilities, Expire, RespCode, Status, StatusLine, UidlListing, escape_controls};
 pub use session::{
     CommandId, Event, Limits, ProtocolError, ReplyError, Session, State, UsageError,
 };

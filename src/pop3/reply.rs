@@ -105,7 +105,7 @@ pub fn parse_status_line(line: &[u8], allow_continuation: bool) -> Result<Status
             shown: shorten(line),
         });
     };
-    let rest = String::from_utf8_lossy(rest);
+    let rest = escape_controls(&String::from_utf8_lossy(rest));
     let rest = rest.trim();
     let (code, text) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
         Some((code, text)) if !code.is_empty() && !code.contains(' ') => {
@@ -120,14 +120,37 @@ pub fn parse_status_line(line: &[u8], allow_continuation: bool) -> Result<Status
     }))
 }
 
-/// At most 80 characters of a line, for error messages.
+/// At most 80 characters of a line, for error messages, with control
+/// characters escaped.
 pub(crate) fn shorten(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(line);
-    let mut shown: String = text.chars().take(80).collect();
+    let mut shown: String = escape_controls(&text.chars().take(80).collect::<String>());
     if text.chars().count() > 80 {
         shown.push('…');
     }
     shown
+}
+
+/// Server text made safe to show in a terminal or a log: control
+/// characters (C0, DEL, C1 — terminal escape sequences start with them)
+/// and the bidirectional overrides that reorder what is shown become
+/// visible escapes like `\x1b` or `\u{202e}`. Anything a server says goes
+/// through this before it reaches a person.
+pub fn escape_controls(text: &str) -> String {
+    let needs =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(needs) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !needs(c) => out.push(c),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    out
 }
 
 /// The `<timestamp>` of an APOP-capable greeting (RFC 1939 §7), including
@@ -209,8 +232,27 @@ pub fn parse_uidl_line(line: &[u8]) -> Result<(MsgNum, Uidl), ListingError> {
     }
 }
 
-pub fn parse_uidl_listing(body: &[u8]) -> Result<Vec<(MsgNum, Uidl)>, ListingError> {
-    body_lines(body).map(parse_uidl_line).collect()
+/// A unique-id listing, with the lines that could not be used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UidlListing {
+    pub entries: Vec<(MsgNum, Uidl)>,
+    /// Each unusable line (shortened, control characters escaped). Only
+    /// the message on that line loses its identity, not the mailbox: it is
+    /// left alone on the server.
+    pub skipped: Vec<String>,
+}
+
+/// Parses a UIDL listing, skipping (and reporting) lines with an identity
+/// that cannot be used instead of failing the whole mailbox.
+pub fn parse_uidl_listing(body: &[u8]) -> UidlListing {
+    let mut listing = UidlListing::default();
+    for line in body_lines(body) {
+        match parse_uidl_line(line) {
+            Ok(entry) => listing.entries.push(entry),
+            Err(_) => listing.skipped.push(shorten(line)),
+        }
+    }
+    listing
 }
 
 /// RFC 2449 EXPIRE: how long the server keeps retrieved mail.
@@ -355,6 +397,24 @@ mod tests {
     }
 
     #[test]
+    fn server_text_cannot_reach_a_terminal_raw() {
+        let err = status("-ERR \x1b]0;pwned\x07\x1b[2J gone \u{202e}txt.exe");
+        assert_eq!(err.text, "\\x1b]0;pwned\\x07\\x1b[2J gone \\u{202e}txt.exe");
+        assert!(!err.text.chars().any(char::is_control));
+        let c1 = parse_status_line("+OK \u{9b}31m".as_bytes(), false).unwrap();
+        assert_eq!(
+            c1,
+            StatusLine::Status(Status {
+                ok: true,
+                code: None,
+                text: "\\u{9b}31m".into()
+            })
+        );
+        assert_eq!(shorten(b"x\x1by"), "x\\x1by");
+        assert_eq!(escape_controls("plain text, é"), "plain text, é");
+    }
+
+    #[test]
     fn apop_timestamps() {
         assert_eq!(
             apop_timestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>").as_deref(),
@@ -385,11 +445,20 @@ mod tests {
         assert!(parse_scan_listing(b"1 -12\r\n").is_err());
 
         let uidl =
-            parse_uidl_listing(b"1 whqtswO00WBw418f9t5JxYwZ\r\n2 QhdPYR:00WBw1Ph7x7\n").unwrap();
+            parse_uidl_listing(b"1 whqtswO00WBw418f9t5JxYwZ\r\n2 QhdPYR:00WBw1Ph7x7\n").entries;
         assert_eq!(uidl[0].1.as_str(), "whqtswO00WBw418f9t5JxYwZ");
         assert_eq!(uidl[1].1.as_str(), "QhdPYR:00WBw1Ph7x7");
-        assert!(parse_uidl_listing(b"1 \xff\r\n").is_err());
-        assert!(parse_uidl_listing(format!("1 {}\r\n", "u".repeat(71)).as_bytes()).is_err());
+        // Long UIDLs exist in the wild (providers ship 100+ characters);
+        // up to 512 bytes are taken, and a bad line costs only its message.
+        let long = "u".repeat(120);
+        let mut body = format!("1 {long}\r\n2 ").into_bytes();
+        body.extend_from_slice(b"\xff\r\n");
+        body.extend_from_slice(format!("3 {}\r\n4 ok\r\nfive x\r\n", "v".repeat(513)).as_bytes());
+        let odd = parse_uidl_listing(&body);
+        let numbers: Vec<u32> = odd.entries.iter().map(|(n, _)| n.get()).collect();
+        assert_eq!(numbers, [1, 4]);
+        assert_eq!(odd.entries[0].1.as_str(), long);
+        assert_eq!(odd.skipped.len(), 3);
         assert_eq!(parse_uidl_line(b"3 abc").unwrap().0.get(), 3);
     }
 

@@ -41,6 +41,9 @@ impl Default for Limits {
     }
 }
 
+/// How many accepted body bytes count as one step of progress.
+const PROGRESS_BYTES: u64 = 64 * 1024;
+
 /// RFC 1939 §3 session states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -178,6 +181,12 @@ pub struct Session {
     stls_sent: bool,
     awaiting_tls: bool,
     poisoned: bool,
+    /// The greeting ended in a bare LF: this server ends lines that way.
+    bare_lf: bool,
+    /// Replies completed (or failed) plus continuations: see `progress`.
+    finished_replies: u64,
+    /// Body bytes accepted (within their cap); skipped bytes don't count.
+    accepted_bytes: u64,
 }
 
 impl Session {
@@ -200,7 +209,24 @@ impl Session {
             stls_sent: false,
             awaiting_tls: false,
             poisoned: false,
+            bare_lf: false,
+            finished_replies: 0,
+            accepted_bytes: 0,
         }
+    }
+
+    /// A number that grows whenever the session gets somewhere: a reply
+    /// is complete, or another 64 KiB of a body it keeps has arrived.
+    /// Bytes it only skips (a reply over its cap, an over-long line) do
+    /// not count, so a driver that sees this number stand still for too
+    /// long knows the server is wasting its time, however many bytes flow.
+    pub fn progress(&self) -> u64 {
+        self.finished_replies + self.accepted_bytes / PROGRESS_BYTES
+    }
+
+    /// Whether the server ends its lines with a bare LF (told by its greeting).
+    pub fn bare_lf(&self) -> bool {
+        self.bare_lf
     }
 
     pub fn state(&self) -> State {
@@ -422,6 +448,12 @@ impl Session {
     }
 
     fn read_greeting(&mut self) -> Result<bool, ProtocolError> {
+        // The greeting shows the server's line ending; a few servers use a
+        // bare LF everywhere, and their bodies must be framed that way.
+        let buffered = self.buffered();
+        if let Some(lf) = memchr::memchr(b'\n', buffered) {
+            self.bare_lf = lf == 0 || buffered[lf - 1] != b'\r';
+        }
         let line = match self.take_line() {
             None => return Ok(false),
             Some(Ok(line)) => line,
@@ -445,6 +477,7 @@ impl Session {
             State::Closed
         };
         self.phase = Phase::Status;
+        self.finished_replies += 1;
         self.events.push_back(Event::Greeting(status));
         Ok(true)
     }
@@ -483,6 +516,7 @@ impl Session {
         match parse_status_line(&line, is_auth)? {
             StatusLine::Continuation(challenge) => {
                 self.awaiting_challenge_answer = true;
+                self.finished_replies += 1;
                 self.events.push_back(Event::Continuation { id, challenge });
             }
             StatusLine::Status(status) => {
@@ -536,7 +570,7 @@ impl Session {
             None => (0, false, ""),
         };
         Body {
-            decoder: BodyDecoder::new(),
+            decoder: BodyDecoder::new(self.bare_lf),
             status,
             collected: (!stream).then(Vec::new),
             len: 0,
@@ -549,6 +583,7 @@ impl Session {
     fn read_body(&mut self, mut body: Body) -> bool {
         let start = self.input_start;
         let stream_chunk = &mut self.stream_chunk;
+        let accepted_bytes = &mut self.accepted_bytes;
         let (used, done) = body.decoder.decode(&self.input[start..], |span| {
             body.len += span.len() as u64;
             if body.failed.is_some() {
@@ -562,6 +597,7 @@ impl Session {
                 body.collected = None;
                 return;
             }
+            *accepted_bytes += span.len() as u64;
             match &mut body.collected {
                 Some(collected) => collected.extend_from_slice(span),
                 None => stream_chunk.extend_from_slice(span),
@@ -604,6 +640,7 @@ impl Session {
         };
         self.phase = Phase::Status;
         self.awaiting_challenge_answer = false;
+        self.finished_replies += 1;
         match &pending.command {
             Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } if status.ok => {
                 self.state = State::Transaction;
@@ -625,6 +662,7 @@ impl Session {
         };
         self.phase = Phase::Status;
         self.awaiting_challenge_answer = false;
+        self.finished_replies += 1;
         if pending.command == Command::Quit {
             self.state = State::Closed;
         }
@@ -988,6 +1026,64 @@ mod tests {
         let got = events(&mut s);
         assert!(matches!(got.last(), Some(Event::Reply { status, .. })
             if status.code == Some(crate::pop3::RespCode::Auth)));
+    }
+
+    #[test]
+    fn bare_lf_greeting_means_bare_lf_bodies() {
+        let mut s = Session::new(Limits::default());
+        s.handle_input(b"+OK old server ready\n").unwrap();
+        assert!(s.bare_lf());
+        s.submit(Command::user("u").unwrap()).unwrap();
+        s.submit(Command::pass(&Secret::new("p".into())).unwrap())
+            .unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\n").unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK in\n").unwrap();
+        let uidl = s.submit(Command::Uidl(None)).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\n1 a\n2 b\n.\n").unwrap();
+        let got = events(&mut s);
+        assert!(
+            matches!(got.last(), Some(Event::Reply { id, body: Some(b), .. }) if *id == uidl && b == b"1 a\n2 b\n"),
+            "{got:?}"
+        );
+        // A CRLF server keeps the strict rule: ".\n" is content there.
+        let mut s = logged_in(1);
+        assert!(!s.bare_lf());
+        s.submit(Command::Uidl(None)).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n1 a\n.\n").unwrap();
+        assert_eq!(s.outstanding(), 1, "still waiting for CRLF.CRLF");
+    }
+
+    #[test]
+    fn skipped_bytes_are_not_progress() {
+        let limits = Limits {
+            max_listing_bytes: 100,
+            ..Limits::default()
+        };
+        let mut s = logged_in_with(limits, 1);
+        s.submit(Command::Uidl(None)).unwrap();
+        transmit(&mut s);
+        s.handle_input(b"+OK\r\n").unwrap();
+        let start = s.progress();
+        // An endless listing: far past its cap, it is read and dropped,
+        // and the session shows no progress however much arrives.
+        let line = b"12345 some-unique-id-that-goes-on\r\n".repeat(10_000);
+        for _ in 0..10 {
+            s.handle_input(&line).unwrap();
+        }
+        assert_eq!(s.progress(), start);
+        s.handle_input(b".\r\n").unwrap();
+        assert!(s.progress() > start, "the failed reply ended");
+        // A big message within its cap is progress as it streams.
+        s.submit_streamed(Command::Retr(n(1))).unwrap();
+        transmit(&mut s);
+        let before = s.progress();
+        s.handle_input(b"+OK\r\n").unwrap();
+        s.handle_input(&vec![b'x'; 200 * 1024]).unwrap();
+        assert!(s.progress() >= before + 3);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Value types that cannot hold invalid protocol values: a message number is
-//! never zero, a UIDL is always 1–70 printable ASCII bytes, a command argument
+//! never zero, a UIDL is always 1–512 printable ASCII bytes, a command argument
 //! never contains a line break (no command injection), and a secret never
 //! prints itself.
 
@@ -35,12 +35,15 @@ impl fmt::Display for MsgNum {
     }
 }
 
-/// A unique-id listing entry (RFC 1939 §7): 1 to 70 characters in 0x21..=0x7E.
+/// A unique-id listing entry (RFC 1939 §7): characters in 0x21..=0x7E, at
+/// least one. RFC 1939 allows 70; providers have shipped longer ones, so up
+/// to [`Uidl::MAX_LEN`] are taken (they only ever name ledger entries, never
+/// a file).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Uidl(String);
 
 impl Uidl {
-    pub const MAX_LEN: usize = 70;
+    pub const MAX_LEN: usize = 512;
 
     pub fn new(text: &str) -> Option<Uidl> {
         Uidl::from_bytes(text.as_bytes())
@@ -56,6 +59,10 @@ impl Uidl {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -195,15 +202,15 @@ mod tests {
     }
 
     #[test]
-    fn uidl_is_printable_ascii_up_to_70() {
+    fn uidl_is_printable_ascii_up_to_512() {
         assert!(Uidl::new("").is_none());
         assert!(Uidl::new("has space").is_none());
         assert!(Uidl::new("tab\there").is_none());
         assert!(Uidl::new("ümlaut").is_none());
-        assert!(Uidl::new(&"x".repeat(71)).is_none());
+        assert!(Uidl::new(&"x".repeat(513)).is_none());
         assert_eq!(
-            Uidl::new(&"x".repeat(70)).map(|u| u.as_str().len()),
-            Some(70)
+            Uidl::new(&"x".repeat(512)).map(|u| u.as_str().len()),
+            Some(512)
         );
         assert_eq!(
             Uidl::new("QhdPYR:00WBw1Ph7x7").unwrap().as_str(),

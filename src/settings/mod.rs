@@ -6,6 +6,7 @@
 
 pub mod presets;
 pub mod secrets;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 
@@ -15,14 +16,16 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Account;
 use crate::net::{Credentials, Endpoint, Fingerprint, Security};
 use crate::pop3::{AuthMethod, Secret};
-use crate::store::{StoreError, StorePaths, write_atomic};
+use crate::store::{StoreError, write_atomic};
 
 /// Where Letterbox keeps its files. Injected, so tests and the demo never
 /// touch the user's real settings.
 #[derive(Clone, Debug)]
 pub struct Paths {
     pub settings_file: PathBuf,
-    /// One folder per account: ledger, previews and (by default) the Maildir.
+    /// One folder per mailbox: ledger, previews and (by default) the
+    /// Maildir; `<id>` for the app's accounts, `USER@HOST_PORT` for
+    /// mailboxes only the command line knows (see `stores`).
     pub accounts_dir: PathBuf,
     /// Only used for accounts whose owner chose to store the password in a
     /// file (no keyring available).
@@ -47,17 +50,6 @@ impl Paths {
             accounts_dir: dir.join("accounts"),
             password_file: dir.join("passwords.toml"),
         }
-    }
-
-    /// Where an account's ledger and mail live. `mail_folder` (General)
-    /// moves the Maildirs elsewhere.
-    pub fn store_paths(&self, account: &AccountSettings, general: &General) -> StorePaths {
-        let state_dir = self.accounts_dir.join(&account.id);
-        let maildir = match &general.mail_folder {
-            Some(root) => root.join(&account.id),
-            None => state_dir.join("Maildir"),
-        };
-        StorePaths { state_dir, maildir }
     }
 }
 
@@ -264,6 +256,7 @@ impl AccountSettings {
                 secret: password,
                 method: self.auth.to_method(),
                 allow_cleartext: self.security == SecurityChoice::None && self.allow_plaintext,
+                remembered: None,
             },
         })
     }
@@ -281,6 +274,9 @@ pub struct General {
     /// `None`: inside each account's data folder.
     pub mail_folder: Option<PathBuf>,
     pub preview_lines: u32,
+    /// On servers without TOP (no previews on the server), messages up to
+    /// this many kilobytes are downloaded to preview them; 0: never.
+    pub preview_download_limit_kb: u32,
 }
 
 impl Default for General {
@@ -289,6 +285,7 @@ impl Default for General {
             check_interval_mins: None,
             mail_folder: None,
             preview_lines: 10,
+            preview_download_limit_kb: 1000,
         }
     }
 }
@@ -462,7 +459,12 @@ impl Reader<'_> {
         let d = General::default();
         self.unknown(
             g,
-            &["check_interval_mins", "mail_folder", "preview_lines"],
+            &[
+                "check_interval_mins",
+                "mail_folder",
+                "preview_lines",
+                "preview_download_limit_kb",
+            ],
             "general.",
         );
         let interval: Option<u32> =
@@ -473,6 +475,14 @@ impl Reader<'_> {
             preview_lines: self
                 .field(g, "preview_lines", d.preview_lines, "general.")
                 .min(1000),
+            preview_download_limit_kb: self
+                .field(
+                    g,
+                    "preview_download_limit_kb",
+                    d.preview_download_limit_kb,
+                    "general.",
+                )
+                .min(100_000),
         }
     }
 
@@ -562,6 +572,7 @@ mod tests {
                 check_interval_mins: Some(15),
                 mail_folder: Some("/home/me/Mail".into()),
                 preview_lines: 20,
+                preview_download_limit_kb: 500,
             },
             accounts: vec![account],
         }

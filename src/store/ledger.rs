@@ -84,6 +84,10 @@ pub struct LoginRecord {
     pub last_login_unix: Option<i64>,
     #[serde(default)]
     pub login_delay_secs: Option<u32>,
+    /// The sign-in method that last worked with the automatic choice (its
+    /// display name, e.g. "USER/PASS"), tried first next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

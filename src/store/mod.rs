@@ -7,15 +7,17 @@
 mod fsutil;
 pub mod ledger;
 pub mod maildir;
+pub mod retrieved;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use fsutil::{sync_dir, write_atomic};
+pub use fsutil::{create_private_dir, sync_dir, write_atomic};
 pub use ledger::{Entry, Ledger, LoginRecord, Status, now_unix};
 pub use maildir::Maildir;
+pub use retrieved::RetrievedCache;
 
 use crate::mail::Preview;
 
@@ -100,6 +102,8 @@ pub struct AccountStore {
     pub maildir: Maildir,
     pub ledger: Ledger,
     pub previews: PreviewCache,
+    /// Whole messages retrieved for a preview (servers without TOP).
+    pub retrieved: RetrievedCache,
     /// Held for the store's lifetime: the OS lock on it keeps other
     /// processes out, and goes away with this process whatever happens.
     _lock: File,
@@ -149,6 +153,7 @@ impl AccountStore {
             maildir,
             ledger,
             previews,
+            retrieved: RetrievedCache::new(&paths.state_dir.join("retrieved")),
             _lock: lock,
         })
     }

@@ -17,7 +17,8 @@ use crate::net::{CancelToken, CertificateInfo, Direction, Observe, UserMessage};
 use crate::pop3::Secret;
 use crate::settings::AccountSettings;
 use crate::settings::secrets::{Passwords, SecretError};
-use crate::store::{AccountStore, StoreError, StorePaths, now_unix};
+use crate::settings::stores::StoreHome;
+use crate::store::{StoreError, now_unix};
 
 /// Called after every event; the app passes `ctx.request_repaint`.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -26,8 +27,12 @@ pub type Wake = Arc<dyn Fn() + Send + Sync>;
 #[derive(Clone, Debug)]
 pub struct AccountJob {
     pub settings: AccountSettings,
-    pub store: StorePaths,
+    /// Where the account's store is (see `Paths::store_paths`); opened
+    /// here, off the UI thread, since it may first take over an earlier one.
+    pub store: StoreHome,
     pub preview_lines: u32,
+    /// See `engine::CheckOptions::retr_preview_max_bytes`.
+    pub retr_preview_max_bytes: u64,
 }
 
 impl AccountJob {
@@ -428,7 +433,7 @@ fn run_account_job(
         });
     };
     if kind == JobKind::Ledger {
-        match AccountStore::open_starting_over(&job.store) {
+        match job.store.open_starting_over() {
             Ok(_) => emitter.emit(Event::LedgerReset {
                 account_id: account_id.clone(),
             }),
@@ -456,12 +461,13 @@ fn run_account_job(
     let observe = observe(&account_id, emitter, &cancel);
     let result = match request {
         Request::Check(job) => (|| {
-            let mut store = AccountStore::open(&job.store)?;
+            let mut store = job.store.open()?;
             // "Remove from the server after N days" happens in the same
             // session, and only for mail safe at home.
             let options = CheckOptions {
                 preview_lines: job.preview_lines,
                 expire_after_days: job.settings.delete_after_days,
+                retr_preview_max_bytes: job.retr_preview_max_bytes,
             };
             let mut report =
                 engine::check(&account, Some(&mut store), &options, observe, &mut progress)?;
@@ -480,7 +486,7 @@ fn run_account_job(
             Ok(())
         })(),
         Request::Apply(job, plan) => (|| {
-            let mut store = AccountStore::open(&job.store)?;
+            let mut store = job.store.open()?;
             let report = engine::apply(&account, &mut store, &plan, observe, &mut progress)?;
             emitter.emit(Event::Applied {
                 account_id: account_id.clone(),
@@ -488,8 +494,9 @@ fn run_account_job(
             });
             Ok(())
         })(),
-        Request::Preview(_, key, lines) => {
-            engine::preview(&account, &key, lines, observe).map(|preview| {
+        Request::Preview(job, key, lines) => {
+            let retr_max_bytes = job.retr_preview_max_bytes;
+            engine::preview(&account, &key, lines, retr_max_bytes, observe).map(|preview| {
                 emitter.emit(Event::Preview {
                     account_id: account_id.clone(),
                     key,
@@ -570,8 +577,9 @@ mod tests {
         settings.username = "u".into();
         let job = AccountJob {
             settings,
-            store: StorePaths::in_dir(dir.path()),
+            store: crate::store::StorePaths::in_dir(dir.path()).into(),
             preview_lines: 5,
+            retr_preview_max_bytes: 1_000_000,
         };
         worker.send(Request::Check(job.clone()));
         worker.send(Request::Check(job));

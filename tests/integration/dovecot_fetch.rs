@@ -72,6 +72,7 @@ pub fn account_over(dc: &Dovecot, user: &DovecotUser, security: Security, port: 
             secret: Secret::new(dc.password().to_owned()),
             method: AuthMethod::Auto,
             allow_cleartext: false,
+            remembered: None,
         },
     }
 }
@@ -261,7 +262,10 @@ fn killed_at_random_moments_nothing_is_lost_or_doubled() {
     user.deliver_many(messages.iter());
     let originals: BTreeSet<Vec<u8>> = messages.iter().cloned().collect();
     let profile = tempfile::tempdir().expect("tempdir");
-    let paths = StorePaths::in_dir(&profile.path().join(format!("{}@localhost", user.name())));
+    let store =
+        letterbox::settings::stores::MailboxId::new(user.name(), "localhost", dc.tls_port());
+    let paths = StorePaths::in_dir(&profile.path().join(store.folder_name()));
+    let no_settings = tempfile::tempdir().expect("tempdir");
     let args = fetch_args(dc, &user, profile.path(), &["--delete"]);
 
     let mut rng = Lcg(2026);
@@ -271,6 +275,7 @@ fn killed_at_random_moments_nothing_is_lost_or_doubled() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_letterbox"))
             .args(&args)
             .env("LETTERBOX_PASSWORD", dc.password())
+            .env("LETTERBOX_CONFIG_DIR", no_settings.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

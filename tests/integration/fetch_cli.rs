@@ -30,8 +30,9 @@ fn cli(server: &MailServer, command: &str, profile: &std::path::Path, extra: &[&
     letterbox(&args, "secret")
 }
 
-fn paths(profile: &std::path::Path) -> StorePaths {
-    StorePaths::in_dir(&profile.join("alice@127.0.0.1"))
+/// The store of `alice` on the server's port inside the profile.
+fn paths(profile: &std::path::Path, server: &MailServer) -> StorePaths {
+    StorePaths::in_dir(&profile.join(format!("alice@127.0.0.1_{}", server.port())))
 }
 
 fn new_flags(run: &Run) -> Vec<bool> {
@@ -83,7 +84,7 @@ fn check_with_a_profile_says_what_is_new() {
 fn kept_messages_need_all() {
     let server = MailServer::start(ServerConfig::default(), sample_mailbox(3));
     let profile = tempfile::tempdir().expect("tempdir");
-    let mut store = AccountStore::open(&paths(profile.path())).expect("store");
+    let mut store = AccountStore::open(&paths(profile.path(), &server)).expect("store");
     let plan = Plan {
         items: vec![("uid-0002".into(), Action::Keep)],
     };
@@ -108,7 +109,7 @@ fn a_damaged_ledger_stops_everything_until_the_user_decides() {
     let server = MailServer::start(ServerConfig::default(), sample_mailbox(2));
     let profile = tempfile::tempdir().expect("tempdir");
     cli(&server, "fetch", profile.path(), &[]).expect_code(0);
-    let ledger = paths(profile.path()).state_dir.join("ledger.json");
+    let ledger = paths(profile.path(), &server).state_dir.join("ledger.json");
     std::fs::write(
         &ledger,
         b"{\"format\":\"letterbox-ledger\",\"version\":1,\"entries\":{\"uid-0001\":",
@@ -136,7 +137,7 @@ fn a_damaged_ledger_stops_everything_until_the_user_decides() {
         "no session was even started after the damage"
     );
     assert_eq!(server.uidls().len(), 2);
-    let kept: Vec<_> = std::fs::read_dir(paths(profile.path()).state_dir)
+    let kept: Vec<_> = std::fs::read_dir(paths(profile.path(), &server).state_dir)
         .expect("dir")
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
@@ -154,7 +155,7 @@ fn remove_from_server_after_n_days() {
     let server = MailServer::start(ServerConfig::default(), sample_mailbox(4));
     let profile = tempfile::tempdir().expect("tempdir");
     cli(&server, "fetch", profile.path(), &[]).expect_code(0);
-    let mut store = AccountStore::open(&paths(profile.path())).expect("store");
+    let mut store = AccountStore::open(&paths(profile.path(), &server)).expect("store");
     let long_ago = now_unix() - 30 * 86_400;
     for key in ["uid-0001", "uid-0003"] {
         store.ledger.get_mut(key).expect("entry").downloaded_unix = Some(long_ago);

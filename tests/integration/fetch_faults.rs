@@ -27,6 +27,7 @@ pub fn account_for(port: u16, password: &str) -> Account {
             secret: Secret::new(password.into()),
             method: AuthMethod::Auto,
             allow_cleartext: true,
+            remembered: None,
         },
     }
 }
@@ -746,6 +747,7 @@ fn expiry_runs_in_the_check_session() {
     let options = engine::CheckOptions {
         preview_lines: 0,
         expire_after_days: Some(30),
+        ..engine::CheckOptions::default()
     };
     let report = engine::check(
         &account_for(server.port(), "secret"),

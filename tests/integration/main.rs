@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod account_store;
 mod check;
 mod dovecot_check;
 mod dovecot_fetch;
@@ -14,6 +15,7 @@ mod fetch_faults;
 mod fuzz_regressions;
 mod pop3_server_selftest;
 mod properties;
+mod real_servers;
 mod smoke;
 mod transcripts;
 mod ui;

@@ -163,12 +163,15 @@ fn setting<'a>(fixture: &'a Fixture, key: &str) -> Option<&'a str> {
 }
 
 /// One `=` line: number, uid or `-`, size, "subject" or `-`, "preview" or `-`.
-fn describe(m: &engine::MessageSummary) -> String {
+fn describe(m: &engine::MessageSummary, uidl_supported: bool) -> String {
     let quoted = |s: &str| format!("{s:?}");
     format!(
         "{} {} {} {} {}",
         m.number,
-        m.uid.as_ref().map_or("-".to_owned(), |u| u.to_string()),
+        m.key
+            .as_deref()
+            .filter(|_| uidl_supported)
+            .map_or("-".to_owned(), str::to_owned),
         m.size_bytes,
         m.preview
             .as_ref()
@@ -225,10 +228,12 @@ fn run(path: &Path) {
             other => panic!("auth {other}"),
         },
         allow_cleartext: setting(&fixture, "allow-plaintext") == Some("yes"),
+        remembered: None,
     };
     let options = CheckOptions {
         preview_lines: setting(&fixture, "preview-lines").map_or(10, |n| n.parse().expect("lines")),
         expire_after_days: None,
+        ..CheckOptions::default()
     };
     let expect_error = setting(&fixture, "expect")
         .and_then(|e| e.strip_prefix("error "))
@@ -248,7 +253,11 @@ fn run(path: &Path) {
         .and_then(|client| engine::check_with(client, &credentials, None, &options, &mut |_| {}));
     match (result, expect_error) {
         (Ok(report), None) => {
-            let got: Vec<String> = report.messages.iter().map(describe).collect();
+            let got: Vec<String> = report
+                .messages
+                .iter()
+                .map(|m| describe(m, report.uidl_supported))
+                .collect();
             assert_eq!(got, expected, "{}", path.display());
         }
         (Err(error), Some(variant)) => {

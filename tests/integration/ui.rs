@@ -481,3 +481,76 @@ fn show_more_lines_fetches_a_longer_head() {
         "still nothing downloaded"
     );
 }
+
+/// A server without TOP: the app says so for the account, previews the
+/// small message from a download within the limit, and explains in the
+/// preview pane why the large one has none.
+#[test]
+fn server_without_top_explains_missing_previews() {
+    use crate::support::pop3_server::{
+        MailServer, Message, ServerConfig, TlsMode, cert_sha256_hex,
+    };
+    let big = format!(
+        "From: big@example.test\nSubject: Large one\n\n{}",
+        "a long line of a large message\n".repeat(200)
+    );
+    let server = MailServer::start(
+        ServerConfig {
+            top: false,
+            tls: Some(TlsMode::Implicit),
+            ..ServerConfig::default()
+        },
+        vec![
+            Message::sample("uid-small", "Small one", "Hello from a server without TOP."),
+            Message::new("uid-big", &big),
+        ],
+    );
+    let profile = tempfile::tempdir().expect("profile");
+    let paths = Paths::in_dir(profile.path());
+    let keyring = Arc::new(MemoryStore::default());
+    let passwords = Passwords::new(keyring, paths.password_file.clone());
+    let mut settings = demo::demo_settings(server.port());
+    settings.general.preview_download_limit_kb = 2;
+    let account = &mut settings.accounts[0];
+    account.username = "alice".into();
+    account.trusted_fingerprint = Some(cert_sha256_hex("localhost"));
+    passwords
+        .set_for_session("demo", &Secret::new("secret".into()))
+        .expect("session password");
+    let mut harness = harness(AppConfig {
+        paths,
+        passwords,
+        fixed_settings: Some(settings),
+        note: None,
+    });
+    harness.get_by_label("Check mail").click();
+    wait_until(&mut harness, "the check", |h| has_text(h, "2 new"));
+    assert!(has_text(
+        &harness,
+        "messages up to 2.0 KB are downloaded to preview them"
+    ));
+    harness.get_by_label("Small one").click();
+    wait_until(&mut harness, "the small preview", |h| {
+        has_text(h, "Hello from a server without TOP.")
+    });
+    // "Show more lines" works there too, from a download within the limit.
+    harness.get_by_label("Show more lines").click();
+    wait_until(&mut harness, "more lines", |_| {
+        server.sessions().len() == 2 && server.sessions()[1].finished
+    });
+    assert_eq!(server.sessions()[1].commands_with("RETR"), ["RETR 1"]);
+    harness.get_by_label("(no subject)").click();
+    wait_until(&mut harness, "the explanation", |h| {
+        has_text(h, "only messages up to 2.0 KB are previewed")
+    });
+    let retrieved: Vec<String> = server.sessions()[0]
+        .commands_with("RETR")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        retrieved,
+        ["RETR 1"],
+        "never the large one, just to preview"
+    );
+}

@@ -37,9 +37,16 @@ pub fn letterbox(args: &[&str], password: &str) -> Run {
     letterbox_env(args, &[("LETTERBOX_PASSWORD", password)])
 }
 
+/// Runs `letterbox ARGS` with exactly these Letterbox variables. The app's
+/// settings folder is an empty one unless `LETTERBOX_CONFIG_DIR` is given:
+/// tests never read the real user's settings or store mail in their home.
 pub fn letterbox_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let empty_config = tempfile::tempdir().expect("tempdir");
     let mut command = Command::new(env!("CARGO_BIN_EXE_letterbox"));
-    command.args(args).env_remove("LETTERBOX_PASSWORD");
+    command
+        .args(args)
+        .env_remove("LETTERBOX_PASSWORD")
+        .env("LETTERBOX_CONFIG_DIR", empty_config.path());
     for (key, value) in env {
         command.env(key, value);
     }

@@ -141,6 +141,15 @@ pub struct ServerConfig {
     pub user_pass: bool,
     /// The greeting carries an APOP timestamp and APOP is accepted.
     pub apop: bool,
+    /// With `apop`: the server has the APOP secret for the user. Many real
+    /// servers put a timestamp in their greeting without having one, and
+    /// refuse every APOP: set this to false for them.
+    pub apop_secret: bool,
+    /// Hang up right after refusing a sign-in attempt (some servers do).
+    pub close_after_auth_failure: bool,
+    /// End every line with a bare LF instead of CRLF, messages included
+    /// (their LIST sizes count the bare-LF form), like a few old servers.
+    pub bare_lf: bool,
     pub tls: Option<TlsMode>,
     /// With `TlsMode::Stls`: if false, STLS is neither advertised nor
     /// accepted, as when a man in the middle strips it.
@@ -178,6 +187,9 @@ impl Default for ServerConfig {
             sasl: vec!["PLAIN".to_owned()],
             user_pass: true,
             apop: false,
+            apop_secret: true,
+            close_after_auth_failure: false,
+            bare_lf: false,
             tls: None,
             advertise_stls: true,
             cert: "localhost".to_owned(),
@@ -1117,6 +1129,11 @@ impl Session {
     /// Sends one reply, applying byte-offset faults. `keyword` names the
     /// command answered (None for the greeting and SASL challenges).
     fn send(&mut self, keyword: Option<&str>, bytes: Vec<u8>) -> Flow {
+        let bytes = if self.config().bare_lf {
+            crlf_to_lf(&bytes)
+        } else {
+            bytes
+        };
         let len = bytes.len();
         let sent = self.sent;
         let nth = keyword.map_or(0, |k| self.counts.get(k).copied().unwrap_or(0));
@@ -1237,6 +1254,16 @@ impl Session {
     }
 
     /// `-ERR [CODE] text`, or `-ERR text` without RESP-CODES.
+    /// `-ERR [AUTH]`, and a hang-up when the config says so.
+    fn refuse_sign_in(&self, text: &str) -> Answer {
+        let answer = self.err("AUTH", text);
+        if self.config().close_after_auth_failure {
+            answer.then(Next::Close)
+        } else {
+            answer
+        }
+    }
+
     fn err(&self, code: &str, text: &str) -> Answer {
         if self.config().resp_codes && !code.is_empty() {
             Answer::line(format!("-ERR [{code}] {text}"))
@@ -1331,7 +1358,7 @@ impl Session {
                 if ok {
                     self.login()
                 } else {
-                    self.err("AUTH", "invalid user name or password")
+                    self.refuse_sign_in("invalid user name or password")
                 }
             }
             "APOP" if self.config().apop => {
@@ -1342,10 +1369,13 @@ impl Session {
                     return Answer::line("-ERR APOP needs a name and a digest");
                 };
                 let expected = md5_hex(format!("{timestamp}{}", self.config().password).as_bytes());
-                if name == self.config().user && digest.eq_ignore_ascii_case(&expected) {
+                if self.config().apop_secret
+                    && name == self.config().user
+                    && digest.eq_ignore_ascii_case(&expected)
+                {
                     self.login()
                 } else {
-                    self.err("AUTH", "invalid user name or digest")
+                    self.refuse_sign_in("invalid user name or digest")
                 }
             }
             "AUTH" => self.auth(args),
@@ -1369,7 +1399,12 @@ impl Session {
         if !self.try_lock_mailbox() {
             return self.err("IN-USE", "mailbox is locked by another session");
         }
-        let snapshot = lock(&self.shared.mailbox).messages.clone();
+        let mut snapshot = lock(&self.shared.mailbox).messages.clone();
+        if self.config().bare_lf {
+            for message in &mut snapshot {
+                message.bytes = crlf_to_lf(&message.bytes);
+            }
+        }
         let total: usize = snapshot.iter().map(|m| m.bytes.len()).sum();
         let reply = format!(
             "+OK {}'s maildrop has {} messages ({total} octets)",
@@ -1408,7 +1443,7 @@ impl Session {
         };
         match result {
             Ok(true) => self.login(),
-            Ok(false) => self.err("AUTH", "authentication failed"),
+            Ok(false) => self.refuse_sign_in("authentication failed"),
             Err(answer) => answer,
         }
     }
@@ -1691,7 +1726,9 @@ fn crlf_line(text: &str) -> Vec<u8> {
 fn multiline(status: &str, body: &[u8]) -> Vec<u8> {
     let mut out = crlf_line(status);
     out.extend_from_slice(&dot_stuff(body));
-    if !body.is_empty() && !body.ends_with(b"\r\n") {
+    // A body in bare-LF form (`ServerConfig::bare_lf`) ends in a bare LF.
+    let bare_lf_form = body.ends_with(b"\n") && memchr::memmem::find(body, b"\r\n").is_none();
+    if !body.is_empty() && !body.ends_with(b"\r\n") && !bare_lf_form {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b".\r\n");
@@ -1714,12 +1751,31 @@ pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Every CRLF as a bare LF (for `ServerConfig::bare_lf`).
+pub fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
 /// TOP: the header, the blank line and the first `lines` body lines.
 fn top(message: &[u8], lines: usize) -> Vec<u8> {
     let header_end = if message.starts_with(b"\r\n") {
         Some(2)
+    } else if message.starts_with(b"\n") {
+        Some(1)
     } else {
-        memchr::memmem::find(message, b"\r\n\r\n").map(|i| i + 4)
+        memchr::memmem::find(message, b"\r\n\r\n")
+            .map(|i| i + 4)
+            .or_else(|| memchr::memmem::find(message, b"\n\n").map(|i| i + 2))
     };
     let Some(header_end) = header_end else {
         return message.to_vec();
