@@ -28,7 +28,8 @@ def transcripts():
         yield path.stem, items
 
 
-# --- framing: [limits] [n] [selectors] [k] [k u16 cut points] server bytes ---------
+# --- framing: [limits] [shape: n-1, 0x80 for bare LF] [selectors] [k] [k u16 cut points]
+#     server bytes
 
 FRAMING_SELECTOR = {
     b"STAT": 0, b"LIST": 1, b"UIDL": 3, b"TOP": 5, b"RETR": 6, b"CAPA": 8,
@@ -44,8 +45,9 @@ def framing_selector(command):
     return FRAMING_SELECTOR.get(keyword)
 
 
-def framing_seed(selectors, wire, cuts=(), limits=0):
-    head = bytes([limits, len(selectors) - 1, *selectors, len(cuts)])
+def framing_seed(selectors, wire, cuts=(), limits=0, bare_lf=False):
+    shape = len(selectors) - 1 | (0x80 if bare_lf else 0)
+    head = bytes([limits, shape, *selectors, len(cuts)])
     head += b"".join(struct.pack("<H", c) for c in cuts)
     return head + wire
 
@@ -106,7 +108,14 @@ def framing_seeds():
         limits=0x21,
     )
     yield "bare-lf", framing_seed(
-        [1, 6], b"+OK\n1 100\n.\n+OK\nSubject: x\n\nbody\n.\n", ()
+        [1, 6, 3, 7],
+        b"+OK\n1 100\n.\n+OK\nSubject: x\n\n..body\n.\n+OK\n1 a\n2 b\r\n.\r\n"
+        b"+OK\nline\n.\n",
+        (3, 30),
+        bare_lf=True,
+    )
+    yield "bare-lf-content-on-crlf-server", framing_seed(
+        [1, 6], b"+OK\r\n1 100\n.\n2 200\r\n.\r\n+OK\r\nSubject: x\n.\n\r\n.\r\n", ()
     )
 
 

@@ -9,14 +9,15 @@
 //! The bodies and status lines that come out, and the raw input split into
 //! lines, also go through the public parsers in `pop3::reply`.
 //!
-//! Input layout: `[limits] [n] [n command selectors] [k] [k split points as
-//! u16] server bytes...`; missing header bytes count as zero.
+//! Input layout: `[limits] [shape: n, bare LF] [n command selectors] [k]
+//! [k split points as u16] server bytes...`; missing header bytes count as
+//! zero.
 
 #![no_main]
 
 use letterbox::pop3::reply::{
-    BadStatus, apop_timestamp, parse_capabilities, parse_scan_line, parse_scan_listing, parse_stat,
-    parse_status_line, parse_uidl_line, parse_uidl_listing,
+    BadStatus, apop_timestamp, escape_controls, parse_capabilities, parse_scan_line,
+    parse_scan_listing, parse_stat, parse_status_line, parse_uidl_line, parse_uidl_listing,
 };
 use letterbox::pop3::{
     Command, CommandId, Event, Limits, MsgNum, ProtocolError, Secret, Session, State, StatusLine,
@@ -88,17 +89,24 @@ fn limits(selector: u8) -> Limits {
 }
 
 /// A logged-in session with every command sent.
-fn session(limits: &Limits, commands: &[(Command, bool)]) -> (Session, Vec<CommandId>) {
+fn session(
+    limits: &Limits,
+    bare_lf: bool,
+    commands: &[(Command, bool)],
+) -> (Session, Vec<CommandId>) {
     let mut s = Session::new(limits.clone());
     let mut out = Vec::new();
-    s.handle_input(b"+OK ready\r\n").expect("greeting");
+    let eol: &[u8] = if bare_lf { b"\n" } else { b"\r\n" };
+    s.handle_input(&[b"+OK ready", eol].concat())
+        .expect("greeting");
+    assert_eq!(s.bare_lf(), bare_lf);
     s.submit(Command::user("u").expect("user")).expect("USER");
     s.poll_transmit(&mut out);
-    s.handle_input(b"+OK\r\n").expect("USER reply");
+    s.handle_input(&[b"+OK", eol].concat()).expect("USER reply");
     s.submit(Command::pass(&Secret::new("p".into())).expect("pass"))
         .expect("PASS");
     s.poll_transmit(&mut out);
-    s.handle_input(b"+OK\r\n").expect("PASS reply");
+    s.handle_input(&[b"+OK", eol].concat()).expect("PASS reply");
     assert_eq!(s.state(), State::Transaction);
     while s.poll_event().is_some() {}
     s.set_window(commands.len());
@@ -129,8 +137,8 @@ struct Outcome {
     open_data: Vec<u8>,
 }
 
-fn run(limits: &Limits, commands: &[(Command, bool)], pieces: &[&[u8]]) -> Outcome {
-    let (mut s, ids) = session(limits, commands);
+fn run(limits: &Limits, bare_lf: bool, commands: &[(Command, bool)], pieces: &[&[u8]]) -> Outcome {
+    let (mut s, ids) = session(limits, bare_lf, commands);
     let mut error = None;
     let mut events: Vec<Event> = Vec::new();
     for piece in pieces {
@@ -259,8 +267,12 @@ fn parse_reply(command: &Command, status: &letterbox::pop3::Status, body: Option
             }
         }
         (Command::Uidl(None), Some(body)) => {
-            if let Ok(listing) = parse_uidl_listing(body) {
-                assert!(listing.len() <= body.len() / 3);
+            let listing = parse_uidl_listing(body);
+            let lines = body.split(|&b| b == b'\n').count();
+            assert!(listing.entries.len() + listing.skipped.len() <= lines);
+            assert!(listing.entries.len() <= body.len() / 3);
+            for shown in &listing.skipped {
+                assert_safe_to_show(shown);
             }
         }
         (Command::Capa, Some(body)) => {
@@ -273,6 +285,19 @@ fn parse_reply(command: &Command, status: &letterbox::pop3::Status, body: Option
         }
         _ => {}
     }
+}
+
+/// Server text on its way to a terminal or log carries no control
+/// characters and no bidirectional overrides (they would be escapes).
+fn assert_safe_to_show(shown: &str) {
+    assert!(
+        !shown.chars().any(|c| c.is_control() || is_bidi_override(c)),
+        "{shown:?}"
+    );
+}
+
+fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The public parsers on each raw line of the input.
@@ -304,6 +329,11 @@ fn parse_lines(data: &[u8]) {
         if let Some(stamp) = apop_timestamp(&text) {
             assert!(text.contains(&stamp));
         }
+        let shown = escape_controls(&text);
+        assert_safe_to_show(&shown);
+        if !text.chars().any(|c| c.is_control() || is_bidi_override(c)) {
+            assert_eq!(shown, text, "harmless text is shown as it is");
+        }
     }
     let _ = parse_capabilities(data);
 }
@@ -311,7 +341,11 @@ fn parse_lines(data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     let mut header = Header(data);
     let limits = limits(header.byte());
-    let count = usize::from(header.byte() % 12) + 1;
+    let shape = header.byte();
+    let count = usize::from(shape % 12) + 1;
+    // A server that ends lines in a bare LF (its greeting shows it) is
+    // framed differently.
+    let bare_lf = shape & 0x80 != 0;
     let commands: Vec<(Command, bool)> = (0..count).map(|_| command(header.byte())).collect();
     let cuts = usize::from(header.byte() % 16);
     let mut points: Vec<usize> = (0..cuts).map(|_| usize::from(header.u16())).collect();
@@ -329,13 +363,18 @@ fuzz_target!(|data: &[u8]| {
         start = end;
     }
 
-    let whole = run(&limits, &commands, &[wire]);
-    let split = run(&limits, &commands, &pieces);
+    let whole = run(&limits, bare_lf, &commands, &[wire]);
+    let split = run(&limits, bare_lf, &commands, &pieces);
     same(&whole, &split, &limits, &format!("cut at {points:?}"));
     // One byte at a time is the worst case for a framer; keep it for short inputs.
     if wire.len() <= 256 {
         let bytes: Vec<&[u8]> = wire.chunks(1).collect();
-        same(&whole, &run(&limits, &commands, &bytes), &limits, "byte at a time");
+        same(
+            &whole,
+            &run(&limits, bare_lf, &commands, &bytes),
+            &limits,
+            "byte at a time",
+        );
     }
     parse_lines(wire);
 });

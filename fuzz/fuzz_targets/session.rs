@@ -196,6 +196,7 @@ fuzz_target!(|data: &[u8]| {
         let before_outstanding = session.outstanding();
         let before_in_flight = session.in_flight();
         let before_state = session.state();
+        let before_progress = session.progress();
         match op % 10 {
             0 | 1 => {
                 let streamed = op & 0x80 != 0;
@@ -280,6 +281,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(
             rank(session.state()) >= rank(before_state),
             "states only move forward"
+        );
+        assert!(
+            session.progress() >= before_progress,
+            "progress never goes back"
         );
     }
 });
