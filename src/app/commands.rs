@@ -4,6 +4,37 @@
 
 use super::*;
 
+/// What a click or a key asks for; carried out by `App::run_command`.
+#[derive(Debug)]
+pub(crate) enum Command {
+    CheckAll,
+    Check(String),
+    SelectAccount(String),
+    /// Download the selected messages; `Some(remove)` overrides the
+    /// account's "leave on server" setting.
+    Download(Option<bool>),
+    Keep,
+    StageDelete,
+    UndoDelete,
+    RequestApply,
+    ConfirmApply(String),
+    CancelWork,
+    OpenSettings,
+    ShowMore(String),
+    TrustCertificate {
+        account_id: String,
+        fingerprint: String,
+    },
+    StartNewLedger(String),
+    AskPassword(String),
+    SubmitPassword {
+        account_id: String,
+        password: Secret<String>,
+    },
+    SaveSettings(Settings, Vec<(AccountSettings, Secret<String>)>),
+    TestConnection(u64, AccountSettings, Option<Secret<String>>),
+}
+
 impl App {
     pub(super) fn run_command(&mut self, command: Command) {
         match command {

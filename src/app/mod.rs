@@ -5,10 +5,13 @@
 
 mod accounts;
 mod commands;
+pub(crate) use commands::Command;
 mod events;
 mod fonts;
 mod icons;
 mod messages;
+mod native;
+pub use native::{APP_ID, run_native};
 pub mod model;
 mod preview;
 mod settings_dialog;
@@ -54,36 +57,6 @@ struct Persisted {
 }
 
 /// What a click asks for; carried out at the end of the frame.
-#[derive(Debug)]
-pub(crate) enum Command {
-    CheckAll,
-    Check(String),
-    SelectAccount(String),
-    /// Download the selected messages; `Some(remove)` overrides the
-    /// account's "leave on server" setting.
-    Download(Option<bool>),
-    Keep,
-    StageDelete,
-    UndoDelete,
-    RequestApply,
-    ConfirmApply(String),
-    CancelWork,
-    OpenSettings,
-    ShowMore(String),
-    TrustCertificate {
-        account_id: String,
-        fingerprint: String,
-    },
-    StartNewLedger(String),
-    AskPassword(String),
-    SubmitPassword {
-        account_id: String,
-        password: Secret<String>,
-    },
-    SaveSettings(Settings, Vec<(AccountSettings, Secret<String>)>),
-    TestConnection(u64, AccountSettings, Option<Secret<String>>),
-}
-
 /// One line of the connection log.
 pub(crate) struct LogLine {
     pub account: String,
@@ -387,45 +360,4 @@ pub(crate) fn local_time(unix: i64) -> String {
     } else {
         zoned.strftime("%Y-%m-%d %H:%M").to_string()
     }
-}
-
-/// The app's id: window class on X11/Wayland, icon and metainfo name.
-pub const APP_ID: &str = "org.letterbox.Letterbox";
-
-/// The window icon (rendered from `assets/icons/org.letterbox.Letterbox.svg`).
-const ICON_PNG: &[u8] =
-    include_bytes!("../../assets/icons/hicolor/256x256/apps/org.letterbox.Letterbox.png");
-
-/// Opens the window and runs until it is closed. `persistence_path`
-/// overrides where window geometry and UI state are kept (the demo keeps
-/// them in its temporary profile).
-pub fn run_native(
-    config: AppConfig,
-    persistence_path: Option<std::path::PathBuf>,
-) -> Result<(), String> {
-    let title = if config.note.is_some() {
-        "Letterbox (demo)"
-    } else {
-        "Letterbox"
-    };
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title(title)
-        .with_app_id(APP_ID)
-        .with_inner_size([1100.0, 720.0])
-        .with_min_inner_size([640.0, 420.0]);
-    match eframe::icon_data::from_png_bytes(ICON_PNG) {
-        Ok(icon) => viewport = viewport.with_icon(Arc::new(icon)),
-        Err(e) => tracing::warn!("the window icon could not be read: {e}"),
-    }
-    let options = eframe::NativeOptions {
-        viewport,
-        persistence_path,
-        ..eframe::NativeOptions::default()
-    };
-    eframe::run_native(
-        "letterbox",
-        options,
-        Box::new(move |cc| Ok(Box::new(App::new(cc, config)))),
-    )
-    .map_err(|e| e.to_string())
 }
