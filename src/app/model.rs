@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{ApplyReport, CheckReport, PreviewNotes, Progress};
+use crate::engine::{Action, ApplyReport, CheckReport, Plan, PreviewNotes, Progress};
 use crate::mail::Preview;
 use crate::store::Status;
 use crate::worker::{Failure, JobKind};
@@ -254,6 +254,59 @@ pub fn visible_rows(rows: &[Row], filter: &str, sort: SortKey, ascending: bool) 
     view
 }
 
+/// Download on the selected rows: with `remove`, every one of them (each
+/// deleted on the server once safe at home; for one already downloaded,
+/// just the deletion), else only those not downloaded yet.
+pub fn download_plan(selected: &[(String, RowStatus)], remove: bool) -> Plan {
+    let action = if remove {
+        Action::DownloadDelete
+    } else {
+        Action::DownloadKeep
+    };
+    Plan {
+        items: selected
+            .iter()
+            .filter(|(_, status)| remove || *status != RowStatus::Downloaded)
+            .map(|(key, _)| (key.clone(), action))
+            .collect(),
+    }
+}
+
+/// Keep on the selected rows: only new ones change (to "seen").
+pub fn keep_plan(selected: &[(String, RowStatus)]) -> Plan {
+    Plan {
+        items: selected
+            .iter()
+            .filter(|(_, status)| *status == RowStatus::New)
+            .map(|(key, _)| (key.clone(), Action::Keep))
+            .collect(),
+    }
+}
+
+/// Apply of the staged deletions: each deleted on the server, unread or not.
+pub fn deletion_plan(staged: &BTreeSet<String>) -> Plan {
+    Plan {
+        items: staged
+            .iter()
+            .map(|key| (key.clone(), Action::Delete))
+            .collect(),
+    }
+}
+
+impl AccountState {
+    /// Staged deletions of messages that were never downloaded: the
+    /// confirmation names them, since they will be gone for good.
+    pub fn staged_not_downloaded(&self) -> usize {
+        self.staged_deletions
+            .iter()
+            .filter(|k| {
+                self.row(k)
+                    .is_none_or(|r| r.status != RowStatus::Downloaded)
+            })
+            .count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +319,54 @@ mod tests {
             ..Preview::default()
         };
         Row::new(Some(key.into()), size, Some(preview), RowStatus::New)
+    }
+
+    #[test]
+    fn plans_from_the_selection() {
+        let selected = vec![
+            ("new".to_owned(), RowStatus::New),
+            ("seen".to_owned(), RowStatus::Seen),
+            ("home".to_owned(), RowStatus::Downloaded),
+        ];
+        // Download keeping on the server: what is at home already is not
+        // fetched again.
+        assert_eq!(
+            download_plan(&selected, false).items,
+            [
+                ("new".to_owned(), Action::DownloadKeep),
+                ("seen".to_owned(), Action::DownloadKeep)
+            ]
+        );
+        // Download and remove: everything, the one at home only deleted
+        // (the engine sees it is downloaded and sends just the DELE).
+        let remove = download_plan(&selected, true).items;
+        assert_eq!(remove.len(), 3);
+        assert!(remove.iter().all(|(_, a)| *a == Action::DownloadDelete));
+        assert_eq!(
+            keep_plan(&selected).items,
+            [("new".to_owned(), Action::Keep)]
+        );
+        let staged: BTreeSet<String> = ["b".to_owned(), "a".to_owned()].into();
+        assert_eq!(
+            deletion_plan(&staged).items,
+            [
+                ("a".to_owned(), Action::Delete),
+                ("b".to_owned(), Action::Delete)
+            ]
+        );
+        assert!(download_plan(&[], true).is_empty());
+    }
+
+    #[test]
+    fn confirmation_counts_deletions_never_downloaded() {
+        let mut state = AccountState {
+            rows: vec![row("a", "x@y", "one", 1, 10), row("b", "x@y", "two", 2, 10)],
+            ..AccountState::default()
+        };
+        state.rows[1].status = RowStatus::Downloaded;
+        state.staged_deletions = ["a".to_owned(), "b".to_owned(), "gone".to_owned()].into();
+        // "gone" is no longer listed: counted as never downloaded, to be safe.
+        assert_eq!(state.staged_not_downloaded(), 2);
     }
 
     #[test]

@@ -505,6 +505,10 @@ impl SettingsDialog {
             });
         ui.add_space(6.0);
         ui.label("Automatic checks respect each server's minimum time between logins.");
+        ui.label(
+            "Some servers cannot show the first lines of a message without sending all of it; \
+             there, messages up to the size above are downloaded to preview them.",
+        );
     }
 
     fn remove_confirm_ui(&mut self, ctx: &egui::Context) {

@@ -3,7 +3,7 @@
 //! longer TOP of one message, found by its key in a fresh listing).
 
 use crate::mail::Preview;
-use crate::net::tls::{self, Fingerprint};
+use crate::net::tls::Fingerprint;
 use crate::net::{Client, Observe, Outcome, RetrSink, Security};
 use crate::pop3::{AuthMethod, Command};
 
@@ -85,8 +85,7 @@ pub fn test_connection(account: &Account, observe: Observe) -> Result<Connection
 /// server speaks (native-tls does not report it).
 fn tls13(account: &Account) -> bool {
     let endpoint = &account.endpoint;
-    crate::net::connect_tcp_for_probe(&endpoint.host, endpoint.port, endpoint.timeouts)
-        .is_some_and(|tcp| tls::supports_tls13(&endpoint.host, tcp))
+    crate::net::supports_tls13(&endpoint.host, endpoint.port, endpoint.timeouts)
 }
 
 /// The first `lines` lines of one message, found by key in a new session.

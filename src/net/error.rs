@@ -270,6 +270,16 @@ impl Error {
                     "Try again later. The server's own words are in the details.",
                 ),
             },
+            Error::Reply(ReplyError::TooLarge {
+                command: "UIDL" | "LIST",
+                max_bytes,
+            }) => (
+                format!(
+                    "This mailbox holds more messages than Letterbox can list (its list of messages is over {} MB).",
+                    max_bytes / 1_000_000
+                ),
+                "Remove old mail from the server with another program or your provider's webmail, then check again. Nothing was deleted from the server.",
+            ),
             Error::Protocol(_) | Error::Reply(_) | Error::Listing(_) => (
                 "The mail server sent something Letterbox could not understand.".into(),
                 "Try again later. Nothing was deleted from the server. If it keeps happening, send the connection log to your provider.",
@@ -384,7 +394,29 @@ mod tests {
                 code: None,
                 text: "x".into(),
             },
+            Error::Stalled {
+                after: Duration::from_secs(120),
+            },
+            Error::AuthFallbackNeedsReconnect {
+                refused: vec![AuthMethod::Apop],
+            },
+            Error::Reply(ReplyError::TooLarge {
+                command: "UIDL",
+                max_bytes: 64 * 1024 * 1024,
+            }),
         ];
+        let too_large = errors[errors.len() - 1].user_message();
+        assert!(
+            too_large
+                .headline
+                .contains("more messages than Letterbox can list")
+        );
+        assert!(
+            Error::Stalled {
+                after: Duration::from_secs(1)
+            }
+            .is_transient()
+        );
         for error in errors {
             let message = error.user_message();
             assert!(message.headline.ends_with('.'), "{message:?}");

@@ -16,13 +16,13 @@ pub use client::{
 };
 pub use error::{Error, UserMessage};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
-/// A plain TCP connection for a side probe (e.g. the TLS version check).
-pub(crate) fn connect_tcp_for_probe(
-    host: &str,
-    port: u16,
-    timeouts: Timeouts,
-) -> Option<std::net::TcpStream> {
-    transport::connect_tcp(host, port, timeouts, None).ok()
+/// Whether the server at `host:port` speaks TLS 1.3: a second handshake
+/// that insists on it (native-tls does not report the version of the
+/// first). Only what the server speaks is learned; nothing is trusted or
+/// sent, so the certificate is not checked here.
+pub fn supports_tls13(host: &str, port: u16, timeouts: Timeouts) -> bool {
+    transport::connect_tcp(host, port, timeouts, None)
+        .is_ok_and(|tcp| tls::supports_tls13(host, tcp))
 }
 
 pub use transport::{CancelToken, ReadAhead, Security, Stream, Timeouts, Transport};

@@ -96,6 +96,9 @@ impl StorePaths {
     }
 }
 
+/// How long opening a store waits for another holder of its lock.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(750);
+
 /// An open, locked account store.
 #[derive(Debug)]
 pub struct AccountStore {
@@ -131,10 +134,23 @@ impl AccountStore {
             .write(true)
             .open(&lock_path)
             .map_err(|e| StoreError::io("open", &lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Busy { path: lock_path }),
-            Err(fs::TryLockError::Error(e)) => return Err(StoreError::io("lock", &lock_path, e)),
+        // A lock held a moment longer than its owner lives is common: a
+        // process this one starts inherits the lock file's descriptor until
+        // its exec closes it. Wait that out before calling the store busy.
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Busy { path: lock_path });
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::io("lock", &lock_path, e));
+                }
+            }
         }
         let maildir = Maildir::open(&paths.maildir)?;
         maildir.sync_folders()?;

@@ -1,0 +1,248 @@
+//! Commands: what clicks and keys ask for, carried out at the end of the
+//! frame (never in the middle of drawing). Building a plan from the
+//! selection is pure (`model`); this turns it into requests to the worker.
+
+use super::*;
+
+/// What a click or a key asks for; carried out by `App::run_command`.
+#[derive(Debug)]
+pub(crate) enum Command {
+    CheckAll,
+    Check(String),
+    SelectAccount(String),
+    /// Download the selected messages; `Some(remove)` overrides the
+    /// account's "leave on server" setting.
+    Download(Option<bool>),
+    Keep,
+    StageDelete,
+    UndoDelete,
+    RequestApply,
+    ConfirmApply(String),
+    CancelWork,
+    OpenSettings,
+    ShowMore(String),
+    TrustCertificate {
+        account_id: String,
+        fingerprint: String,
+    },
+    StartNewLedger(String),
+    AskPassword(String),
+    SubmitPassword {
+        account_id: String,
+        password: Secret<String>,
+    },
+    SaveSettings(Settings, Vec<(AccountSettings, Secret<String>)>),
+    TestConnection(u64, AccountSettings, Option<Secret<String>>),
+}
+
+impl App {
+    pub(super) fn run_command(&mut self, command: Command) {
+        match command {
+            Command::CheckAll => {
+                let ids: Vec<String> = self
+                    .settings
+                    .accounts
+                    .iter()
+                    .map(|a| a.id.clone())
+                    .collect();
+                for id in ids {
+                    self.check(&id);
+                }
+            }
+            Command::Check(id) => self.check(&id),
+            Command::SelectAccount(id) => {
+                if self.persisted.selected_account.as_deref() != Some(id.as_str()) {
+                    self.selection.ids.clear();
+                    self.selection.focus = None;
+                }
+                self.persisted.selected_account = Some(id);
+            }
+            Command::Download(remove) => {
+                let Some(account) = self.selected_account().cloned() else {
+                    return;
+                };
+                let remove = remove.unwrap_or(!account.leave_on_server);
+                let plan = model::download_plan(&self.selected_keys(), remove);
+                self.apply(&account.id, plan);
+            }
+            Command::Keep => {
+                let Some(id) = self.persisted.selected_account.clone() else {
+                    return;
+                };
+                let plan = model::keep_plan(&self.selected_keys());
+                self.apply(&id, plan);
+            }
+            Command::StageDelete => {
+                let keys = self.selected_keys();
+                if let Some(id) = self.persisted.selected_account.clone() {
+                    let state = self.state_mut(&id);
+                    state
+                        .staged_deletions
+                        .extend(keys.into_iter().map(|(k, _)| k));
+                }
+            }
+            Command::UndoDelete => {
+                let keys = self.selected_keys();
+                if let Some(id) = self.persisted.selected_account.clone() {
+                    let state = self.state_mut(&id);
+                    if keys.is_empty() {
+                        state.staged_deletions.clear();
+                    } else {
+                        for (key, _) in keys {
+                            state.staged_deletions.remove(&key);
+                        }
+                    }
+                }
+            }
+            Command::RequestApply => {
+                let Some(id) = self.persisted.selected_account.clone() else {
+                    return;
+                };
+                let Some(state) = self.accounts.get(&id) else {
+                    return;
+                };
+                if state.staged_deletions.is_empty() {
+                    return;
+                }
+                let not_downloaded = state.staged_not_downloaded();
+                self.confirm = Some(Confirm::Deletions {
+                    account_id: id,
+                    count: state.staged_deletions.len(),
+                    not_downloaded,
+                });
+            }
+            Command::ConfirmApply(id) => {
+                let plan = self
+                    .accounts
+                    .get(&id)
+                    .map(|s| model::deletion_plan(&s.staged_deletions))
+                    .unwrap_or_default();
+                self.apply(&id, plan);
+            }
+            Command::CancelWork => {
+                let busy: Vec<String> = self
+                    .accounts
+                    .iter()
+                    .filter(|(_, s)| s.busy.is_some())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in busy {
+                    self.worker.send(Request::Cancel(id));
+                }
+            }
+            Command::OpenSettings => {
+                if self.settings_dialog.is_none() {
+                    let selected = self.persisted.selected_account.clone();
+                    self.settings_dialog =
+                        Some(SettingsDialog::new(&self.settings, selected.as_deref()));
+                }
+            }
+            Command::ShowMore(key) => {
+                let Some(account) = self.selected_account().cloned() else {
+                    return;
+                };
+                let shown = self
+                    .longer_previews
+                    .get(&key)
+                    .map(|(lines, _)| *lines)
+                    .unwrap_or(account.effective_preview_lines(&self.settings.general));
+                let job = self.job(&account);
+                // Generous steps: 100 lines, then 400, ...
+                self.worker
+                    .send(Request::Preview(job, key, shown.max(25) * 4));
+            }
+            Command::TrustCertificate {
+                account_id,
+                fingerprint,
+            } => {
+                let mut settings = self.settings.clone();
+                if let Some(account) = settings.accounts.iter_mut().find(|a| a.id == account_id) {
+                    account.trusted_fingerprint = Some(fingerprint);
+                }
+                self.save_settings(settings);
+                self.state_mut(&account_id).error = None;
+                self.check(&account_id);
+            }
+            Command::StartNewLedger(id) => {
+                if let Some(account) = self.settings.account(&id).cloned() {
+                    let job = self.job(&account);
+                    self.worker.send(Request::StartNewLedger(job));
+                }
+            }
+            Command::AskPassword(account_id) => {
+                let account_name = self
+                    .settings
+                    .account(&account_id)
+                    .map(AccountSettings::display_name)
+                    .unwrap_or_default();
+                self.password_prompt = Some(PasswordPrompt {
+                    account_id,
+                    account_name,
+                    text: String::new(),
+                });
+            }
+            Command::SubmitPassword {
+                account_id,
+                password,
+            } => {
+                if let Err(e) = self.passwords.set_for_session(&account_id, &password) {
+                    self.notices.push(e.to_string());
+                }
+                if let Some(account) = self.settings.account(&account_id).cloned() {
+                    self.worker.send(Request::SavePassword(account, password));
+                }
+                self.state_mut(&account_id).error = None;
+                self.check(&account_id);
+            }
+            Command::SaveSettings(settings, passwords) => {
+                for (account, password) in passwords {
+                    let _ = self.passwords.set_for_session(&account.id, &password);
+                    self.worker.send(Request::SavePassword(account, password));
+                }
+                self.save_settings(settings);
+            }
+            Command::TestConnection(id, settings, password) => {
+                self.worker.send(Request::TestConnection {
+                    id,
+                    settings,
+                    password,
+                });
+            }
+        }
+    }
+
+    pub(super) fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (check, delete, all) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::F5)
+                    || (i.modifiers.command && i.key_pressed(egui::Key::R)),
+                i.key_pressed(egui::Key::Delete),
+                i.modifiers.command && i.key_pressed(egui::Key::A),
+            )
+        });
+        if check {
+            self.commands.push(Command::CheckAll);
+        }
+        if delete {
+            self.commands.push(Command::StageDelete);
+        }
+        if all
+            && let Some(account) = self.selected_account()
+            && let Some(state) = self.accounts.get(&account.id)
+        {
+            let view = visible_rows(
+                &state.rows,
+                &self.filter,
+                self.persisted.sort,
+                self.persisted.ascending,
+            );
+            self.selection.ids = view
+                .iter()
+                .map(|&i| messages::row_id(&state.rows[i], i))
+                .collect();
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Events from the worker, applied to the app's state in the logic part of
+//! a frame: progress, finished checks and applies, previews, failures,
+//! the connection log. Never draws and never sends anything itself but
+//! follow-up requests (an automatic check, a cancelled job's cleanup).
+
+use super::*;
+
+impl App {
+    pub(super) fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Started { account_id, kind } => {
+                let state = self.state_mut(&account_id);
+                state.busy = Some(kind);
+                state.progress = None;
+            }
+            Event::Progress {
+                account_id,
+                progress,
+            } => self.state_mut(&account_id).progress = Some(progress),
+            Event::Checked {
+                account_id,
+                report,
+                at_unix,
+            } => {
+                self.state_mut(&account_id).checked(report, at_unix);
+                self.schedule_auto_check();
+            }
+            Event::Applied { account_id, report } => {
+                for key in report.deleted.iter().chain(&report.vanished) {
+                    self.selection.ids.remove(key);
+                    self.longer_previews.remove(key);
+                }
+                self.state_mut(&account_id).applied(&report);
+            }
+            Event::Preview {
+                account_id: _,
+                key,
+                preview,
+            } => {
+                if let Some(preview) = preview {
+                    let lines = preview.text.lines().count() as u32;
+                    self.longer_previews.insert(key, (lines, preview));
+                }
+            }
+            Event::LedgerReset { account_id } => {
+                self.state_mut(&account_id).error = None;
+                self.check(&account_id);
+            }
+            Event::Failed {
+                account_id,
+                kind,
+                failure,
+            } => {
+                let state = self.state_mut(&account_id);
+                if failure.cancelled {
+                    state.error = None;
+                } else {
+                    state.error = Some(failure.clone());
+                }
+                if failure.needs_password && kind != JobKind::Ledger {
+                    let name = self
+                        .settings
+                        .account(&account_id)
+                        .map(AccountSettings::display_name)
+                        .unwrap_or_default();
+                    if self.password_prompt.is_none() {
+                        self.password_prompt = Some(PasswordPrompt {
+                            account_id,
+                            account_name: name,
+                            text: String::new(),
+                        });
+                    }
+                }
+            }
+            Event::Finished { account_id } => {
+                if let Some(state) = self.accounts.get_mut(&account_id) {
+                    state.busy = None;
+                    state.progress = None;
+                }
+            }
+            Event::Transcript {
+                account_id,
+                direction,
+                line,
+            } => {
+                let account = self
+                    .settings
+                    .account(&account_id)
+                    .map(AccountSettings::display_name)
+                    .unwrap_or(account_id);
+                if self.log.len() == LOG_LINES {
+                    self.log.pop_front();
+                }
+                self.log.push_back(LogLine {
+                    account,
+                    direction,
+                    text: line,
+                });
+            }
+            Event::TestResult { id, result } => {
+                if let Some(dialog) = self.settings_dialog.as_mut() {
+                    dialog.test_finished(id, result);
+                }
+            }
+            Event::PasswordSaved { account_id, result } => {
+                if let Err(e) = result {
+                    let name = self
+                        .settings
+                        .account(&account_id)
+                        .map(AccountSettings::display_name)
+                        .unwrap_or_default();
+                    self.notices.push(format!(
+                        "The password for {name} could not be saved ({e}). It is kept for this session; choose another place for it in Settings."
+                    ));
+                }
+            }
+            Event::SettingsSaved { result } => {
+                if let Err(problem) = result {
+                    self.notices.push(problem);
+                }
+            }
+            Event::KeyringStatus { available, detail } => {
+                self.keyring = Some(if available { Ok(()) } else { Err(detail) });
+            }
+        }
+    }
+}
