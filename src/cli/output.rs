@@ -33,7 +33,8 @@ pub(super) fn fail(error: &engine::Error) -> ExitCode {
 
 pub fn exit_code(error: &engine::Error) -> u8 {
     let error = match error {
-        engine::Error::Store(_) => return exit::STORE,
+        // A message could not be saved: a storage problem at home.
+        engine::Error::Store(_) | engine::Error::ExpireWouldLose => return exit::STORE,
         engine::Error::Net(e) => e,
     };
     match error {

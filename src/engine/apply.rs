@@ -431,7 +431,7 @@ pub(crate) fn apply_in_session<T: Transport>(
         let deletes_retrieved = mailbox.info().capabilities.as_ref().and_then(|c| c.expire)
             == Some(crate::pop3::Expire::Days(0));
         if deletes_retrieved && outcome.fates.iter().any(|f| matches!(f, Fate::Failed(_))) {
-            return Err(Error::Net(crate::net::Error::ExpireWouldLose));
+            return Err(Error::ExpireWouldLose);
         }
     }
 

@@ -4,9 +4,7 @@
 //! nothing on the server.
 
 use crate::mail::Preview;
-use crate::net::{
-    Client, Credentials, Error as NetError, Mailbox, Observe, Outcome, RetrSink, Transport,
-};
+use crate::net::{Client, Credentials, Mailbox, Observe, Outcome, RetrSink, Transport};
 use crate::pop3::{Command, Expire, MsgNum};
 use crate::store::{AccountStore, Status, now_unix};
 
@@ -392,7 +390,9 @@ fn retrieve_previews<T: Transport>(
         done: 0,
         progress,
     };
-    mailbox.retr_stream(&numbers, &mut sink)?;
+    mailbox
+        .retr_stream(&numbers, &mut sink)
+        .map_err(crate::net::Error::from)?;
     Ok(())
 }
 
@@ -412,7 +412,9 @@ struct PreviewSink<'a> {
 }
 
 impl RetrSink for PreviewSink<'_> {
-    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), NetError> {
+    type Error = std::convert::Infallible;
+
+    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), Self::Error> {
         if self.buffer.len() as u64 + chunk.len() as u64 > self.max_bytes {
             self.overflow = true;
             self.buffer = Vec::new();
@@ -423,7 +425,7 @@ impl RetrSink for PreviewSink<'_> {
         Ok(())
     }
 
-    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), NetError> {
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), Self::Error> {
         let bytes = std::mem::take(&mut self.buffer);
         let overflow = std::mem::replace(&mut self.overflow, false);
         let message_index = self.targets[index];

@@ -77,7 +77,8 @@ pub struct Observe {
 }
 
 /// Called by `Driver::run` for each event.
-pub(super) type EventHandler<'a, T> = dyn FnMut(&mut Driver<T>, Event) -> Result<(), Error> + 'a;
+pub(super) type EventHandler<'a, T, E = Error> =
+    dyn FnMut(&mut Driver<T>, Event) -> Result<(), E> + 'a;
 
 /// A session over some transport: the pop3 core plus the read/write loop.
 pub(super) struct Driver<T> {
@@ -205,7 +206,10 @@ impl<T: Transport> Driver<T> {
     /// Sends what may be sent and handles events until no command is
     /// outstanding. `on_event` may submit more commands or answer AUTH
     /// challenges; it gets the driver for that.
-    pub(super) fn run(&mut self, on_event: &mut EventHandler<'_, T>) -> Result<(), Error> {
+    pub(super) fn run<E: From<Error>>(
+        &mut self,
+        on_event: &mut EventHandler<'_, T, E>,
+    ) -> Result<(), E> {
         loop {
             self.flush()?;
             let mut handled = false;
@@ -228,7 +232,7 @@ impl<T: Transport> Driver<T> {
     pub(super) fn execute(&mut self, command: Command) -> Result<(Status, Option<Vec<u8>>), Error> {
         let id = self.submit(command, false)?;
         let mut result = None;
-        self.run(&mut |_, event| {
+        self.run::<Error>(&mut |_, event| {
             match event {
                 Event::Reply {
                     id: got,
@@ -575,7 +579,7 @@ fn sasl_login<T: Transport>(
         SaslExchange::start(method, &credentials.user, &credentials.secret)?;
     let id = driver.submit(command, false)?;
     let mut result: Option<Result<Status, Error>> = None;
-    driver.run(&mut |driver, event| {
+    driver.run::<Error>(&mut |driver, event| {
         match event {
             Event::Continuation { id: got, challenge } if got == id => {
                 let line = match exchange.respond(&challenge) {

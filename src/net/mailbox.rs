@@ -80,11 +80,35 @@ pub enum Outcome {
 
 /// Receives the messages of a pipelined RETR batch as they stream in.
 pub trait RetrSink {
+    /// Why the sink stopped the batch (a disk error, say).
+    type Error;
     /// A piece of message `index` (position in the batch), in order.
-    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), Error>;
+    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), Self::Error>;
     /// Message `index` is complete (`Ok`) or failed. Returning an error
     /// stops the whole batch (the connection must then be dropped).
-    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), Error>;
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), Self::Error>;
+}
+
+/// Why a streamed batch stopped: the connection, or the sink itself.
+#[derive(Debug)]
+pub enum StreamError<E> {
+    Net(Error),
+    Sink(E),
+}
+
+impl<E> From<Error> for StreamError<E> {
+    fn from(error: Error) -> StreamError<E> {
+        StreamError::Net(error)
+    }
+}
+
+impl From<StreamError<std::convert::Infallible>> for Error {
+    fn from(error: StreamError<std::convert::Infallible>) -> Error {
+        match error {
+            StreamError::Net(e) => e,
+            StreamError::Sink(never) => match never {},
+        }
+    }
 }
 
 /// A logged-in session in the transaction state.
@@ -156,7 +180,7 @@ impl<T: Transport> Mailbox<T> {
                     Err(e) => *bad = Some(e),
                 }
             };
-        self.driver.run(&mut |_, event| {
+        self.driver.run::<Error>(&mut |_, event| {
             match event {
                 Event::Reply { id, status, .. } if id == stat => {
                     stat_reply = Some(if status.ok {
@@ -219,7 +243,7 @@ impl<T: Transport> Mailbox<T> {
             ids.push(self.driver.submit(command, false)?);
         }
         let first = ids.first().copied();
-        self.driver.run(&mut |_, event| {
+        self.driver.run::<Error>(&mut |_, event| {
             let (id, outcome) = match event {
                 Event::Reply { id, status, body } if status.ok => {
                     (id, Outcome::Ok { status, body })
@@ -243,39 +267,44 @@ impl<T: Transport> Mailbox<T> {
     }
 
     /// Retrieves messages pipelined, streaming each to `sink`.
-    pub fn retr_stream(
+    /// A sink's own error stops the batch (the connection must then be
+    /// dropped) and comes back as itself.
+    pub fn retr_stream<S: RetrSink + ?Sized>(
         &mut self,
         messages: &[MsgNum],
-        sink: &mut dyn RetrSink,
-    ) -> Result<(), Error> {
+        sink: &mut S,
+    ) -> Result<(), StreamError<S::Error>> {
         self.stream_batch(messages.iter().map(|&m| Command::Retr(m)).collect(), sink)
     }
 
-    fn stream_batch(
+    fn stream_batch<S: RetrSink + ?Sized>(
         &mut self,
         commands: Vec<Command>,
-        sink: &mut dyn RetrSink,
-    ) -> Result<(), Error> {
+        sink: &mut S,
+    ) -> Result<(), StreamError<S::Error>> {
         let mut first_id = None;
         for command in commands {
             let id = self.driver.submit(command, true)?;
             first_id.get_or_insert(id);
         }
+        let sink_error = StreamError::Sink;
         let Some(first_id) = first_id else {
             return Ok(());
         };
         self.driver.run(&mut |_, event| match event {
             Event::Data { id, chunk } => match index_of(first_id, id) {
-                Some(i) => sink.data(i, &chunk),
+                Some(i) => sink.data(i, &chunk).map_err(sink_error),
                 None => Ok(()),
             },
             Event::Reply { id, status, body } => match index_of(first_id, id) {
-                Some(i) if status.ok => sink.end(i, Outcome::Ok { status, body }),
-                Some(i) => sink.end(i, Outcome::Refused(status)),
+                Some(i) if status.ok => sink
+                    .end(i, Outcome::Ok { status, body })
+                    .map_err(sink_error),
+                Some(i) => sink.end(i, Outcome::Refused(status)).map_err(sink_error),
                 None => Ok(()),
             },
             Event::ReplyFailed { id, error } => match index_of(first_id, id) {
-                Some(i) => sink.end(i, Outcome::Failed(error)),
+                Some(i) => sink.end(i, Outcome::Failed(error)).map_err(sink_error),
                 None => Ok(()),
             },
             _ => Ok(()),

@@ -13,7 +13,7 @@ mod transport;
 pub use crate::pop3::RespCode;
 pub use client::{Client, Credentials, Direction, Endpoint, Observe, ServerInfo, TranscriptSink};
 pub use error::{Error, UserMessage};
-pub use mailbox::{Mailbox, MailboxListing, Outcome, PlainTransport, RetrSink};
+pub use mailbox::{Mailbox, MailboxListing, Outcome, PlainTransport, RetrSink, StreamError};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
 /// Whether the server at `host:port` speaks TLS 1.3: a second handshake
 /// that insists on it (native-tls does not report the version of the
