@@ -126,7 +126,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     let options = CheckOptions {
         preview_lines: args.preview_lines,
         expire_after_days: None,
-        retr_preview_max_bytes: args.preview_download_limit_kb * 1000,
+        retr_preview_max_bytes: args.preview_download_limit_kb.min(100_000) * 1000,
     };
     let result = engine::check(
         &account,

@@ -24,6 +24,8 @@ pub(crate) struct Target {
     pub size_bytes: u64,
     /// The Maildir base name, chosen (and recorded as `Saving`) beforehand.
     pub name: String,
+    /// A copy kept from a preview may stand in for the RETR.
+    pub may_use_copy: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,7 +120,12 @@ pub(crate) fn download_all<T: Transport>(
         let mut remote: Vec<usize> = Vec::with_capacity(targets.len());
         let mut result: Result<(), StreamError<SinkStop>> = Ok(());
         for (index, target) in targets.iter().enumerate() {
-            match retrieved.get(&target.key, target.size_bytes) {
+            let copy = target
+                .may_use_copy
+                .then(|| retrieved.get(&target.key))
+                .flatten()
+                .filter(|bytes| bytes.len() as u64 == target.size_bytes);
+            match copy {
                 Some(bytes) if result.is_ok() => {
                     result = sink.data(index, &bytes).map_err(StreamError::Sink);
                     let kept = || Outcome::Ok {

@@ -187,7 +187,8 @@ impl<T: Transport> Driver<T> {
         match event {
             Event::Greeting(status) => self.log(Direction::FromServer, &status_text(status)),
             Event::Continuation { challenge, .. } => {
-                self.log(Direction::FromServer, &format!("+ {challenge}"));
+                let shown = crate::pop3::escape_controls(challenge);
+                self.log(Direction::FromServer, &format!("+ {shown}"));
             }
             Event::Reply { status, body, .. } => {
                 let mut text = status_text(status);
@@ -448,11 +449,15 @@ impl<T: Transport> Client<T> {
         };
         let mut refused_here: Vec<AuthMethod> = refused.to_vec();
         for method in candidates {
-            let status = match self.login_once(method, credentials) {
+            let mut secret_sent = false;
+            let status = match self.login_once(method, credentials, &mut secret_sent) {
                 Ok(status) => status,
                 // The server hung up after refusing a challenge-response
-                // method: the caller may try the rest on a new connection.
-                Err(Error::ConnectionClosed) if refused_here.len() > refused.len() => {
+                // method: the caller may try the rest on a new connection
+                // (unless the password already went out on this one).
+                Err(Error::ConnectionClosed)
+                    if refused_here.len() > refused.len() && !secret_sent =>
+                {
                     return Err(Error::AuthFallbackNeedsReconnect {
                         refused: refused_here,
                     });
@@ -487,10 +492,13 @@ impl<T: Transport> Client<T> {
     }
 
     /// One sign-in attempt with `method`; `Ok` holds the server's verdict.
+    /// `secret_sent` says whether the password itself (not a digest) went
+    /// out: after that, a hang-up is no reason to try again elsewhere.
     fn login_once(
         &mut self,
         method: AuthMethod,
         credentials: &Credentials,
+        secret_sent: &mut bool,
     ) -> Result<Status, Error> {
         let driver = &mut self.driver;
         Ok(match method {
@@ -498,6 +506,7 @@ impl<T: Transport> Client<T> {
                 let (status, _) =
                     driver.execute(Command::user(&credentials.user).map_err(auth_arg)?)?;
                 if status.ok {
+                    *secret_sent = true;
                     driver
                         .execute(Command::pass(&credentials.secret).map_err(auth_arg)?)?
                         .0
@@ -511,7 +520,11 @@ impl<T: Transport> Client<T> {
                     .execute(apop_command(&credentials.user, stamp, &credentials.secret)?)?
                     .0
             }
-            _ => sasl_login(driver, method, credentials)?,
+            AuthMethod::CramMd5 => sasl_login(driver, method, credentials)?,
+            _ => {
+                *secret_sent = true;
+                sasl_login(driver, method, credentials)?
+            }
         })
     }
 

@@ -7,7 +7,8 @@
 use std::io::{Read, Write};
 
 use crate::pop3::reply::{
-    ListingError, UidlListing, parse_scan_line, parse_stat, parse_uidl_line, shorten,
+    Capabilities, ListingError, UidlListing, parse_capabilities, parse_scan_line, parse_stat,
+    parse_uidl_line, shorten,
 };
 use crate::pop3::{AuthMethod, Command, CommandId, Event, MsgNum, ReplyError, Status};
 
@@ -23,6 +24,8 @@ pub struct MailboxListing {
     pub size_bytes: u64,
     /// `None` when the server does not support UIDL.
     pub uids: Option<UidlListing>,
+    /// The server's `-ERR` to UIDL, when it refused it.
+    pub uidl_refused: Option<Status>,
     /// LIST: message number and size, in the server's order.
     pub sizes: Vec<(MsgNum, u64)>,
 }
@@ -135,6 +138,20 @@ impl<T: Transport> Mailbox<T> {
         self.method
     }
 
+    /// Asks for the capabilities again (RFC 2449: they may differ once
+    /// logged in, EXPIRE per user for one) and keeps them; `None` when the
+    /// server has no CAPA.
+    pub fn refresh_capabilities(&mut self) -> Result<Option<&Capabilities>, Error> {
+        if self.info.capabilities.is_none() {
+            return Ok(None);
+        }
+        let (status, body) = self.driver.execute(Command::Capa)?;
+        if status.ok {
+            self.info.capabilities = Some(parse_capabilities(body.as_deref().unwrap_or_default()));
+        }
+        Ok(self.info.capabilities.as_ref())
+    }
+
     /// Commands that may be in flight at once in this session.
     pub fn window(&self) -> usize {
         self.driver.session.window()
@@ -159,7 +176,7 @@ impl<T: Transport> Mailbox<T> {
         let mut uids = UidlListing::default();
         let mut sizes: Vec<(MsgNum, u64)> = Vec::new();
         let mut bad_scan: Option<ListingError> = None;
-        let mut uidl_done: Option<Result<bool, Error>> = None;
+        let mut uidl_done: Option<Result<Option<Status>, Error>> = None;
         let mut list_done: Option<Result<(), Error>> = None;
         let on_uidl_line = |uids: &mut UidlListing, line: &[u8]| {
             if line.iter().all(u8::is_ascii_whitespace) {
@@ -197,7 +214,7 @@ impl<T: Transport> Mailbox<T> {
                 }
                 Event::Reply { id, status, .. } if id == uidl => {
                     uidl_lines.finish(|line| on_uidl_line(&mut uids, line));
-                    uidl_done = Some(Ok(status.ok));
+                    uidl_done = Some(Ok((!status.ok).then_some(status)));
                 }
                 Event::Reply { id, status, .. } if id == list => {
                     list_lines.finish(|line| on_list_line(&mut sizes, &mut bad_scan, line));
@@ -221,7 +238,8 @@ impl<T: Transport> Mailbox<T> {
             Ok(())
         })?;
         let (total, size_bytes) = stat_reply.unwrap_or(Err(Error::ConnectionClosed))?;
-        let uidl_supported = uidl_done.unwrap_or(Err(Error::ConnectionClosed))?;
+        let uidl_refused = uidl_done.unwrap_or(Err(Error::ConnectionClosed))?;
+        let uidl_supported = uidl_refused.is_none();
         list_done.unwrap_or(Err(Error::ConnectionClosed))?;
         if let Some(bad) = bad_scan {
             return Err(bad.into());
@@ -230,6 +248,7 @@ impl<T: Transport> Mailbox<T> {
             total,
             size_bytes,
             uids: uidl_supported.then_some(uids),
+            uidl_refused,
             sizes,
         })
     }

@@ -27,6 +27,10 @@ pub struct Limits {
     /// One message head with its first lines (TOP). Small, because many are
     /// collected at once and a server may ignore the line count.
     pub max_top_bytes: u64,
+    /// A reply longer than this makes no progress (see `Session::progress`),
+    /// whatever its cap: no real message is that large, so the server is
+    /// sending without end.
+    pub endless_reply_bytes: u64,
 }
 
 impl Default for Limits {
@@ -37,6 +41,7 @@ impl Default for Limits {
             max_listing_bytes: 64 * 1024 * 1024,
             max_message_bytes: 256 * 1024 * 1024,
             max_top_bytes: 1024 * 1024,
+            endless_reply_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -181,8 +186,11 @@ pub struct Session {
     stls_sent: bool,
     awaiting_tls: bool,
     poisoned: bool,
-    /// The greeting ended in a bare LF: this server ends lines that way.
+    /// The server ends lines with a bare LF: its greeting did, and every
+    /// status line since (after STLS, the first reply over TLS decides).
     bare_lf: bool,
+    /// TLS was just established: the next status line decides `bare_lf`.
+    relearn_line_end: bool,
     /// Replies completed (or failed) plus continuations: see `progress`.
     finished_replies: u64,
     /// Body bytes accepted (within their cap); skipped bytes don't count.
@@ -210,16 +218,18 @@ impl Session {
             awaiting_tls: false,
             poisoned: false,
             bare_lf: false,
+            relearn_line_end: false,
             finished_replies: 0,
             accepted_bytes: 0,
         }
     }
 
     /// A number that grows whenever the session gets somewhere: a reply
-    /// is complete, or another 64 KiB of a body it keeps has arrived.
-    /// Bytes it only skips (a reply over its cap, an over-long line) do
-    /// not count, so a driver that sees this number stand still for too
-    /// long knows the server is wasting its time, however many bytes flow.
+    /// is complete, or another 64 KiB of a reply body has arrived (also
+    /// of one over its cap and skipped, until the reply passes 1 GiB).
+    /// Bytes of an endless reply or an over-long line do not count, so a
+    /// driver that sees this number stand still for too long knows the
+    /// server is wasting its time, however many bytes flow.
     pub fn progress(&self) -> u64 {
         self.finished_replies + self.accepted_bytes / PROGRESS_BYTES
     }
@@ -338,6 +348,11 @@ impl Session {
     /// capabilities must be asked for again (RFC 2595 §4).
     pub fn tls_established(&mut self) {
         self.awaiting_tls = false;
+        // The clear-text greeting could have been rewritten by anyone on
+        // the path: the line ending is learned again from the first reply
+        // that came over TLS.
+        self.bare_lf = false;
+        self.relearn_line_end = true;
     }
 
     /// Appends the bytes that may be sent now to `out`; returns how many.
@@ -443,6 +458,14 @@ impl Session {
         }
     }
 
+    /// Whether the next complete line in the buffer ends in a bare LF;
+    /// `None` until a whole line is there.
+    fn next_line_ends_bare(&self) -> Option<bool> {
+        let buffered = self.buffered();
+        let lf = memchr::memchr(b'\n', buffered)?;
+        Some(lf == 0 || buffered[lf - 1] != b'\r')
+    }
+
     fn buffered(&self) -> &[u8] {
         &self.input[self.input_start..]
     }
@@ -450,9 +473,8 @@ impl Session {
     fn read_greeting(&mut self) -> Result<bool, ProtocolError> {
         // The greeting shows the server's line ending; a few servers use a
         // bare LF everywhere, and their bodies must be framed that way.
-        let buffered = self.buffered();
-        if let Some(lf) = memchr::memchr(b'\n', buffered) {
-            self.bare_lf = lf == 0 || buffered[lf - 1] != b'\r';
+        if let Some(bare) = self.next_line_ends_bare() {
+            self.bare_lf = bare;
         }
         let line = match self.take_line() {
             None => return Ok(false),
@@ -493,6 +515,18 @@ impl Session {
             matches!(front.command, Command::Auth { .. }),
             front.command.is_multiline(),
         );
+        match self.next_line_ends_bare() {
+            Some(bare) if self.relearn_line_end => {
+                self.bare_lf = bare;
+                self.relearn_line_end = false;
+            }
+            // A server that ends lines with bare LF does so everywhere; one
+            // CRLF and the strict framing is back, since in bare-LF framing
+            // a CRLF server's message could end early and forge the next
+            // reply (its bare LFs are content there, and not dot-stuffed).
+            Some(false) => self.bare_lf = false,
+            _ => {}
+        }
         let line = match self.take_line() {
             None => return Ok(false),
             Some(Ok(line)) => line,
@@ -584,8 +618,16 @@ impl Session {
         let start = self.input_start;
         let stream_chunk = &mut self.stream_chunk;
         let accepted_bytes = &mut self.accepted_bytes;
+        let endless_after = self.limits.endless_reply_bytes;
         let (used, done) = body.decoder.decode(&self.input[start..], |span| {
             body.len += span.len() as u64;
+            // Bytes skipped past a cap are progress too while the reply
+            // could still be a real one (a server that ignores TOP's line
+            // count sends a whole large message); past that, only the
+            // deadline ends it.
+            if body.len <= endless_after {
+                *accepted_bytes += span.len() as u64;
+            }
             if body.failed.is_some() {
                 return;
             }
@@ -597,7 +639,6 @@ impl Session {
                 body.collected = None;
                 return;
             }
-            *accepted_bytes += span.len() as u64;
             match &mut body.collected {
                 Some(collected) => collected.extend_from_slice(span),
                 None => stream_chunk.extend_from_slice(span),

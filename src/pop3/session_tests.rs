@@ -383,9 +383,10 @@ fn bare_lf_greeting_means_bare_lf_bodies() {
 }
 
 #[test]
-fn skipped_bytes_are_not_progress() {
+fn endless_replies_are_not_progress() {
     let limits = Limits {
         max_listing_bytes: 100,
+        endless_reply_bytes: 1_000_000,
         ..Limits::default()
     };
     let mut s = logged_in_with(limits, 1);
@@ -393,13 +394,25 @@ fn skipped_bytes_are_not_progress() {
     transmit(&mut s);
     s.handle_input(b"+OK\r\n").unwrap();
     let start = s.progress();
-    // An endless listing: far past its cap, it is read and dropped,
-    // and the session shows no progress however much arrives.
+    // Past its cap, a listing is read and dropped; that is progress while
+    // it could still be a real reply (a server ignoring TOP's line count
+    // sends a whole message), and none once it is endless.
     let line = b"12345 some-unique-id-that-goes-on\r\n".repeat(10_000);
+    s.handle_input(&line[..300_000]).unwrap();
+    let skipping = s.progress();
+    assert!(skipping > start, "skipping a long reply is progress");
     for _ in 0..10 {
         s.handle_input(&line).unwrap();
     }
-    assert_eq!(s.progress(), start);
+    let endless = s.progress();
+    for _ in 0..10 {
+        s.handle_input(&line).unwrap();
+    }
+    assert_eq!(s.progress(), endless, "an endless reply is not");
+    assert!(
+        endless <= start + 1_000_000 / (64 * 1024) + 1,
+        "counted up to the limit only"
+    );
     s.handle_input(b".\r\n").unwrap();
     assert!(s.progress() > start, "the failed reply ended");
     // A big message within its cap is progress as it streams.
@@ -434,4 +447,59 @@ fn byte_at_a_time_input_gives_the_same_events() {
     for step in 1..8 {
         assert_eq!(run(step), whole, "step {step}");
     }
+}
+
+#[test]
+fn a_forged_bare_lf_greeting_cannot_split_messages_after_stls() {
+    // The clear-text greeting ends in a bare LF (rewritten on the path);
+    // the server speaks CRLF over TLS. A message holding "\n.\r\n" must
+    // not end early and forge the next reply.
+    let mut s = Session::new(Limits::default());
+    s.handle_input(b"+OK ready\n").unwrap();
+    assert!(s.bare_lf());
+    s.submit(Command::Stls).unwrap();
+    transmit(&mut s);
+    s.handle_input(b"+OK begin TLS\n").unwrap();
+    s.tls_established();
+    s.submit(Command::Capa).unwrap();
+    transmit(&mut s);
+    s.handle_input(b"+OK\r\nUSER\r\n.\r\n").unwrap();
+    assert!(!s.bare_lf(), "learned again over TLS");
+    s.submit(Command::user("u").unwrap()).unwrap();
+    transmit(&mut s);
+    s.handle_input(b"+OK\r\n").unwrap();
+    s.submit(Command::pass(&Secret::new("p".into())).unwrap())
+        .unwrap();
+    transmit(&mut s);
+    s.handle_input(b"+OK\r\n").unwrap();
+    events(&mut s);
+    s.set_window(4);
+    let first = s.submit(Command::Retr(n(1))).unwrap();
+    let second = s.submit(Command::Retr(n(2))).unwrap();
+    transmit(&mut s);
+    let message = b"Subject: one\r\n\r\nx\n.\r\n+OK\r\nSubject: forged\r\n\r\n";
+    let mut wire = b"+OK\r\n".to_vec();
+    wire.extend_from_slice(message);
+    wire.extend_from_slice(b".\r\n+OK\r\nSubject: two\r\n\r\n.\r\n");
+    s.handle_input(&wire).unwrap();
+    let got = events(&mut s);
+    assert!(
+        matches!(&got[0], Event::Reply { id, body: Some(b), .. } if *id == first && b == message),
+        "{got:?}"
+    );
+    assert!(
+        matches!(&got[1], Event::Reply { id, body: Some(b), .. } if *id == second && b == b"Subject: two\r\n\r\n"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn one_crlf_status_line_restores_strict_framing() {
+    let mut s = Session::new(Limits::default());
+    s.handle_input(b"+OK ready\n").unwrap();
+    assert!(s.bare_lf());
+    s.submit(Command::Capa).unwrap();
+    transmit(&mut s);
+    s.handle_input(b"+OK\r\nUSER\r\n.\r\n").unwrap();
+    assert!(!s.bare_lf());
 }
