@@ -7,7 +7,7 @@ use crate::mail::Preview;
 use crate::net::{
     self, Client, Credentials, Mailbox, Observe, Outcome, RetrSink, StreamError, Transport,
 };
-use crate::pop3::{Command, Expire, MsgNum};
+use crate::pop3::{Expire, MsgNum};
 use crate::store::{AccountStore, Status, now_unix};
 
 use super::apply::{ApplyReport, Plan, apply_in_session, connect_and_login, expired_plan};
@@ -253,15 +253,8 @@ fn check_logged_in<T: Transport>(
     let mut done = 0;
     // In slices, so progress can be reported while the pipeline runs.
     for slice in wanted.chunks(TOP_SLICE) {
-        let tops = mailbox.batch(
-            slice
-                .iter()
-                .map(|&i| Command::Top {
-                    msg: listing.messages[i].number,
-                    lines,
-                })
-                .collect(),
-        )?;
+        let numbers: Vec<MsgNum> = slice.iter().map(|&i| listing.messages[i].number).collect();
+        let tops = mailbox.top(&numbers, lines)?;
         let mut all_refused = true;
         for (&i, outcome) in slice.iter().zip(tops) {
             match outcome {

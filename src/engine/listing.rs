@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sha2::Digest as _;
 
 use crate::net::{Error, Mailbox, MailboxListing, Outcome, Transport};
-use crate::pop3::{Command, MsgNum};
+use crate::pop3::MsgNum;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Listed {
@@ -136,15 +136,7 @@ pub(crate) fn list<T: Transport>(
             .saturating_sub(super::check::MAX_NEW_PREVIEWS_PER_CHECK);
         for (slice_index, slice) in numbers.chunks(super::check::TOP_SLICE).enumerate() {
             let first = slice_index * super::check::TOP_SLICE;
-            let tops = mailbox.batch(
-                slice
-                    .iter()
-                    .map(|&msg| Command::Top {
-                        msg,
-                        lines: head_lines,
-                    })
-                    .collect(),
-            )?;
+            let tops = mailbox.top(slice, head_lines)?;
             for (offset, (&number, outcome)) in slice.iter().zip(tops).enumerate() {
                 if let Outcome::Ok {
                     body: Some(head), ..

@@ -5,7 +5,7 @@
 use crate::mail::Preview;
 use crate::net::tls::Fingerprint;
 use crate::net::{Client, Observe, Outcome, RetrSink, Security};
-use crate::pop3::{AuthMethod, Command};
+use crate::pop3::AuthMethod;
 
 use super::listing::list;
 use super::{Account, Error};
@@ -105,7 +105,7 @@ pub fn preview(
         return Ok(None);
     };
     let msg = listed.number;
-    let outcome = mailbox.batch(vec![Command::Top { msg, lines }])?.pop();
+    let outcome = mailbox.top(&[msg], lines)?.pop();
     let preview = match outcome {
         Some(Outcome::Ok { body, .. }) => Some(Preview::from_bytes(
             body.as_deref().unwrap_or_default(),

@@ -253,9 +253,21 @@ impl<T: Transport> Mailbox<T> {
         })
     }
 
+    /// TOP of each message with `lines` body lines, pipelined; each head
+    /// is collected (within the TOP cap) and returned in order.
+    pub fn top(&mut self, messages: &[MsgNum], lines: u32) -> Result<Vec<Outcome>, Error> {
+        self.batch(
+            messages
+                .iter()
+                .map(|&msg| Command::Top { msg, lines })
+                .collect(),
+        )
+    }
+
     /// Runs commands pipelined (as far as the server allows) and returns
-    /// each one's outcome in order. Bodies are collected.
-    pub fn batch(&mut self, commands: Vec<Command>) -> Result<Vec<Outcome>, Error> {
+    /// each one's outcome in order. Bodies are collected. Private: callers
+    /// use the typed calls, so only commands valid here are ever sent.
+    fn batch(&mut self, commands: Vec<Command>) -> Result<Vec<Outcome>, Error> {
         let mut outcomes: Vec<Option<Outcome>> = (0..commands.len()).map(|_| None).collect();
         let mut ids = Vec::with_capacity(commands.len());
         for command in commands {
