@@ -29,9 +29,7 @@ pub(crate) fn preview_panel_ui(ui: &mut egui::Ui, app: &mut App) {
     let preview = longer.or(row.preview.as_ref()).cloned();
     let key = row.key.clone();
     let busy = state.busy.is_some();
-    let missing = state
-        .preview_notes
-        .no_preview_reason(row.size_bytes, state.expire);
+    let missing = state.preview_notes.no_preview_reason(row.size_bytes);
     let _ = index;
     egui::Panel::bottom("preview")
         .resizable(true)

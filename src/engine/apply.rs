@@ -199,7 +199,7 @@ pub fn fetch(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ApplyReport, Error> {
     let (mailbox, listing) = open_and_list(account, store, observe, progress)?;
-    record_listing(store, &listing, now_unix());
+    record_listing(store, &listing, now_unix())?;
     let plan = policy.plan(&listing, store);
     apply_in_session(mailbox, store, &listing, &plan, progress)
 }
@@ -305,7 +305,7 @@ pub(crate) fn apply_in_session<T: Transport>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ApplyReport, Error> {
     let now = now_unix();
-    record_listing(store, listing, now);
+    record_listing(store, listing, now)?;
     let mut report = ApplyReport::default();
     let mut downloads: Vec<Target> = Vec::new();
     let mut deletes = Vec::new();
@@ -357,6 +357,10 @@ pub(crate) fn apply_in_session<T: Transport>(
                         number: listed.number,
                         size_bytes: listed.size_bytes,
                         name,
+                        // A kept copy is only trusted where nothing is
+                        // deleted on its word: a server may have reused
+                        // the UIDL for another message of the same size.
+                        may_use_copy: *action == Action::DownloadKeep,
                     });
                 }
                 if *action == Action::DownloadDelete {
@@ -431,7 +435,7 @@ pub(crate) fn apply_in_session<T: Transport>(
         let deletes_retrieved = mailbox.info().capabilities.as_ref().and_then(|c| c.expire)
             == Some(crate::pop3::Expire::Days(0));
         if deletes_retrieved && outcome.fates.iter().any(|f| matches!(f, Fate::Failed(_))) {
-            return Err(Error::Net(crate::net::Error::ExpireWouldLose));
+            return Err(Error::ExpireWouldLose);
         }
     }
 

@@ -5,9 +5,9 @@
 
 use crate::mail::Preview;
 use crate::net::{
-    Client, Credentials, Error as NetError, Mailbox, Observe, Outcome, RetrSink, Transport,
+    self, Client, Credentials, Mailbox, Observe, Outcome, RetrSink, StreamError, Transport,
 };
-use crate::pop3::{Command, Expire, MsgNum};
+use crate::pop3::{Expire, MsgNum};
 use crate::store::{AccountStore, Status, now_unix};
 
 use super::apply::{ApplyReport, Plan, apply_in_session, connect_and_login, expired_plan};
@@ -75,15 +75,29 @@ pub struct PreviewNotes {
     /// The server does not implement TOP.
     pub top_unsupported: bool,
     /// Without TOP, messages up to this size were retrieved whole for
-    /// their preview; `None`: none were (larger messages, or a server that
-    /// deletes or expires what is retrieved).
+    /// their preview; `None`: none were (see `retrieval_blocked`).
     pub retrieved_up_to_bytes: Option<u64>,
+    /// Why no message was retrieved for its preview, on a server without TOP.
+    pub retrieval_blocked: Option<RetrievalBlocked>,
     /// Messages left without a preview in this check because there were
-    /// more than [`MAX_NEW_PREVIEWS_PER_CHECK`] new ones.
+    /// more than [`MAX_NEW_PREVIEWS_PER_CHECK`] new ones (or the room for
+    /// kept copies was used up).
     pub deferred: usize,
     /// UIDL lines the server sent that could not be used: those messages
     /// are left alone (shortened, control characters escaped).
     pub skipped_uidls: Vec<String>,
+}
+
+/// Why a server without TOP gets no previews by download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetrievalBlocked {
+    /// The limit is 0.
+    TurnedOff,
+    /// Nowhere to keep the copies (a check without a profile): a server
+    /// may delete what it sent, and a check must change nothing there.
+    NoStore,
+    /// The server deletes or expires what was retrieved (RFC 2449 EXPIRE).
+    ServerExpires,
 }
 
 #[derive(Clone, Debug)]
@@ -108,27 +122,40 @@ impl CheckReport {
 
     /// Why a message has no preview, as a sentence for a person.
     pub fn no_preview_reason(&self, size_bytes: u64) -> String {
-        self.previews.no_preview_reason(size_bytes, self.expire)
+        self.previews.no_preview_reason(size_bytes)
     }
 }
 
 impl PreviewNotes {
     /// Why a message of this size has no preview, as a sentence for a
-    /// person. `expire` is the server's EXPIRE policy.
-    pub fn no_preview_reason(&self, size_bytes: u64, expire: Option<Expire>) -> String {
-        let notes = self;
-        match (notes.top_unsupported, notes.retrieved_up_to_bytes) {
-            (true, Some(limit)) if size_bytes > limit => format!(
-                "This server cannot show a message without sending all of it, so only messages up to {} are previewed.",
-                crate::mail::human_size(limit)
-            ),
-            (true, None) => match expire {
-                Some(Expire::Days(_)) => "This server cannot show a message without sending all of it, and it deletes mail some time after it was sent, so Letterbox does not preview mail you have not downloaded.".into(),
-                _ => "This server cannot show a message without sending all of it, and previews by download are turned off.".into(),
-            },
-            _ if notes.deferred > 0 => "No preview yet: this mailbox holds many new messages, and each check previews the newest ones first.".into(),
-            _ => "The server gave no preview of this message.".into(),
+    /// person.
+    pub fn no_preview_reason(&self, size_bytes: u64) -> String {
+        const NO_TOP: &str = "This server cannot show a message without sending all of it";
+        if self.top_unsupported {
+            return match (self.retrieved_up_to_bytes, self.retrieval_blocked) {
+                (Some(limit), _) if size_bytes > limit => format!(
+                    "{NO_TOP}, so only messages up to {} are previewed.",
+                    crate::mail::human_size(limit)
+                ),
+                (Some(_), _) if self.deferred > 0 => {
+                    format!("{NO_TOP}; this one will be previewed by a later check.")
+                }
+                (_, Some(RetrievalBlocked::ServerExpires)) => format!(
+                    "{NO_TOP}, and it deletes mail some time after sending it, so Letterbox does not preview mail you have not downloaded."
+                ),
+                (_, Some(RetrievalBlocked::NoStore)) => format!(
+                    "{NO_TOP}, and previews by download need a place to keep the copies (a profile)."
+                ),
+                (_, Some(RetrievalBlocked::TurnedOff)) => {
+                    format!("{NO_TOP}, and previews by download are turned off.")
+                }
+                _ => "The server gave no preview of this message.".into(),
+            };
         }
+        if self.deferred > 0 {
+            return "No preview yet: this mailbox holds many new messages, and each check previews the newest ones first.".into();
+        }
+        "The server gave no preview of this message.".into()
     }
 
     /// A note for the account as a whole, when its previews are limited.
@@ -185,7 +212,7 @@ fn check_logged_in<T: Transport>(
     });
     let now = now_unix();
     if let Some(store) = store.as_deref_mut() {
-        record_listing(store, &listing, now);
+        record_listing(store, &listing, now)?;
     }
 
     // Heads only for messages without a cached preview.
@@ -226,15 +253,8 @@ fn check_logged_in<T: Transport>(
     let mut done = 0;
     // In slices, so progress can be reported while the pipeline runs.
     for slice in wanted.chunks(TOP_SLICE) {
-        let tops = mailbox.batch(
-            slice
-                .iter()
-                .map(|&i| Command::Top {
-                    msg: listing.messages[i].number,
-                    lines,
-                })
-                .collect(),
-        )?;
+        let numbers: Vec<MsgNum> = slice.iter().map(|&i| listing.messages[i].number).collect();
+        let tops = mailbox.top(&numbers, lines)?;
         let mut all_refused = true;
         for (&i, outcome) in slice.iter().zip(tops) {
             match outcome {
@@ -269,7 +289,6 @@ fn check_logged_in<T: Transport>(
             &mut previews,
             store.as_deref(),
             options,
-            caps.as_ref().and_then(|c| c.expire),
             &mut notes,
             progress,
         )?;
@@ -300,10 +319,12 @@ fn check_logged_in<T: Transport>(
         }
         let on_server: std::collections::HashSet<&str> = listing.keys().collect();
         store.previews.retain(|k| on_server.contains(k));
+        // Copies are kept for new messages only: once kept or downloaded,
+        // a message is not previewed again.
         store.retrieved.retain(
             listing
                 .keys()
-                .filter(|k| store.ledger.get(k).is_some_and(|e| !e.is_downloaded())),
+                .filter(|k| store.ledger.get(k).is_some_and(|e| e.status == Status::New)),
         );
         store.ledger.save()?;
         store.previews.save()?;
@@ -349,11 +370,19 @@ fn check_logged_in<T: Transport>(
     })
 }
 
+/// Most bytes of kept copies (`store::RetrievedCache`) per account: past
+/// it, further previews wait for a later check.
+pub const MAX_RETRIEVED_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Previews on a server without TOP: messages up to the size limit are
 /// retrieved whole (never a larger one just for a preview), streamed so
-/// only one is in memory at a time, and kept for a later download. Not on
-/// a server that deletes or expires what was retrieved (RFC 2449 EXPIRE):
-/// there a preview would start the clock on mail the user never downloaded.
+/// only one is in memory at a time, and kept — durably, so that a server
+/// that deletes what it sent without saying so loses nothing: the copy of
+/// a message that vanishes goes into the Maildir (`record_listing`). So
+/// only with a store, and not on a server that announces it deletes or
+/// expires what was retrieved (RFC 2449 EXPIRE, asked again after login,
+/// where it may differ): there a preview would start the clock on mail the
+/// user never downloaded.
 #[allow(clippy::too_many_arguments)]
 fn retrieve_previews<T: Transport>(
     mailbox: &mut Mailbox<T>,
@@ -362,20 +391,39 @@ fn retrieve_previews<T: Transport>(
     previews: &mut [Option<Box<Preview>>],
     store: Option<&AccountStore>,
     options: &CheckOptions,
-    expire: Option<Expire>,
     notes: &mut PreviewNotes,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), Error> {
     let max_bytes = options.retr_preview_max_bytes;
-    if max_bytes == 0 || matches!(expire, Some(Expire::Days(_))) {
+    let Some(store) = store else {
+        notes.retrieval_blocked = Some(RetrievalBlocked::NoStore);
+        return Ok(());
+    };
+    if max_bytes == 0 {
+        notes.retrieval_blocked = Some(RetrievalBlocked::TurnedOff);
+        return Ok(());
+    }
+    let expire = mailbox.refresh_capabilities()?.and_then(|c| c.expire);
+    if matches!(expire, Some(Expire::Days(_))) {
+        notes.retrieval_blocked = Some(RetrievalBlocked::ServerExpires);
         return Ok(());
     }
     notes.retrieved_up_to_bytes = Some(max_bytes);
-    let targets: Vec<usize> = wanted
-        .iter()
-        .copied()
-        .filter(|&i| previews[i].is_none() && listing.messages[i].size_bytes <= max_bytes)
-        .collect();
+    let mut room = MAX_RETRIEVED_BYTES.saturating_sub(store.retrieved.total_bytes());
+    let mut targets: Vec<usize> = Vec::new();
+    for &i in wanted.iter().rev() {
+        let size = listing.messages[i].size_bytes;
+        if previews[i].is_some() || size > max_bytes || listing.messages[i].key.is_none() {
+            continue;
+        }
+        if size > room {
+            notes.deferred += 1;
+            continue;
+        }
+        room -= size;
+        targets.push(i);
+    }
+    targets.reverse();
     let numbers: Vec<MsgNum> = targets
         .iter()
         .map(|&i| listing.messages[i].number)
@@ -392,15 +440,25 @@ fn retrieve_previews<T: Transport>(
         done: 0,
         progress,
     };
-    mailbox.retr_stream(&numbers, &mut sink)?;
-    Ok(())
+    match mailbox.retr_stream(&numbers, &mut sink) {
+        Ok(()) => Ok(()),
+        Err(StreamError::Net(e)) => Err(e.into()),
+        Err(StreamError::Sink(PreviewStop::Store(e))) => Err(e.into()),
+        Err(StreamError::Sink(PreviewStop::Oversize { max_bytes })) => {
+            Err(net::Error::Reply(crate::pop3::ReplyError::TooLarge {
+                command: "RETR",
+                max_bytes,
+            })
+            .into())
+        }
+    }
 }
 
 struct PreviewSink<'a> {
     listing: &'a Listing,
     targets: &'a [usize],
     previews: &'a mut [Option<Box<Preview>>],
-    store: Option<&'a AccountStore>,
+    store: &'a AccountStore,
     lines: usize,
     max_bytes: u64,
     /// The message being received; only one at a time.
@@ -411,8 +469,19 @@ struct PreviewSink<'a> {
     progress: &'a mut dyn FnMut(Progress),
 }
 
+/// Why retrieving previews stopped. Either way the session ends without
+/// QUIT, so a server that deletes what it sent deletes nothing.
+enum PreviewStop {
+    /// A copy could not be kept.
+    Store(crate::store::StoreError),
+    /// The server sent more than the limit (more than it announced).
+    Oversize { max_bytes: u64 },
+}
+
 impl RetrSink for PreviewSink<'_> {
-    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), NetError> {
+    type Error = PreviewStop;
+
+    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), Self::Error> {
         if self.buffer.len() as u64 + chunk.len() as u64 > self.max_bytes {
             self.overflow = true;
             self.buffer = Vec::new();
@@ -423,19 +492,24 @@ impl RetrSink for PreviewSink<'_> {
         Ok(())
     }
 
-    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), NetError> {
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), Self::Error> {
         let bytes = std::mem::take(&mut self.buffer);
         let overflow = std::mem::replace(&mut self.overflow, false);
         let message_index = self.targets[index];
         let listed = &self.listing.messages[message_index];
-        if matches!(outcome, Outcome::Ok { .. }) && !overflow {
+        if matches!(outcome, Outcome::Ok { .. }) {
+            if overflow {
+                return Err(PreviewStop::Oversize {
+                    max_bytes: self.max_bytes,
+                });
+            }
             self.previews[message_index] = Some(Box::new(Preview::from_bytes(&bytes, self.lines)));
-            // Kept only when complete as announced: a download may use it.
-            if let (Some(store), Some(key)) = (self.store, listed.key.as_deref())
-                && bytes.len() as u64 == listed.size_bytes
-                && let Err(e) = store.retrieved.put(key, &bytes)
-            {
-                tracing::warn!(error = %e, "could not keep a retrieved message for later");
+            // Every retrieved message is kept, durably, before going on.
+            if let Some(key) = listed.key.as_deref() {
+                self.store
+                    .retrieved
+                    .put(key, &bytes)
+                    .map_err(PreviewStop::Store)?;
             }
         }
         self.done += 1;
@@ -448,7 +522,16 @@ impl RetrSink for PreviewSink<'_> {
 }
 
 /// Notes every listed message in the ledger and what has left the server.
-pub(crate) fn record_listing(store: &mut AccountStore, listing: &Listing, now: i64) {
+/// A message that left the server while its only copy was one retrieved
+/// for a preview (a server that deletes what it sent, without saying so)
+/// is moved into the Maildir first: it is then downloaded, not lost.
+pub(crate) fn record_listing(
+    store: &mut AccountStore,
+    listing: &Listing,
+    now: i64,
+) -> Result<(), Error> {
+    refuse_identity_switch(store, listing)?;
+    rescue_retrieved(store, listing, now)?;
     for message in &listing.messages {
         if let Some(key) = &message.key
             && !listing.ambiguous.contains(key)
@@ -458,4 +541,70 @@ pub(crate) fn record_listing(store: &mut AccountStore, listing: &Listing, now: i
     }
     let present: std::collections::HashSet<&str> = listing.keys().collect();
     store.ledger.note_listing_complete(&present);
+    Ok(())
+}
+
+/// A server that gave UIDLs before and refuses UIDL now (a passing
+/// `[SYS/TEMP]`, say) would make every message look new under keys taken
+/// from the headers, and a fetch would download the whole mailbox again:
+/// the session stops instead, and the server's words are reported.
+fn refuse_identity_switch(store: &AccountStore, listing: &Listing) -> Result<(), Error> {
+    let Some(status) = &listing.uidl_refused else {
+        return Ok(());
+    };
+    let had_uidls = store
+        .ledger
+        .entries()
+        .any(|(key, _)| !key.starts_with(super::listing::HEADER_KEY_PREFIX));
+    if had_uidls {
+        return Err(net::Error::Server {
+            command: "UIDL",
+            code: status.code.clone(),
+            text: status.text.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Delivers the kept copies of messages gone from the server into the
+/// Maildir, with the same record-then-write order as any download.
+fn rescue_retrieved(store: &mut AccountStore, listing: &Listing, now: i64) -> Result<(), Error> {
+    let present: std::collections::HashSet<&str> = listing.keys().collect();
+    let vanished: Vec<(String, u64)> = store
+        .ledger
+        .entries()
+        .filter(|(key, e)| e.on_server && !e.is_downloaded() && !present.contains(key))
+        .filter(|(key, _)| store.retrieved.contains(key))
+        .map(|(key, e)| (key.to_owned(), e.size_bytes))
+        .collect();
+    for (key, size_bytes) in vanished {
+        let Some(bytes) = store.retrieved.get(&key) else {
+            continue;
+        };
+        let size_mismatch = bytes.len() as u64 != size_bytes;
+        let name = store.maildir.unique_name(size_bytes);
+        if let Some(entry) = store.ledger.get_mut(&key) {
+            entry.status = Status::Saving;
+            entry.file = Some(name.clone());
+        }
+        store.ledger.save()?;
+        let path = store.maildir.root().join("tmp").join(&name);
+        let mut file = store.maildir.create_tmp(&name)?;
+        std::io::Write::write_all(&mut file, &bytes)
+            .map_err(|e| crate::store::StoreError::io("save", &path, e))?;
+        drop(file);
+        store.maildir.sync_tmp(&[name.as_str()])?;
+        store.maildir.commit(&name)?;
+        store.maildir.sync_new()?;
+        if let Some(entry) = store.ledger.get_mut(&key) {
+            entry.status = Status::Downloaded;
+            entry.downloaded_unix = Some(now);
+            entry.size_mismatch = size_mismatch;
+        }
+        store.ledger.save()?;
+        store.retrieved.remove(&key);
+        tracing::info!(%key, "a message left the server after its preview; its copy was saved");
+    }
+    Ok(())
 }

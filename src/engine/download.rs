@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
-use crate::net::{Error as NetError, Mailbox, Outcome, RetrSink, Transport};
+use crate::net::{Mailbox, Outcome, RetrSink, StreamError, Transport};
 use crate::pop3::{MsgNum, Status};
 use crate::store::{Maildir, RetrievedCache, StoreError};
 
@@ -24,6 +24,8 @@ pub(crate) struct Target {
     pub size_bytes: u64,
     /// The Maildir base name, chosen (and recorded as `Saving`) beforehand.
     pub name: String,
+    /// A copy kept from a preview may stand in for the RETR.
+    pub may_use_copy: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,7 +111,6 @@ pub(crate) fn download_all<T: Transport>(
             current: None,
             jobs: Some(job_tx),
             fates: vec![Fate::NotReached; targets.len()],
-            store_error: None,
             progress,
             done_messages: 0,
             done_bytes: 0,
@@ -117,21 +118,27 @@ pub(crate) fn download_all<T: Transport>(
         };
         // Copies kept from a preview first; the rest from the server.
         let mut remote: Vec<usize> = Vec::with_capacity(targets.len());
-        let mut result = Ok(());
+        let mut result: Result<(), StreamError<SinkStop>> = Ok(());
         for (index, target) in targets.iter().enumerate() {
-            match retrieved.get(&target.key, target.size_bytes) {
+            let copy = target
+                .may_use_copy
+                .then(|| retrieved.get(&target.key))
+                .flatten()
+                .filter(|bytes| bytes.len() as u64 == target.size_bytes);
+            match copy {
                 Some(bytes) if result.is_ok() => {
-                    result = sink.data(index, &bytes).and_then(|()| {
-                        let kept = Outcome::Ok {
-                            status: Status {
-                                ok: true,
-                                code: None,
-                                text: "kept from its preview".into(),
-                            },
-                            body: None,
-                        };
-                        sink.end(index, kept)
-                    });
+                    result = sink.data(index, &bytes).map_err(StreamError::Sink);
+                    let kept = || Outcome::Ok {
+                        status: Status {
+                            ok: true,
+                            code: None,
+                            text: "kept from its preview".into(),
+                        },
+                        body: None,
+                    };
+                    if result.is_ok() {
+                        result = sink.end(index, kept()).map_err(StreamError::Sink);
+                    }
                 }
                 _ => remote.push(index),
             }
@@ -146,14 +153,16 @@ pub(crate) fn download_all<T: Transport>(
         }
         sink.abandon_current();
         sink.jobs = None; // lets the syncer finish
-        let Sink {
-            mut fates,
-            store_error,
-            ..
-        } = sink;
+        let Sink { mut fates, .. } = sink;
         let _ = syncer.join();
 
-        let mut fatal = store_error.map(Error::Store);
+        let (mut fatal, net_error, syncer_stopped) = match result {
+            Ok(()) => (None, None, false),
+            Err(StreamError::Sink(SinkStop::Store(e))) => (Some(Error::Store(e)), None, false),
+            // The syncer's own error is collected below.
+            Err(StreamError::Sink(SinkStop::Syncer)) => (None, None, true),
+            Err(StreamError::Net(e)) => (None, Some(e), false),
+        };
         let mut confirmed = vec![false; targets.len()];
         for (index, synced) in done_rx.try_iter() {
             match synced {
@@ -173,10 +182,18 @@ pub(crate) fn download_all<T: Transport>(
                 *fate = Fate::Failed("it could not be saved to disk".into());
             }
         }
-        if let Err(e) = result
+        if let Some(e) = net_error
             && fatal.is_none()
         {
             fatal = Some(Error::Net(e));
+        }
+        if syncer_stopped && fatal.is_none() {
+            // The batch stopped mid-stream: the session cannot go on.
+            fatal = Some(Error::Store(StoreError::io(
+                "save",
+                &maildir.root().join("tmp"),
+                std::io::Error::other("the flush to disk stopped"),
+            )));
         }
         DownloadOutcome { fates, fatal }
     })
@@ -189,13 +206,25 @@ struct Remap<'a, 'b> {
 }
 
 impl RetrSink for Remap<'_, '_> {
-    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), NetError> {
+    type Error = SinkStop;
+
+    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), SinkStop> {
         self.inner.data(self.indices[index], chunk)
     }
 
-    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), NetError> {
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), SinkStop> {
         self.inner.end(self.indices[index], outcome)
     }
+}
+
+/// Why the sink stopped a download.
+#[derive(Debug)]
+enum SinkStop {
+    /// A message could not be written.
+    Store(StoreError),
+    /// The syncer failed to flush, or is gone; its error is collected
+    /// from it afterwards.
+    Syncer,
 }
 
 struct Sink<'a> {
@@ -207,7 +236,6 @@ struct Sink<'a> {
     current: Option<(usize, BufWriter<File>, u64)>,
     jobs: Option<mpsc::Sender<usize>>,
     fates: Vec<Fate>,
-    store_error: Option<StoreError>,
     progress: &'a mut dyn FnMut(Progress),
     done_messages: u32,
     done_bytes: u64,
@@ -215,7 +243,7 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn open(&mut self, index: usize) -> Result<(), NetError> {
+    fn open(&mut self, index: usize) -> Result<(), SinkStop> {
         if self.current.as_ref().is_some_and(|(i, _, _)| *i == index) {
             return Ok(());
         }
@@ -229,9 +257,8 @@ impl Sink<'_> {
         }
     }
 
-    fn stop(&mut self, error: StoreError) -> Result<(), NetError> {
-        self.store_error.get_or_insert(error);
-        Err(NetError::Aborted)
+    fn stop(&mut self, error: StoreError) -> Result<(), SinkStop> {
+        Err(SinkStop::Store(error))
     }
 
     /// Removes a partly written message (the batch stopped in its middle).
@@ -243,13 +270,15 @@ impl Sink<'_> {
 }
 
 impl RetrSink for Sink<'_> {
-    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), NetError> {
+    type Error = SinkStop;
+
+    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), SinkStop> {
         if self.sync_failed.load(Ordering::SeqCst) {
-            return Err(NetError::Aborted);
+            return Err(SinkStop::Syncer);
         }
         self.open(index)?;
         let Some((_, writer, written)) = self.current.as_mut() else {
-            return Err(NetError::Aborted);
+            return Err(SinkStop::Syncer);
         };
         *written += chunk.len() as u64;
         if let Err(e) = writer.write_all(chunk) {
@@ -263,13 +292,13 @@ impl RetrSink for Sink<'_> {
         Ok(())
     }
 
-    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), NetError> {
+    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), SinkStop> {
         let target = &self.targets[index];
         match outcome {
             Outcome::Ok { .. } => {
                 self.open(index)?; // an empty message has had no data yet
                 let Some((_, writer, written)) = self.current.take() else {
-                    return Err(NetError::Aborted);
+                    return Err(SinkStop::Syncer);
                 };
                 let path = self.maildir.root().join("tmp").join(&target.name);
                 // Written and closed; the syncer makes it durable.
@@ -291,11 +320,11 @@ impl RetrSink for Sink<'_> {
                     size_mismatch,
                 };
                 let Some(jobs) = &self.jobs else {
-                    return Err(NetError::Aborted);
+                    return Err(SinkStop::Syncer);
                 };
                 if jobs.send(index).is_err() {
                     // The syncer is gone; its error is collected afterwards.
-                    return Err(NetError::Aborted);
+                    return Err(SinkStop::Syncer);
                 }
                 self.done_messages += 1;
                 self.done_bytes += written;

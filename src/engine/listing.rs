@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sha2::Digest as _;
 
 use crate::net::{Error, Mailbox, MailboxListing, Outcome, Transport};
-use crate::pop3::{Command, MsgNum};
+use crate::pop3::MsgNum;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Listed {
@@ -29,6 +29,8 @@ pub(crate) struct Listing {
     pub messages: Vec<Listed>,
     /// When true, each message's key is its UIDL.
     pub uidl_supported: bool,
+    /// The server's `-ERR` to UIDL, when it refused it.
+    pub uidl_refused: Option<crate::pop3::Status>,
     pub ambiguous: HashSet<String>,
     /// Heads fetched to derive keys (servers without UIDL), reusable as previews.
     pub heads: HashMap<MsgNum, Vec<u8>>,
@@ -94,12 +96,14 @@ pub(crate) fn list<T: Transport>(
         total,
         size_bytes,
         uids,
+        uidl_refused,
         sizes,
     } = mailbox.listing()?;
     let mut listing = Listing {
         total,
         size_bytes,
         uidl_supported: uids.is_some(),
+        uidl_refused,
         ..Listing::default()
     };
     // UIDs by message number, each moved (not copied) into its message.
@@ -132,15 +136,7 @@ pub(crate) fn list<T: Transport>(
             .saturating_sub(super::check::MAX_NEW_PREVIEWS_PER_CHECK);
         for (slice_index, slice) in numbers.chunks(super::check::TOP_SLICE).enumerate() {
             let first = slice_index * super::check::TOP_SLICE;
-            let tops = mailbox.batch(
-                slice
-                    .iter()
-                    .map(|&msg| Command::Top {
-                        msg,
-                        lines: head_lines,
-                    })
-                    .collect(),
-            )?;
+            let tops = mailbox.top(slice, head_lines)?;
             for (offset, (&number, outcome)) in slice.iter().zip(tops).enumerate() {
                 if let Outcome::Ok {
                     body: Some(head), ..
@@ -213,8 +209,13 @@ pub fn message_key_from_headers(head: &[u8], size_bytes: u64) -> String {
     hasher.update(size_bytes.to_be_bytes());
     let digest = hasher.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("hdr-{hex}")
+    format!("{HEADER_KEY_PREFIX}{hex}")
 }
+
+/// How keys derived from headers start; a UIDL-based key never does
+/// in practice, and nothing depends on it but the check that a server
+/// did not stop giving UIDLs.
+pub(crate) const HEADER_KEY_PREFIX: &str = "hdr-";
 
 #[cfg(test)]
 mod tests {

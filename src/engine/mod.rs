@@ -60,6 +60,14 @@ pub enum Error {
     Net(#[from] net::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A message could not be saved on a server that deletes everything
+    /// retrieved at the end of the session (EXPIRE 0); the session was
+    /// dropped without QUIT so it stays there. A rule of the engine, not
+    /// something the connection did.
+    #[error(
+        "a message could not be saved, and this server deletes retrieved mail when the session ends"
+    )]
+    ExpireWouldLose,
 }
 
 impl Error {
@@ -74,6 +82,11 @@ impl Error {
                     detail: e.to_string(),
                 }
             }
+            Error::ExpireWouldLose => UserMessage {
+                headline: "A message could not be saved, and this server deletes every message once it is downloaded.".into(),
+                next_step: "Letterbox stopped without letting the server delete anything. Check the details, then try again.".into(),
+                detail: self.to_string(),
+            },
         }
     }
 
@@ -84,7 +97,7 @@ impl Error {
     pub fn net(&self) -> Option<&net::Error> {
         match self {
             Error::Net(e) => Some(e),
-            Error::Store(_) => None,
+            Error::Store(_) | Error::ExpireWouldLose => None,
         }
     }
 }

@@ -5,7 +5,7 @@
 use crate::mail::Preview;
 use crate::net::tls::Fingerprint;
 use crate::net::{Client, Observe, Outcome, RetrSink, Security};
-use crate::pop3::{AuthMethod, Command};
+use crate::pop3::AuthMethod;
 
 use super::listing::list;
 use super::{Account, Error};
@@ -105,7 +105,7 @@ pub fn preview(
         return Ok(None);
     };
     let msg = listed.number;
-    let outcome = mailbox.batch(vec![Command::Top { msg, lines }])?.pop();
+    let outcome = mailbox.top(&[msg], lines)?.pop();
     let preview = match outcome {
         Some(Outcome::Ok { body, .. }) => Some(Preview::from_bytes(
             body.as_deref().unwrap_or_default(),
@@ -124,7 +124,9 @@ pub fn preview(
                 max_bytes: retr_max_bytes,
                 bytes: Some(Vec::new()),
             };
-            mailbox.retr_stream(&[msg], &mut sink)?;
+            mailbox
+                .retr_stream(&[msg], &mut sink)
+                .map_err(crate::net::Error::from)?;
             sink.bytes
                 .map(|bytes| Preview::from_bytes(&bytes, lines as usize))
         }
@@ -141,7 +143,9 @@ struct Collect {
 }
 
 impl RetrSink for Collect {
-    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), crate::net::Error> {
+    type Error = std::convert::Infallible;
+
+    fn data(&mut self, _index: usize, chunk: &[u8]) -> Result<(), Self::Error> {
         if let Some(bytes) = &mut self.bytes {
             if bytes.len() as u64 + chunk.len() as u64 > self.max_bytes {
                 self.bytes = None;
@@ -152,7 +156,7 @@ impl RetrSink for Collect {
         Ok(())
     }
 
-    fn end(&mut self, _index: usize, outcome: Outcome) -> Result<(), crate::net::Error> {
+    fn end(&mut self, _index: usize, outcome: Outcome) -> Result<(), Self::Error> {
         if !matches!(outcome, Outcome::Ok { .. }) {
             self.bytes = None;
         }

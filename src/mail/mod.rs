@@ -127,7 +127,7 @@ fn clean_line(value: &str) -> String {
             out.push(' ');
             chars += 1;
         }
-        for c in word.chars().filter(|c| !c.is_control()) {
+        for c in word.chars().filter(|&c| shown_as_is(c)) {
             if chars >= MAX_HEADER_CHARS {
                 out.push('…');
                 return out;
@@ -137,6 +137,13 @@ fn clean_line(value: &str) -> String {
         }
     }
     out
+}
+
+/// Characters kept in headers and previews: no control characters, and
+/// none of the invisible marks that reorder text (a sender could make a
+/// name or an attachment's extension read backwards).
+fn shown_as_is(c: char) -> bool {
+    !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// First `max_lines` lines, without leading blank lines and with runs of
@@ -149,7 +156,7 @@ fn first_lines(text: &str, max_lines: usize) -> String {
         let line: String = line
             .trim_end()
             .chars()
-            .filter(|c| !c.is_control() || *c == '\t')
+            .filter(|&c| shown_as_is(c) || c == '\t')
             .collect();
         let blank = line.trim().is_empty();
         if blank && lines.last().is_none_or(|l| l.is_empty()) {
@@ -419,6 +426,14 @@ JVBERi0=\r\n\
         assert_eq!(p.text.chars().count(), MAX_PREVIEW_CHARS + 1);
         let p = Preview::from_bytes(b"Subject: x\r\n\r\nshort\r\n", 10);
         assert_eq!(p.text, "short");
+    }
+
+    #[test]
+    fn no_control_or_reordering_characters() {
+        let raw = "Subject: invoice\u{202e}fdp.exe \u{1b}[31mred\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody \u{2066}x\u{2069} \u{9b}2J\r\n";
+        let p = Preview::from_bytes(raw.as_bytes(), 5);
+        assert_eq!(p.subject, "invoicefdp.exe [31mred");
+        assert_eq!(p.text, "body x 2J");
     }
 
     #[test]

@@ -5,20 +5,14 @@
 //! without `quit` closes the connection without QUIT, so the server
 //! deletes nothing.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::pop3::auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, candidate_methods};
-use crate::pop3::reply::{
-    Capabilities, ListingError, UidlListing, apop_timestamp, parse_capabilities, parse_scan_line,
-    parse_stat, parse_uidl_line, shorten,
-};
-use crate::pop3::{
-    AuthLine, Command, CommandId, Event, Limits, MsgNum, ReplyError, RespCode, Secret, Session,
-    Status,
-};
+use crate::pop3::reply::{Capabilities, apop_timestamp, parse_capabilities};
+use crate::pop3::{AuthLine, Command, CommandId, Event, Limits, RespCode, Secret, Session, Status};
 
 use super::error::Error;
+use super::mailbox::Mailbox;
 use super::tls::Trust;
 use super::transport::{CancelToken, Security, Stream, Timeouts, Transport};
 
@@ -83,12 +77,13 @@ pub struct Observe {
 }
 
 /// Called by `Driver::run` for each event.
-type EventHandler<'a, T> = dyn FnMut(&mut Driver<T>, Event) -> Result<(), Error> + 'a;
+pub(super) type EventHandler<'a, T, E = Error> =
+    dyn FnMut(&mut Driver<T>, Event) -> Result<(), E> + 'a;
 
 /// A session over some transport: the pop3 core plus the read/write loop.
-struct Driver<T> {
+pub(super) struct Driver<T> {
     transport: T,
-    session: Session,
+    pub(super) session: Session,
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
     io_timeout: Duration,
@@ -100,21 +95,21 @@ struct Driver<T> {
 }
 
 impl<T: Transport> Driver<T> {
-    fn log(&mut self, direction: Direction, text: &str) {
+    pub(super) fn log(&mut self, direction: Direction, text: &str) {
         tracing::trace!(?direction, "{text}");
         if let Some(sink) = self.observe.transcript.as_mut() {
             sink(direction, text);
         }
     }
 
-    fn check_cancel(&self) -> Result<(), Error> {
+    pub(super) fn check_cancel(&self) -> Result<(), Error> {
         match &self.observe.cancel {
             Some(cancel) if cancel.is_cancelled() => Err(Error::Cancelled),
             _ => Ok(()),
         }
     }
 
-    fn submit(&mut self, command: Command, stream: bool) -> Result<CommandId, Error> {
+    pub(super) fn submit(&mut self, command: Command, stream: bool) -> Result<CommandId, Error> {
         self.log(Direction::ToServer, &command.redacted());
         let id = if stream {
             self.session.submit_streamed(command)?
@@ -124,7 +119,7 @@ impl<T: Transport> Driver<T> {
         Ok(id)
     }
 
-    fn respond(&mut self, line: AuthLine) -> Result<(), Error> {
+    pub(super) fn respond(&mut self, line: AuthLine) -> Result<(), Error> {
         let shown = match line {
             AuthLine::Cancel => "*",
             AuthLine::Response(_) => "[redacted]",
@@ -134,7 +129,7 @@ impl<T: Transport> Driver<T> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), Error> {
+    pub(super) fn flush(&mut self) -> Result<(), Error> {
         self.write_buf.clear();
         if self.session.poll_transmit(&mut self.write_buf) > 0 {
             // A new request: the server gets its full time to answer it.
@@ -148,7 +143,7 @@ impl<T: Transport> Driver<T> {
         Ok(())
     }
 
-    fn io_error(&self, e: std::io::Error) -> Error {
+    pub(super) fn io_error(&self, e: std::io::Error) -> Error {
         if self.check_cancel().is_err() {
             Error::Cancelled
         } else {
@@ -157,7 +152,7 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Reads once from the transport and feeds the session.
-    fn read_some(&mut self) -> Result<(), Error> {
+    pub(super) fn read_some(&mut self) -> Result<(), Error> {
         self.check_cancel()?;
         let n = match self.transport.read(&mut self.read_buf) {
             Ok(0) => {
@@ -175,7 +170,7 @@ impl<T: Transport> Driver<T> {
     /// Ends a session that receives bytes but gets nowhere with them; each
     /// read has its own timeout, but a trickle or an endless reply would
     /// otherwise keep it going for ever.
-    fn check_progress(&mut self) -> Result<(), Error> {
+    pub(super) fn check_progress(&mut self) -> Result<(), Error> {
         let now = Instant::now();
         let progress = self.session.progress();
         if progress != self.last_progress.0 {
@@ -188,11 +183,12 @@ impl<T: Transport> Driver<T> {
         Ok(())
     }
 
-    fn log_event(&mut self, event: &Event) {
+    pub(super) fn log_event(&mut self, event: &Event) {
         match event {
             Event::Greeting(status) => self.log(Direction::FromServer, &status_text(status)),
             Event::Continuation { challenge, .. } => {
-                self.log(Direction::FromServer, &format!("+ {challenge}"));
+                let shown = crate::pop3::escape_controls(challenge);
+                self.log(Direction::FromServer, &format!("+ {shown}"));
             }
             Event::Reply { status, body, .. } => {
                 let mut text = status_text(status);
@@ -211,7 +207,10 @@ impl<T: Transport> Driver<T> {
     /// Sends what may be sent and handles events until no command is
     /// outstanding. `on_event` may submit more commands or answer AUTH
     /// challenges; it gets the driver for that.
-    fn run(&mut self, on_event: &mut EventHandler<'_, T>) -> Result<(), Error> {
+    pub(super) fn run<E: From<Error>>(
+        &mut self,
+        on_event: &mut EventHandler<'_, T, E>,
+    ) -> Result<(), E> {
         loop {
             self.flush()?;
             let mut handled = false;
@@ -231,10 +230,10 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Runs one command and returns its status and collected body.
-    fn execute(&mut self, command: Command) -> Result<(Status, Option<Vec<u8>>), Error> {
+    pub(super) fn execute(&mut self, command: Command) -> Result<(Status, Option<Vec<u8>>), Error> {
         let id = self.submit(command, false)?;
         let mut result = None;
-        self.run(&mut |_, event| {
+        self.run::<Error>(&mut |_, event| {
             match event {
                 Event::Reply {
                     id: got,
@@ -255,7 +254,10 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Like `execute`, but a `-ERR` becomes an error naming the command.
-    fn expect_ok(&mut self, command: Command) -> Result<(Status, Option<Vec<u8>>), Error> {
+    pub(super) fn expect_ok(
+        &mut self,
+        command: Command,
+    ) -> Result<(Status, Option<Vec<u8>>), Error> {
         let keyword = command.keyword();
         let (status, body) = self.execute(command)?;
         if !status.ok {
@@ -447,11 +449,15 @@ impl<T: Transport> Client<T> {
         };
         let mut refused_here: Vec<AuthMethod> = refused.to_vec();
         for method in candidates {
-            let status = match self.login_once(method, credentials) {
+            let mut secret_sent = false;
+            let status = match self.login_once(method, credentials, &mut secret_sent) {
                 Ok(status) => status,
                 // The server hung up after refusing a challenge-response
-                // method: the caller may try the rest on a new connection.
-                Err(Error::ConnectionClosed) if refused_here.len() > refused.len() => {
+                // method: the caller may try the rest on a new connection
+                // (unless the password already went out on this one).
+                Err(Error::ConnectionClosed)
+                    if refused_here.len() > refused.len() && !secret_sent =>
+                {
                     return Err(Error::AuthFallbackNeedsReconnect {
                         refused: refused_here,
                     });
@@ -486,10 +492,13 @@ impl<T: Transport> Client<T> {
     }
 
     /// One sign-in attempt with `method`; `Ok` holds the server's verdict.
+    /// `secret_sent` says whether the password itself (not a digest) went
+    /// out: after that, a hang-up is no reason to try again elsewhere.
     fn login_once(
         &mut self,
         method: AuthMethod,
         credentials: &Credentials,
+        secret_sent: &mut bool,
     ) -> Result<Status, Error> {
         let driver = &mut self.driver;
         Ok(match method {
@@ -497,6 +506,7 @@ impl<T: Transport> Client<T> {
                 let (status, _) =
                     driver.execute(Command::user(&credentials.user).map_err(auth_arg)?)?;
                 if status.ok {
+                    *secret_sent = true;
                     driver
                         .execute(Command::pass(&credentials.secret).map_err(auth_arg)?)?
                         .0
@@ -510,7 +520,11 @@ impl<T: Transport> Client<T> {
                     .execute(apop_command(&credentials.user, stamp, &credentials.secret)?)?
                     .0
             }
-            _ => sasl_login(driver, method, credentials)?,
+            AuthMethod::CramMd5 => sasl_login(driver, method, credentials)?,
+            _ => {
+                *secret_sent = true;
+                sasl_login(driver, method, credentials)?
+            }
         })
     }
 
@@ -531,11 +545,7 @@ impl<T: Transport> Client<T> {
             }
             self.info.capabilities = Some(after);
         }
-        Ok(Mailbox {
-            driver: self.driver,
-            info: self.info,
-            method,
-        })
+        Ok(Mailbox::new(self.driver, self.info, method))
     }
 
     /// Ends the session politely before login.
@@ -582,7 +592,7 @@ fn sasl_login<T: Transport>(
         SaslExchange::start(method, &credentials.user, &credentials.secret)?;
     let id = driver.submit(command, false)?;
     let mut result: Option<Result<Status, Error>> = None;
-    driver.run(&mut |driver, event| {
+    driver.run::<Error>(&mut |driver, event| {
         match event {
             Event::Continuation { id: got, challenge } if got == id => {
                 let line = match exchange.respond(&challenge) {
@@ -608,320 +618,4 @@ fn sasl_login<T: Transport>(
         Ok(())
     })?;
     result.unwrap_or(Err(Error::ConnectionClosed))
-}
-
-/// STAT, UIDL and LIST of one session.
-#[derive(Debug)]
-pub struct MailboxListing {
-    pub total: u32,
-    pub size_bytes: u64,
-    /// `None` when the server does not support UIDL.
-    pub uids: Option<UidlListing>,
-    /// LIST: message number and size, in the server's order.
-    pub sizes: Vec<(MsgNum, u64)>,
-}
-
-fn server_error(command: &'static str, status: Status) -> Error {
-    Error::Server {
-        command,
-        code: status.code,
-        text: status.text,
-    }
-}
-
-/// Cuts streamed body chunks into lines (without CRLF or bare LF).
-#[derive(Default)]
-struct LineSplitter {
-    partial: Vec<u8>,
-}
-
-impl LineSplitter {
-    fn feed(&mut self, mut chunk: &[u8], mut on_line: impl FnMut(&[u8])) {
-        while let Some(lf) = memchr::memchr(b'\n', chunk) {
-            let piece = &chunk[..lf];
-            if self.partial.is_empty() {
-                on_line(piece.strip_suffix(b"\r").unwrap_or(piece));
-            } else {
-                self.partial.extend_from_slice(piece);
-                let line = std::mem::take(&mut self.partial);
-                on_line(line.strip_suffix(b"\r").unwrap_or(&line));
-            }
-            chunk = &chunk[lf + 1..];
-        }
-        self.partial.extend_from_slice(chunk);
-    }
-
-    fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            on_line(line.strip_suffix(b"\r").unwrap_or(&line));
-        }
-    }
-}
-
-/// What happened to one command of a pipelined batch.
-#[derive(Debug)]
-pub enum Outcome {
-    Ok {
-        status: Status,
-        body: Option<Vec<u8>>,
-    },
-    /// The server answered `-ERR`.
-    Refused(Status),
-    /// The reply broke a limit and was skipped.
-    Failed(ReplyError),
-}
-
-/// Receives the messages of a pipelined RETR batch as they stream in.
-pub trait RetrSink {
-    /// A piece of message `index` (position in the batch), in order.
-    fn data(&mut self, index: usize, chunk: &[u8]) -> Result<(), Error>;
-    /// Message `index` is complete (`Ok`) or failed. Returning an error
-    /// stops the whole batch (the connection must then be dropped).
-    fn end(&mut self, index: usize, outcome: Outcome) -> Result<(), Error>;
-}
-
-/// A logged-in session in the transaction state.
-pub struct Mailbox<T: Transport = Stream> {
-    driver: Driver<T>,
-    info: ServerInfo,
-    method: AuthMethod,
-}
-
-impl<T: Transport> Mailbox<T> {
-    pub fn info(&self) -> &ServerInfo {
-        &self.info
-    }
-
-    pub fn method(&self) -> AuthMethod {
-        self.method
-    }
-
-    /// Commands that may be in flight at once in this session.
-    pub fn window(&self) -> usize {
-        self.driver.session.window()
-    }
-
-    /// (message count, mailbox size in octets).
-    pub fn stat(&mut self) -> Result<(u32, u64), Error> {
-        let (status, _) = self.driver.expect_ok(Command::Stat)?;
-        Ok(parse_stat(&status)?)
-    }
-
-    /// STAT, UIDL and LIST in one pipelined round, the listings parsed as
-    /// they stream in, so a mailbox of a million messages never has its
-    /// listings held as text. UIDL is `None` when the server refused it.
-    pub fn listing(&mut self) -> Result<MailboxListing, Error> {
-        let stat = self.driver.submit(Command::Stat, false)?;
-        let uidl = self.driver.submit(Command::Uidl(None), true)?;
-        let list = self.driver.submit(Command::List(None), true)?;
-        let mut stat_reply: Option<Result<(u32, u64), Error>> = None;
-        let mut uidl_lines = LineSplitter::default();
-        let mut list_lines = LineSplitter::default();
-        let mut uids = UidlListing::default();
-        let mut sizes: Vec<(MsgNum, u64)> = Vec::new();
-        let mut bad_scan: Option<ListingError> = None;
-        let mut uidl_done: Option<Result<bool, Error>> = None;
-        let mut list_done: Option<Result<(), Error>> = None;
-        let on_uidl_line = |uids: &mut UidlListing, line: &[u8]| {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return;
-            }
-            match parse_uidl_line(line) {
-                Ok(entry) => uids.entries.push(entry),
-                Err(_) => uids.skipped.push(shorten(line)),
-            }
-        };
-        let on_list_line =
-            |sizes: &mut Vec<(MsgNum, u64)>, bad: &mut Option<ListingError>, line: &[u8]| {
-                if line.iter().all(u8::is_ascii_whitespace) || bad.is_some() {
-                    return;
-                }
-                match parse_scan_line(line) {
-                    Ok(entry) => sizes.push(entry),
-                    Err(e) => *bad = Some(e),
-                }
-            };
-        self.driver.run(&mut |_, event| {
-            match event {
-                Event::Reply { id, status, .. } if id == stat => {
-                    stat_reply = Some(if status.ok {
-                        parse_stat(&status).map_err(Error::from)
-                    } else {
-                        Err(server_error("STAT", status))
-                    });
-                }
-                Event::Data { id, chunk } if id == uidl => {
-                    uidl_lines.feed(&chunk, |line| on_uidl_line(&mut uids, line));
-                }
-                Event::Data { id, chunk } if id == list => {
-                    list_lines.feed(&chunk, |line| on_list_line(&mut sizes, &mut bad_scan, line));
-                }
-                Event::Reply { id, status, .. } if id == uidl => {
-                    uidl_lines.finish(|line| on_uidl_line(&mut uids, line));
-                    uidl_done = Some(Ok(status.ok));
-                }
-                Event::Reply { id, status, .. } if id == list => {
-                    list_lines.finish(|line| on_list_line(&mut sizes, &mut bad_scan, line));
-                    list_done = Some(if status.ok {
-                        Ok(())
-                    } else {
-                        Err(server_error("LIST", status))
-                    });
-                }
-                Event::ReplyFailed { id, error } if id == stat => {
-                    stat_reply = Some(Err(error.into()));
-                }
-                Event::ReplyFailed { id, error } if id == uidl => {
-                    uidl_done = Some(Err(error.into()));
-                }
-                Event::ReplyFailed { id, error } if id == list => {
-                    list_done = Some(Err(error.into()));
-                }
-                _ => {}
-            }
-            Ok(())
-        })?;
-        let (total, size_bytes) = stat_reply.unwrap_or(Err(Error::ConnectionClosed))?;
-        let uidl_supported = uidl_done.unwrap_or(Err(Error::ConnectionClosed))?;
-        list_done.unwrap_or(Err(Error::ConnectionClosed))?;
-        if let Some(bad) = bad_scan {
-            return Err(bad.into());
-        }
-        Ok(MailboxListing {
-            total,
-            size_bytes,
-            uids: uidl_supported.then_some(uids),
-            sizes,
-        })
-    }
-
-    /// Runs commands pipelined (as far as the server allows) and returns
-    /// each one's outcome in order. Bodies are collected.
-    pub fn batch(&mut self, commands: Vec<Command>) -> Result<Vec<Outcome>, Error> {
-        let mut outcomes: Vec<Option<Outcome>> = (0..commands.len()).map(|_| None).collect();
-        let mut ids = Vec::with_capacity(commands.len());
-        for command in commands {
-            ids.push(self.driver.submit(command, false)?);
-        }
-        let first = ids.first().copied();
-        self.driver.run(&mut |_, event| {
-            let (id, outcome) = match event {
-                Event::Reply { id, status, body } if status.ok => {
-                    (id, Outcome::Ok { status, body })
-                }
-                Event::Reply { id, status, .. } => (id, Outcome::Refused(status)),
-                Event::ReplyFailed { id, error } => (id, Outcome::Failed(error)),
-                _ => return Ok(()),
-            };
-            if let Some(slot) = first
-                .and_then(|f| index_of(f, id))
-                .and_then(|i| outcomes.get_mut(i))
-            {
-                *slot = Some(outcome);
-            }
-            Ok(())
-        })?;
-        outcomes
-            .into_iter()
-            .map(|o| o.ok_or(Error::ConnectionClosed))
-            .collect()
-    }
-
-    /// Retrieves messages pipelined, streaming each to `sink`.
-    pub fn retr_stream(
-        &mut self,
-        messages: &[MsgNum],
-        sink: &mut dyn RetrSink,
-    ) -> Result<(), Error> {
-        self.stream_batch(messages.iter().map(|&m| Command::Retr(m)).collect(), sink)
-    }
-
-    fn stream_batch(
-        &mut self,
-        commands: Vec<Command>,
-        sink: &mut dyn RetrSink,
-    ) -> Result<(), Error> {
-        let mut first_id = None;
-        for command in commands {
-            let id = self.driver.submit(command, true)?;
-            first_id.get_or_insert(id);
-        }
-        let Some(first_id) = first_id else {
-            return Ok(());
-        };
-        self.driver.run(&mut |_, event| match event {
-            Event::Data { id, chunk } => match index_of(first_id, id) {
-                Some(i) => sink.data(i, &chunk),
-                None => Ok(()),
-            },
-            Event::Reply { id, status, body } => match index_of(first_id, id) {
-                Some(i) if status.ok => sink.end(i, Outcome::Ok { status, body }),
-                Some(i) => sink.end(i, Outcome::Refused(status)),
-                None => Ok(()),
-            },
-            Event::ReplyFailed { id, error } => match index_of(first_id, id) {
-                Some(i) => sink.end(i, Outcome::Failed(error)),
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        })
-    }
-
-    /// Marks messages for deletion (pipelined). Nothing is deleted until
-    /// `quit`; dropping the mailbox instead keeps everything.
-    pub fn dele(&mut self, messages: &[MsgNum]) -> Result<Vec<Outcome>, Error> {
-        self.batch(messages.iter().map(|&m| Command::Dele(m)).collect())
-    }
-
-    /// Ends the session: the server now deletes the messages marked with
-    /// DELE (RFC 1939 UPDATE state). Only call this once everything the
-    /// deletions depend on is safe.
-    pub fn quit(mut self) -> Result<(), Error> {
-        self.driver.expect_ok(Command::Quit).map(|_| ())
-    }
-}
-
-/// Commands of one batch get consecutive ids, so the position in the batch
-/// is the distance from the first.
-fn index_of(first: CommandId, id: CommandId) -> Option<usize> {
-    id.distance_from(first)
-}
-
-/// Lets `Read + Write` test doubles be used where no TLS is involved.
-impl<S: Read + Write> Transport for PlainTransport<S> {
-    fn is_encrypted(&self) -> bool {
-        self.encrypted
-    }
-
-    fn start_tls(&mut self, _host: &str, _trust: &Trust) -> Result<(), Error> {
-        if self.encrypted {
-            return Err(Error::Tls("already encrypted".into()));
-        }
-        self.encrypted = true;
-        Ok(())
-    }
-}
-
-/// A transport over any byte stream, for tests and transcript replays. Its
-/// `start_tls` only pretends (it flips `is_encrypted`).
-pub struct PlainTransport<S> {
-    pub inner: S,
-    pub encrypted: bool,
-}
-
-impl<S: Read> Read for PlainTransport<S> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<S: Write> Write for PlainTransport<S> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.inner.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }

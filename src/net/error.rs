@@ -77,17 +77,6 @@ pub enum Error {
     Usage(#[from] UsageError),
     #[error("cancelled")]
     Cancelled,
-    /// A message could not be saved on a server that deletes everything
-    /// retrieved at the end of the session (EXPIRE 0); the session was
-    /// dropped without QUIT so it stays there.
-    #[error(
-        "a message could not be saved, and this server deletes retrieved mail when the session ends"
-    )]
-    ExpireWouldLose,
-    /// The caller's handler (e.g. the code saving a message) stopped the
-    /// exchange; it holds the reason itself.
-    #[error("stopped by the local side")]
-    Aborted,
 }
 
 /// An error told to a home user: what happened, and what to do about it.
@@ -287,14 +276,6 @@ impl Error {
             Error::Usage(_) => (
                 "Letterbox ran into an internal problem.".into(),
                 "Try again. Nothing was deleted from the server.",
-            ),
-            Error::ExpireWouldLose => (
-                "A message could not be saved, and this server deletes every message once it is downloaded.".into(),
-                "Letterbox stopped without letting the server delete anything. Check the details, then try again.",
-            ),
-            Error::Aborted => (
-                "Letterbox stopped the transfer because of a problem on this computer.".into(),
-                "Nothing was deleted from the server.",
             ),
             Error::Cancelled => (
                 "Cancelled.".into(),

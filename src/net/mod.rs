@@ -6,15 +6,14 @@
 
 mod client;
 mod error;
+mod mailbox;
 pub mod tls;
 mod transport;
 
 pub use crate::pop3::RespCode;
-pub use client::{
-    Client, Credentials, Direction, Endpoint, Mailbox, MailboxListing, Observe, Outcome,
-    PlainTransport, RetrSink, ServerInfo, TranscriptSink,
-};
+pub use client::{Client, Credentials, Direction, Endpoint, Observe, ServerInfo, TranscriptSink};
 pub use error::{Error, UserMessage};
+pub use mailbox::{Mailbox, MailboxListing, Outcome, PlainTransport, RetrSink, StreamError};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
 /// Whether the server at `host:port` speaks TLS 1.3: a second handshake
 /// that insists on it (native-tls does not report the version of the

@@ -157,8 +157,7 @@ fn a_wrong_password_is_still_a_wrong_password() {
     );
 }
 
-#[test]
-fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
+fn no_top_server() -> (MailServer, Vec<Message>) {
     let mut messages = sample_mailbox(2);
     let big_body = "a long line of a large message\n".repeat(200);
     messages.push(Message::new(
@@ -169,12 +168,39 @@ fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
         top: false,
         ..ServerConfig::default()
     });
-    let server = MailServer::start(config, messages.clone());
-    // A 2 KB limit: the two samples are previewed, the large one is not.
+    (MailServer::start(config, messages.clone()), messages)
+}
+
+#[test]
+fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
+    let (server, messages) = no_top_server();
+    // Without a profile there is nowhere to keep what a RETR brings, and
+    // a server may delete what it sent: nothing is retrieved, and the
+    // output says why.
+    let bare = run(&server, "check", &["--preview-download-limit-kb", "2"]);
+    bare.expect_code(0);
+    assert!(server.sessions()[0].commands_with("RETR").is_empty());
+    assert!(
+        bare.stdout.contains("need a place to keep the copies"),
+        "{}",
+        bare.stdout
+    );
+
+    // With a profile and a 2 KB limit: the two samples are previewed from
+    // a RETR, the large one is not, and the text says plainly why.
+    let profile = tempfile::tempdir().expect("tempdir");
+    let profile_arg = profile.path().display().to_string();
+    let before = server.sessions().len();
     let check = run(
         &server,
         "check",
-        &["--json", "--preview-download-limit-kb", "2"],
+        &[
+            "--json",
+            "--profile",
+            &profile_arg,
+            "--preview-download-limit-kb",
+            "2",
+        ],
     );
     check.expect_code(0);
     let listed = check.json()["messages"].clone();
@@ -182,28 +208,12 @@ fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
     assert_eq!(listed[1]["subject"], "Message 2");
     assert!(listed[1]["preview"].as_str().is_some_and(|p| !p.is_empty()));
     assert!(listed[2]["subject"].is_null(), "{listed}");
-    let session = &server.sessions()[0];
     assert_eq!(
-        session.commands_with("RETR"),
+        server.sessions()[before].commands_with("RETR"),
         ["RETR 1", "RETR 2"],
         "never a RETR beyond the limit just to preview"
     );
-
-    // The text output says plainly why the large one has no preview.
-    let text = run(&server, "check", &["--preview-download-limit-kb", "2"]);
-    text.expect_code(0);
-    assert!(
-        text.stdout
-            .contains("only messages up to 2.0 KB are previewed"),
-        "{}",
-        text.stdout
-    );
-
-    // With a profile, the retrieved copies are kept: the download that
-    // follows takes them instead of fetching them again.
-    let profile = tempfile::tempdir().expect("tempdir");
-    let profile_arg = profile.path().display().to_string();
-    run(
+    let text = run(
         &server,
         "check",
         &[
@@ -212,14 +222,22 @@ fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
             "--preview-download-limit-kb",
             "2",
         ],
-    )
-    .expect_code(0);
+    );
+    text.expect_code(0);
+    assert!(
+        text.stdout
+            .contains("only messages up to 2.0 KB are previewed"),
+        "{}",
+        text.stdout
+    );
+
+    // The retrieved copies are kept: the download that follows (keeping
+    // mail on the server) takes them instead of fetching them again.
     let before = server.sessions().len();
     let got = fetch(&server, profile.path(), &[]);
     assert_eq!(got.json()["downloaded"], 3);
-    let fetch_session = &server.sessions()[before];
     assert_eq!(
-        fetch_session.commands_with("RETR"),
+        server.sessions()[before].commands_with("RETR"),
         ["RETR 3"],
         "only the message not previewed is retrieved"
     );
@@ -227,6 +245,49 @@ fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
         downloaded(&got),
         sorted(messages.into_iter().map(|m| m.bytes).collect()),
         "the kept copies are the messages, byte for byte"
+    );
+}
+
+#[test]
+fn a_message_that_vanishes_after_its_preview_is_saved_not_lost() {
+    // Some servers delete (or hide) what they sent, without an EXPIRE
+    // line to say so. The copy a preview kept is then the only one: the
+    // next check puts it in the Maildir as downloaded.
+    let (server, messages) = no_top_server();
+    let profile = tempfile::tempdir().expect("tempdir");
+    let profile_arg = profile.path().display().to_string();
+    run(&server, "check", &["--profile", &profile_arg]).expect_code(0);
+    assert!(server.remove_uidl("uid-0001"), "the server drops it");
+    let check = run(&server, "check", &["--json", "--profile", &profile_arg]);
+    check.expect_code(0);
+    let got = fetch(&server, profile.path(), &[]);
+    assert_eq!(
+        got.json()["downloaded"],
+        2,
+        "the two still on the server; the vanished one is home already"
+    );
+    assert_eq!(
+        downloaded(&got),
+        sorted(messages.iter().map(|m| m.bytes.clone()).collect()),
+        "the vanished message is at home, exactly"
+    );
+}
+
+#[test]
+fn a_kept_copy_never_stands_in_for_a_message_that_is_deleted() {
+    // A server may reuse a UIDL for another message of the same size; a
+    // copy from an earlier preview is only trusted where nothing is
+    // deleted on its word. Download-and-delete always retrieves.
+    let (server, _) = no_top_server();
+    let profile = tempfile::tempdir().expect("tempdir");
+    let profile_arg = profile.path().display().to_string();
+    run(&server, "check", &["--profile", &profile_arg]).expect_code(0);
+    let before = server.sessions().len();
+    let got = fetch(&server, profile.path(), &["--delete"]);
+    assert_eq!(got.json()["deleted"], 3);
+    assert_eq!(
+        server.sessions()[before].commands_with("RETR"),
+        ["RETR 1", "RETR 2", "RETR 3"]
     );
 }
 
@@ -433,4 +494,53 @@ fn a_huge_mailbox_previews_its_newest_messages_first() {
         text.stdout.contains("No preview yet"),
         "the reason is given"
     );
+}
+
+#[test]
+fn a_hang_up_after_the_password_went_out_is_not_retried() {
+    // APOP refused, then USER/PASS: the server hangs up after PASS without
+    // a verdict. The password was sent; trying again on a new connection
+    // would only count towards a lockout. Nothing is retried.
+    use crate::support::pop3_server::{Action, Fault};
+    let config = tls(ServerConfig {
+        apop: true,
+        apop_secret: false,
+        sasl: vec![],
+        faults: vec![Fault::on_command("PASS", 1, Action::Drop)],
+        ..ServerConfig::default()
+    });
+    let server = MailServer::start(config, sample_mailbox(1));
+    run(&server, "check", &[]).expect_code(3);
+    let sessions = server.sessions();
+    assert_eq!(sessions.len(), 1, "no second connection");
+    assert_eq!(commands(&sessions[0], "PASS"), 1);
+}
+
+#[test]
+fn a_passing_uidl_refusal_does_not_download_everything_again() {
+    // The server gave UIDLs before; once it refuses UIDL (a passing
+    // [SYS/TEMP]), keys from the headers would make every message look
+    // new. The session stops with the server's words instead.
+    use crate::support::pop3_server::{Action, Fault};
+    let config = tls(ServerConfig {
+        faults: vec![
+            Fault::on_command("UIDL", 1, Action::Reply("-ERR [SYS/TEMP] try later".into()))
+                .in_session(1),
+        ],
+        ..ServerConfig::default()
+    });
+    let server = MailServer::start(config, sample_mailbox(3));
+    let profile = tempfile::tempdir().expect("tempdir");
+    assert_eq!(fetch(&server, profile.path(), &[]).json()["downloaded"], 3);
+    let profile_arg = profile.path().display().to_string();
+    let again = run(&server, "fetch", &["--profile", &profile_arg]);
+    again.expect_code(6);
+    assert!(again.stderr.contains("try later"), "{}", again.stderr);
+    let second = &server.sessions()[1];
+    assert!(
+        second.commands_with("RETR").is_empty(),
+        "{:?}",
+        second.commands
+    );
+    assert!(!second.quit_received, "dropped without QUIT");
 }
