@@ -85,6 +85,7 @@ fn limits(selector: u8) -> Limits {
         max_listing_bytes: small * 8,
         max_message_bytes: small * 16,
         max_top_bytes: small * 2,
+        endless_reply_bytes: small * 32,
     }
 }
 

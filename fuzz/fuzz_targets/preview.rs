@@ -1,7 +1,8 @@
 //! The preview builder on arbitrary message bytes: MIME structure, transfer
 //! encodings, charsets, RFC 2047 words, HTML to text. It must never panic,
 //! and what the message list relies on must hold: at most `lines` lines of
-//! text, and header fields that are single lines without control characters.
+//! text, and header fields that are single lines without control characters;
+//! no control (but tab and newline) or reordering characters anywhere.
 //!
 //! Input layout: `[lines] message bytes...`.
 
@@ -30,8 +31,8 @@ fuzz_target!(|data: &[u8]| {
         !preview
             .text
             .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t'),
-        "control character in the text: {:?}",
+            .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi_override(c)),
+        "control or reordering character in the text: {:?}",
         preview.text
     );
     for (name, value) in [
@@ -42,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         ("Message-ID", &preview.message_id),
     ] {
         assert!(
-            !value.chars().any(char::is_control),
+            !value.chars().any(|c| c.is_control() || is_bidi_override(c)),
             "control character in {name}: {value:?}"
         );
     }
@@ -51,3 +52,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = preview.from_display();
 });
+
+/// Marks that reorder how text is shown: a sender could make a name or a
+/// file extension read backwards.
+fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}

@@ -272,9 +272,15 @@ proptest! {
         let preview = without_panics(|| Preview::from_bytes(&raw, lines));
         let count = if preview.text.is_empty() { 0 } else { preview.text.split('\n').count() };
         prop_assert!(count <= lines, "{} lines, {} allowed: {:?}", count, lines, preview.text);
+        let reorders = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         for field in [&preview.from, &preview.to, &preview.subject, &preview.date] {
-            prop_assert!(!field.chars().any(char::is_control), "{:?}", field);
+            prop_assert!(!field.chars().any(|c| c.is_control() || reorders(c)), "{:?}", field);
         }
+        prop_assert!(
+            !preview.text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || reorders(c)),
+            "{:?}",
+            preview.text
+        );
     }
 
     #[test]
@@ -315,6 +321,8 @@ fn mail_piece() -> impl Strategy<Value = Vec<u8>> {
         b"&#x263A;",
         b"&aaaaaaaaaa",
         "é€日本".as_bytes(),
+        "\u{202e}fdp.exe\u{2066}".as_bytes(),
+        b"\x1b[31m\x07",
         b"=C3=A9=\r\n",
         b"SGVsbG8=\r\n",
         b"\xff\xfe\x00",
