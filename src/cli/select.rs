@@ -10,7 +10,7 @@ use crate::engine::Account;
 use crate::net::{Credentials, Endpoint, Fingerprint, Security};
 use crate::pop3::{AuthMethod, Secret};
 use crate::settings::secrets::Passwords;
-use crate::settings::stores::{MailboxId, StoreHome, url_store_in};
+use crate::settings::stores::{MailboxId, StoreHome, percent_decode, url_store_in};
 use crate::settings::{AccountSettings, PasswordStorage, Paths, Settings};
 use crate::store::StoreError;
 
@@ -281,23 +281,6 @@ pub fn parse_url(url: &str) -> Result<PopUrl, String> {
         host: host.to_owned(),
         port,
     })
-}
-
-pub(super) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Builds the account (endpoint and credentials) from the shared arguments.

@@ -76,8 +76,8 @@ impl MailboxId {
         let (host, port) = rest.split_once('_')?;
         let port: u16 = port.parse().ok()?;
         let id = MailboxId {
-            user: decode_component(user)?,
-            host: decode_component(host)?,
+            user: percent_decode(user)?,
+            host: percent_decode(host)?,
             port,
         };
         (id.folder_name() == name).then_some(id)
@@ -101,7 +101,9 @@ fn encode_component(text: &str) -> String {
     out
 }
 
-fn decode_component(text: &str) -> Option<String> {
+/// `%XX` escapes back to bytes (also for user names in `pop3://` URLs);
+/// `None` for a broken escape or bytes that are not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

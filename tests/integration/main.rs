@@ -19,3 +19,4 @@ mod real_servers;
 mod smoke;
 mod transcripts;
 mod ui;
+mod worker;
