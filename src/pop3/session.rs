@@ -358,7 +358,12 @@ impl Session {
     /// Appends the bytes that may be sent now to `out`; returns how many.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         let before = out.len();
-        if self.poisoned || self.awaiting_tls || self.state == State::Greeting {
+        // Nothing before the greeting, nothing once closed (a `-ERR`
+        // greeting or QUIT's reply), nothing in clear once TLS is agreed.
+        if self.poisoned
+            || self.awaiting_tls
+            || matches!(self.state, State::Greeting | State::Closed)
+        {
             return 0;
         }
         for line in self.auth_lines.drain(..) {

@@ -37,13 +37,11 @@ fn preview_html_non_ascii_after_ampersand() {
 /// Found by the `session` target; its input submitted QUIT before the
 /// greeting, fed `-ERR no`, then polled, which is what the calls below do
 /// (the 39 raw bytes only mean something to that target's script decoder).
-/// A command submitted before the
-/// greeting is still sent after a `-ERR` greeting closed the session, and
-/// its reply is then never read, since input is ignored once closed, so it
-/// stays outstanding forever. The net driver stops at a `-ERR` greeting, so
-/// nothing reaches a server today; the session's promise is broken all the same.
+/// A command submitted before the greeting was still sent after a `-ERR`
+/// greeting closed the session (its reply then never read). The net driver
+/// stopped at a `-ERR` greeting, so nothing reached a server; the session's
+/// promise was broken all the same. Fixed in `Session::poll_transmit`.
 #[test]
-#[ignore = "fuzz crash, fix pending"]
 fn session_sends_nothing_after_an_err_greeting() {
     let mut s = Session::new(Limits::default());
     s.submit(Command::Quit).unwrap();
