@@ -51,6 +51,14 @@ class Server(threading.Thread):
             f"Date: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\n"
         ).encode()
 
+    def listing(self, out, value):
+        """A multi-line listing `n value(n)` of every message, in chunks."""
+        out.write(b"+OK\r\n")
+        for start in range(1, self.count + 1, 10000):
+            end = min(start + 10000, self.count + 1)
+            out.write("".join(f"{n} {value(n)}\r\n" for n in range(start, end)).encode())
+        out.write(b".\r\n")
+
     def run(self):
         conn, _ = self.sock.accept()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -71,21 +79,9 @@ class Server(threading.Thread):
             elif cmd == "STAT":
                 out.write(f"+OK {self.count} {self.count * self.size}\r\n".encode())
             elif cmd == "UIDL":
-                out.write(b"+OK\r\n")
-                for start in range(1, self.count + 1, 10000):
-                    end = min(start + 10000, self.count + 1)
-                    out.write("".join(
-                        f"{n} {uid(n, self.uidl_len)}\r\n" for n in range(start, end)
-                    ).encode())
-                out.write(b".\r\n")
+                self.listing(out, lambda n: uid(n, self.uidl_len))
             elif cmd == "LIST":
-                out.write(b"+OK\r\n")
-                for start in range(1, self.count + 1, 10000):
-                    end = min(start + 10000, self.count + 1)
-                    out.write("".join(
-                        f"{n} {self.size}\r\n" for n in range(start, end)
-                    ).encode())
-                out.write(b".\r\n")
+                self.listing(out, lambda n: self.size)
             elif cmd == "TOP":
                 self.tops += 1
                 out.write(b"+OK\r\n" + self.head(int(words[1])) + b".\r\n")

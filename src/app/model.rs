@@ -127,7 +127,6 @@ pub struct AccountState {
     pub login_delay_secs: Option<u32>,
     /// How the last check got its previews, and why some are missing.
     pub preview_notes: PreviewNotes,
-    pub expire: Option<crate::pop3::Expire>,
     pub busy: Option<JobKind>,
     pub progress: Option<Progress>,
     pub error: Option<Failure>,
@@ -175,7 +174,6 @@ impl AccountState {
         self.server_deletes_on_download = report.expire == Some(crate::pop3::Expire::Days(0));
         self.login_delay_secs = report.login_delay_secs;
         self.preview_notes = report.previews;
-        self.expire = report.expire;
         self.error = None;
         let present: BTreeSet<&str> = self.rows.iter().filter_map(|r| r.key.as_deref()).collect();
         self.staged_deletions

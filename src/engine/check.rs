@@ -248,8 +248,7 @@ fn check_logged_in<T: Transport>(
         notes.deferred = wanted.len() - MAX_NEW_PREVIEWS_PER_CHECK;
         wanted.drain(..notes.deferred);
     }
-    let caps = mailbox.info().capabilities.clone();
-    let top_advertised = caps.as_ref().is_some_and(|c| c.top);
+    let top_advertised = mailbox.info().capabilities.as_ref().is_some_and(|c| c.top);
     let mut done = 0;
     // In slices, so progress can be reported while the pipeline runs.
     for slice in wanted.chunks(TOP_SLICE) {
@@ -293,6 +292,8 @@ fn check_logged_in<T: Transport>(
             progress,
         )?;
     }
+    // Read now: previews by download ask for the capabilities again.
+    let caps = mailbox.info().capabilities.clone();
     // "Remove from the server after N days", in the same session: a second
     // login right away would be refused by servers with a LOGIN-DELAY.
     let plan = match (options.expire_after_days, store.as_deref()) {
