@@ -2,11 +2,14 @@
 //! download, keep or delete each one without ever losing or duplicating mail.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod explain;
+pub mod fsutil;
 pub mod mail;
 pub mod net;
 pub mod pop3;

@@ -3,12 +3,12 @@
 
 use crate::mail::human_size;
 
-use super::{App, Command, icons, local_time};
+use super::{Command, View, icons, local_time};
 
 /// Past this share of the quota a full mailbox is near: new mail bounces.
 const QUOTA_WARNING: f32 = 0.9;
 
-pub(crate) fn accounts_ui(ui: &mut egui::Ui, app: &mut App) {
+pub(crate) fn accounts_ui(ui: &mut egui::Ui, view: &View, commands: &mut Vec<Command>) {
     egui::Panel::left("accounts")
         .resizable(true)
         .default_size(230.0)
@@ -17,18 +17,21 @@ pub(crate) fn accounts_ui(ui: &mut egui::Ui, app: &mut App) {
             ui.add_space(6.0);
             ui.heading("Accounts");
             ui.add_space(4.0);
-            if app.settings.accounts.is_empty() {
+            if view.loading {
+                ui.label("Loading your accounts…");
+                return;
+            }
+            if view.settings.accounts.is_empty() {
                 ui.label("No account yet.");
                 if ui.button("Add an account").clicked() {
-                    app.commands.push(Command::OpenSettings);
+                    commands.push(Command::OpenSettings);
                 }
                 return;
             }
             egui::ScrollArea::vertical().show(ui, |ui| {
-                for account in &app.settings.accounts {
-                    let state = app.accounts.get(&account.id);
-                    let selected =
-                        app.persisted.selected_account.as_deref() == Some(account.id.as_str());
+                for account in &view.settings.accounts {
+                    let state = view.accounts.get(&account.id);
+                    let selected = view.selected.is_some_and(|s| s.id == account.id);
                     let new = state.map_or(0, |s| s.new_count());
                     let name = account.display_name();
                     let title = if new > 0 {
@@ -40,12 +43,11 @@ pub(crate) fn accounts_ui(ui: &mut egui::Ui, app: &mut App) {
                         let response =
                             ui.selectable_label(selected, egui::RichText::new(title).strong());
                         if response.clicked() {
-                            app.commands
-                                .push(Command::SelectAccount(account.id.clone()));
+                            commands.push(Command::SelectAccount(account.id.clone()));
                         }
                         response.context_menu(|ui| {
                             if ui.button("Check this account").clicked() {
-                                app.commands.push(Command::Check(account.id.clone()));
+                                commands.push(Command::Check(account.id.clone()));
                             }
                         });
                         if let Some(error) = state.and_then(|s| s.error.as_ref()) {

@@ -33,6 +33,10 @@ pub(crate) enum Command {
     },
     SaveSettings(Settings, Vec<(AccountSettings, Secret<String>)>),
     TestConnection(u64, AccountSettings, Option<Secret<String>>),
+    DismissNotices,
+    DismissError(String),
+    DismissApplyProblems(String),
+    ClearLog,
 }
 
 impl App {
@@ -50,6 +54,10 @@ impl App {
                 }
             }
             Command::Check(id) => self.check(&id),
+            Command::DismissNotices => self.notices.clear(),
+            Command::DismissError(id) => self.state_mut(&id).error = None,
+            Command::DismissApplyProblems(id) => self.state_mut(&id).apply_problems.clear(),
+            Command::ClearLog => self.log.clear(),
             Command::SelectAccount(id) => {
                 if self.persisted.selected_account.as_deref() != Some(id.as_str()) {
                     self.selection.ids.clear();
@@ -131,7 +139,8 @@ impl App {
                 }
             }
             Command::OpenSettings => {
-                if self.settings_dialog.is_none() {
+                // Editing before the file is read would overwrite it.
+                if self.settings_dialog.is_none() && !self.loading_settings {
                     let selected = self.persisted.selected_account.clone();
                     self.settings_dialog =
                         Some(SettingsDialog::new(&self.settings, selected.as_deref()));

@@ -114,6 +114,19 @@ impl App {
                     ));
                 }
             }
+            Event::SettingsLoaded(result) => {
+                self.loading_settings = false;
+                match *result {
+                    Ok((settings, notices)) => {
+                        self.writes_settings = true;
+                        self.settings_arrived(settings, notices);
+                    }
+                    Err(message) => self.notices.push(format!(
+                        "{} Letterbox starts without your accounts and will not overwrite the file. {}",
+                        message.headline, message.next_step
+                    )),
+                }
+            }
             Event::SettingsSaved { result } => {
                 if let Err(problem) = result {
                     self.notices.push(problem);

@@ -8,15 +8,38 @@ use egui_extras::{Column, TableBuilder};
 use crate::mail::human_size;
 
 use super::model::{Row, RowStatus, SortKey, visible_rows};
-use super::{App, Command, icons, local_time};
+use super::{Command, Selection, View, icons, local_time};
 
 /// The selection id of a row: its key, or its position when it has none.
 pub(crate) fn row_id(row: &Row, index: usize) -> String {
     row.key.clone().unwrap_or_else(|| format!("#{index}"))
 }
 
-pub(crate) fn messages_ui(ui: &mut egui::Ui, app: &mut App) {
-    let Some(account) = app.selected_account().cloned() else {
+/// The table of the selected account's messages. Owns the filter text,
+/// the selection and the sort order; everything else it only reads.
+pub(crate) struct TableState<'a> {
+    pub filter: &'a mut String,
+    pub selection: &'a mut Selection,
+    pub sort: &'a mut SortKey,
+    pub ascending: &'a mut bool,
+}
+
+pub(crate) fn messages_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    table_state: TableState,
+    commands: &mut Vec<Command>,
+) {
+    let TableState {
+        filter,
+        selection,
+        sort,
+        ascending,
+    } = table_state;
+    if view.loading {
+        return;
+    }
+    let Some(account) = view.selected else {
         ui.vertical_centered(|ui| {
             ui.add_space(40.0);
             ui.label("Add your mail account in Settings to get started.");
@@ -26,16 +49,16 @@ pub(crate) fn messages_ui(ui: &mut egui::Ui, app: &mut App) {
     ui.horizontal(|ui| {
         let label = ui.label("Filter:");
         ui.add(
-            egui::TextEdit::singleline(&mut app.filter)
+            egui::TextEdit::singleline(filter)
                 .hint_text("sender or subject")
                 .desired_width(240.0),
         )
         .labelled_by(label.id);
-        if !app.filter.is_empty() && ui.button("Clear filter").clicked() {
-            app.filter.clear();
+        if !filter.is_empty() && ui.button("Clear filter").clicked() {
+            filter.clear();
         }
     });
-    let Some(state) = app.accounts.get(&account.id) else {
+    let Some(state) = view.accounts.get(&account.id) else {
         return;
     };
     if !state.checked {
@@ -52,20 +75,10 @@ pub(crate) fn messages_ui(ui: &mut egui::Ui, app: &mut App) {
         ui.label("No messages on the server.");
         return;
     }
-    let view = visible_rows(
-        &state.rows,
-        &app.filter,
-        app.persisted.sort,
-        app.persisted.ascending,
-    );
-    let keyboard = keyboard_move(ui, app, &view);
-    let Some(state) = app.accounts.get(&account.id) else {
-        return;
-    };
+    let order = visible_rows(&state.rows, filter, *sort, *ascending);
+    let keyboard = keyboard_move(ui, &state.rows, selection, &order);
     let staged = &state.staged_deletions;
     let rows = &state.rows;
-    let selection = &mut app.selection;
-    let persisted = &mut app.persisted;
     let mut clicked: Option<(usize, egui::Modifiers)> = None;
     let mut context: Option<Command> = None;
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
@@ -102,17 +115,17 @@ pub(crate) fn messages_ui(ui: &mut egui::Ui, app: &mut App) {
                     let button = ui
                         .add(egui::Button::new(egui::RichText::new(title).strong()).frame(false))
                         .on_hover_text(format!("Sort by {}", title.to_lowercase()));
-                    if persisted.sort == key {
+                    if *sort == key {
                         let at = button.rect.right_center() + egui::vec2(8.0, 0.0);
                         let color = ui.visuals().text_color();
-                        icons::sort_arrow(ui.painter(), at, persisted.ascending, color);
+                        icons::sort_arrow(ui.painter(), at, *ascending, color);
                     }
                     if button.clicked() {
-                        if persisted.sort == key {
-                            persisted.ascending = !persisted.ascending;
+                        if *sort == key {
+                            *ascending = !*ascending;
                         } else {
-                            persisted.sort = key;
-                            persisted.ascending = key != SortKey::Date;
+                            *sort = key;
+                            *ascending = key != SortKey::Date;
                         }
                     }
                 });
@@ -122,8 +135,8 @@ pub(crate) fn messages_ui(ui: &mut egui::Ui, app: &mut App) {
             });
         })
         .body(|body| {
-            body.rows(row_height, view.len(), |mut table_row| {
-                let index = view[table_row.index()];
+            body.rows(row_height, order.len(), |mut table_row| {
+                let index = order[table_row.index()];
                 let row = &rows[index];
                 let id = row_id(row, index);
                 let is_staged = row.key.as_ref().is_some_and(|k| staged.contains(k));
@@ -189,27 +202,23 @@ pub(crate) fn messages_ui(ui: &mut egui::Ui, app: &mut App) {
             });
         });
     if let Some((position, modifiers)) = clicked {
-        click(app, &account.id, &view, position, modifiers);
+        click(rows, selection, &order, position, modifiers);
     }
     if let Some(command) = context {
-        app.commands.push(command);
+        commands.push(command);
     }
 }
 
 /// Click, Ctrl+click (toggle) and Shift+click (range) selection.
 fn click(
-    app: &mut App,
-    account_id: &str,
+    rows: &[Row],
+    selection: &mut Selection,
     view: &[usize],
     position: usize,
     modifiers: egui::Modifiers,
 ) {
-    let Some(state) = app.accounts.get(account_id) else {
-        return;
-    };
-    let id_at = |p: usize| row_id(&state.rows[view[p]], view[p]);
+    let id_at = |p: usize| row_id(&rows[view[p]], view[p]);
     let id = id_at(position);
-    let selection = &mut app.selection;
     if modifiers.shift {
         let anchor = selection
             .focus
@@ -235,7 +244,12 @@ fn click(
 
 /// Up/Down move the selection (Shift extends it); returns the row to
 /// scroll to.
-fn keyboard_move(ui: &egui::Ui, app: &mut App, view: &[usize]) -> Option<usize> {
+fn keyboard_move(
+    ui: &egui::Ui,
+    rows: &[Row],
+    selection: &mut Selection,
+    view: &[usize],
+) -> Option<usize> {
     if ui.ctx().egui_wants_keyboard_input() || view.is_empty() {
         return None;
     }
@@ -249,11 +263,8 @@ fn keyboard_move(ui: &egui::Ui, app: &mut App, view: &[usize]) -> Option<usize> 
     if !up && !down {
         return None;
     }
-    let account_id = app.persisted.selected_account.clone()?;
-    let state = app.accounts.get(&account_id)?;
-    let id_at = |p: usize| row_id(&state.rows[view[p]], view[p]);
-    let current = app
-        .selection
+    let id_at = |p: usize| row_id(&rows[view[p]], view[p]);
+    let current = selection
         .focus
         .as_ref()
         .and_then(|f| (0..view.len()).find(|&p| &id_at(p) == f));
@@ -264,9 +275,9 @@ fn keyboard_move(ui: &egui::Ui, app: &mut App, view: &[usize]) -> Option<usize> 
     };
     let id = id_at(next);
     if !shift {
-        app.selection.ids.clear();
+        selection.ids.clear();
     }
-    app.selection.ids.insert(id.clone());
-    app.selection.focus = Some(id);
+    selection.ids.insert(id.clone());
+    selection.focus = Some(id);
     Some(next)
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::stores::store_for_account;
 use crate::engine::Plan;
 use crate::mail::Preview;
 use crate::net::Direction;
@@ -56,7 +57,26 @@ struct Persisted {
     ascending: bool,
 }
 
-/// What a click asks for; carried out at the end of the frame.
+/// What the views draw from, read-only: the accounts, their state, and
+/// the selected account.
+pub(crate) struct View<'a> {
+    /// The settings file is still being read.
+    pub loading: bool,
+    pub settings: &'a Settings,
+    pub accounts: &'a HashMap<String, AccountState>,
+    pub selected: Option<&'a AccountSettings>,
+}
+
+impl View<'_> {
+    pub fn selected_state(&self) -> Option<&AccountState> {
+        self.accounts.get(&self.selected?.id)
+    }
+
+    pub fn busy(&self) -> bool {
+        self.accounts.values().any(|a| a.busy.is_some())
+    }
+}
+
 /// One line of the connection log.
 pub(crate) struct LogLine {
     pub account: String,
@@ -91,8 +111,11 @@ pub struct App {
     paths: Paths,
     passwords: Passwords,
     settings: Settings,
-    /// False for the demo: its settings are never written.
+    /// False for the demo (its settings are never written), until the
+    /// settings file has been read, and when it could not be read.
     writes_settings: bool,
+    /// The worker is reading the settings file.
+    loading_settings: bool,
     worker: Worker,
     persisted: Persisted,
     accounts: HashMap<String, AccountState>,
@@ -120,24 +143,11 @@ impl App {
             Arc::new(move || ctx.request_repaint()),
         );
         worker.send(Request::ProbeKeyring);
-        let (settings, mut notices, writes_settings) = match config.fixed_settings {
-            Some(settings) => (settings, Vec::new(), false),
-            None => match Settings::load(&config.paths.settings_file) {
-                Ok((settings, notices)) => (settings, notices, true),
-                Err(e) => (
-                    Settings::default(),
-                    vec![format!(
-                        "Your settings could not be read ({e}); Letterbox starts with none and will not overwrite them."
-                    )],
-                    false,
-                ),
-            },
-        };
-        if !notices.is_empty() {
-            notices.insert(
-                0,
-                "Some settings were not understood and their defaults are used:".into(),
-            );
+        // The settings file is read by the worker, like every other file:
+        // a slow or hung disk never freezes the window.
+        let loading_settings = config.fixed_settings.is_none();
+        if loading_settings {
+            worker.send(Request::LoadSettings(config.paths.settings_file.clone()));
         }
         let persisted: Persisted = cc
             .storage
@@ -146,13 +156,10 @@ impl App {
         let mut app = App {
             paths: config.paths,
             passwords: config.passwords,
-            accounts: settings
-                .accounts
-                .iter()
-                .map(|a| (a.id.clone(), AccountState::default()))
-                .collect(),
-            settings,
-            writes_settings,
+            accounts: HashMap::new(),
+            settings: Settings::default(),
+            writes_settings: false,
+            loading_settings,
             worker,
             persisted,
             selection: Selection {
@@ -163,7 +170,7 @@ impl App {
             longer_previews: HashMap::new(),
             log: VecDeque::new(),
             log_open: false,
-            notices,
+            notices: Vec::new(),
             note: config.note,
             confirm: None,
             password_prompt: None,
@@ -172,16 +179,34 @@ impl App {
             next_auto_check: None,
             commands: Vec::new(),
         };
-        let selected_exists = app
+        if let Some(settings) = config.fixed_settings {
+            app.settings_arrived(settings, Vec::new());
+        }
+        app
+    }
+
+    /// The settings are known (read by the worker, or fixed for the demo).
+    fn settings_arrived(&mut self, settings: Settings, notices: Vec<String>) {
+        self.accounts = settings
+            .accounts
+            .iter()
+            .map(|a| (a.id.clone(), AccountState::default()))
+            .collect();
+        self.settings = settings;
+        if !notices.is_empty() {
+            self.notices
+                .push("Some settings were not understood and their defaults are used:".into());
+            self.notices.extend(notices);
+        }
+        let selected_exists = self
             .persisted
             .selected_account
             .as_ref()
-            .is_some_and(|id| app.settings.account(id).is_some());
+            .is_some_and(|id| self.settings.account(id).is_some());
         if !selected_exists {
-            app.persisted.selected_account = app.settings.accounts.first().map(|a| a.id.clone());
+            self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
         }
-        app.schedule_auto_check();
-        app
+        self.schedule_auto_check();
     }
 
     fn selected_account(&self) -> Option<&AccountSettings> {
@@ -194,7 +219,7 @@ impl App {
     fn job(&self, account: &AccountSettings) -> AccountJob {
         AccountJob {
             settings: account.clone(),
-            store: self.paths.store_paths(account, &self.settings.general),
+            store: store_for_account(&self.paths, account, &self.settings.general),
             preview_lines: account.effective_preview_lines(&self.settings.general),
             retr_preview_max_bytes: u64::from(self.settings.general.preview_download_limit_kb)
                 * 1000,
@@ -213,7 +238,7 @@ impl App {
         let Some(account) = self.settings.account(account_id).cloned() else {
             return;
         };
-        let problems = account.problems();
+        let problems = crate::accounts::problems(&account);
         if let Some(problem) = problems.first() {
             self.state_mut(account_id).error = Some(Failure::invalid(problem.clone()));
             return;
@@ -316,29 +341,53 @@ impl eframe::App for App {
         }
     }
 
+    /// Draws every view. A view reads the `View` and changes only its own
+    /// state (the filter, the selection, a dialog's fields); everything
+    /// else it asks for by pushing a `Command`, carried out after drawing.
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.shortcuts(&ctx);
-        toolbar::toolbar_ui(ui, self);
-        status::status_bar_ui(ui, self);
-        accounts::accounts_ui(ui, self);
+        let mut commands = std::mem::take(&mut self.commands);
+        let selected_keys = self.selected_keys().len();
+        let view = View {
+            loading: self.loading_settings,
+            settings: &self.settings,
+            accounts: &self.accounts,
+            selected: self
+                .persisted
+                .selected_account
+                .as_deref()
+                .and_then(|id| self.settings.account(id)),
+        };
+        toolbar::toolbar_ui(ui, &view, selected_keys, &mut commands);
+        status::status_bar_ui(ui, &view, self.note.as_deref(), &mut self.log_open);
+        accounts::accounts_ui(ui, &view, &mut commands);
         egui::CentralPanel::default().show(ui, |ui| {
-            status::banners_ui(ui, self);
-            preview::preview_panel_ui(ui, self);
-            messages::messages_ui(ui, self);
+            status::banners_ui(ui, &view, &self.notices, &mut commands);
+            preview::preview_panel_ui(
+                ui,
+                &view,
+                self.selection.focus.as_deref(),
+                &self.longer_previews,
+                &mut commands,
+            );
+            let table = messages::TableState {
+                filter: &mut self.filter,
+                selection: &mut self.selection,
+                sort: &mut self.persisted.sort,
+                ascending: &mut self.persisted.ascending,
+            };
+            messages::messages_ui(ui, &view, table, &mut commands);
         });
-        status::log_window_ui(&ctx, self);
-        status::confirm_ui(&ctx, self);
-        status::password_prompt_ui(&ctx, self);
-        if let Some(dialog) = self.settings_dialog.as_mut() {
-            let keyring = self.keyring.clone();
-            let (open, commands) = dialog.ui(&ctx, keyring.as_ref());
-            self.commands.extend(commands);
-            if !open {
-                self.settings_dialog = None;
-            }
+        status::log_window_ui(&ctx, &self.log, &mut self.log_open, &mut commands);
+        status::confirm_ui(&ctx, &mut self.confirm, &mut commands);
+        status::password_prompt_ui(&ctx, &mut self.password_prompt, &mut commands);
+        if let Some(dialog) = self.settings_dialog.as_mut()
+            && !dialog.ui(&ctx, self.keyring.as_ref(), &mut commands)
+        {
+            self.settings_dialog = None;
         }
-        for command in std::mem::take(&mut self.commands) {
+        for command in commands {
             self.run_command(command);
         }
     }

@@ -1,19 +1,28 @@
 //! The preview pane: decoded headers and the first lines from TOP, as plain
 //! text (no HTML rendering, no remote content), with "Show more lines".
 
-use super::{App, Command, local_time};
+use std::collections::HashMap;
 
-pub(crate) fn preview_panel_ui(ui: &mut egui::Ui, app: &mut App) {
-    let Some(account) = app.selected_account().cloned() else {
+use crate::mail::Preview;
+
+use super::{Command, View, local_time};
+
+/// `focus`: the row the preview shows; `longer`: previews fetched with
+/// "Show more lines", by message key.
+pub(crate) fn preview_panel_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    focus: Option<&str>,
+    longer: &HashMap<String, (u32, Preview)>,
+    commands: &mut Vec<Command>,
+) {
+    let Some(focus) = focus else {
         return;
     };
-    let Some(focus) = app.selection.focus.clone() else {
+    let Some(state) = view.selected_state() else {
         return;
     };
-    let Some(state) = app.accounts.get(&account.id) else {
-        return;
-    };
-    let Some((index, row)) = state
+    let Some((_, row)) = state
         .rows
         .iter()
         .enumerate()
@@ -21,16 +30,11 @@ pub(crate) fn preview_panel_ui(ui: &mut egui::Ui, app: &mut App) {
     else {
         return;
     };
-    let longer = row
-        .key
-        .as_ref()
-        .and_then(|k| app.longer_previews.get(k))
-        .map(|(_, p)| p);
+    let longer = row.key.as_ref().and_then(|k| longer.get(k)).map(|(_, p)| p);
     let preview = longer.or(row.preview.as_ref()).cloned();
     let key = row.key.clone();
     let busy = state.busy.is_some();
     let missing = state.preview_notes.no_preview_reason(row.size_bytes);
-    let _ = index;
     egui::Panel::bottom("preview")
         .resizable(true)
         .default_size(260.0)
@@ -85,7 +89,7 @@ pub(crate) fn preview_panel_ui(ui: &mut egui::Ui, app: &mut App) {
                     )
                     .clicked()
             {
-                app.commands.push(Command::ShowMore(key));
+                commands.push(Command::ShowMore(key));
             }
         });
 }

@@ -7,11 +7,9 @@ use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
 use crate::engine::ConnectionReport;
-use crate::pop3::Secret;
+use crate::pop3::{AuthMethod, Secret, Security};
 use crate::settings::presets;
-use crate::settings::{
-    AccountSettings, AuthChoice, PasswordStorage, SecurityChoice, Settings, new_account_id,
-};
+use crate::settings::{AccountSettings, PasswordStorage, Settings, new_account_id};
 use crate::worker::Failure;
 
 use super::Command;
@@ -72,14 +70,15 @@ impl SettingsDialog {
         }
     }
 
-    /// Draws the window; returns whether it stays open, and commands.
+    /// Draws the window, pushing what its buttons ask for like every other
+    /// view; returns whether it stays open.
     pub fn ui(
         &mut self,
         ctx: &egui::Context,
         keyring: Option<&Result<(), String>>,
-    ) -> (bool, Vec<Command>) {
+        commands: &mut Vec<Command>,
+    ) -> bool {
         let mut open = true;
-        let mut commands = Vec::new();
         let mut close = false;
         if let Some(rx) = &self.folder_pick
             && let Ok(picked) = rx.try_recv()
@@ -102,7 +101,7 @@ impl SettingsDialog {
                 egui::Panel::bottom("settings-buttons").show(ui, |ui| {
                     ui.add_space(6.0);
                     if let Some(index) = self.selected.filter(|i| *i < self.draft.accounts.len()) {
-                        self.test_ui(ui, index, &mut commands);
+                        self.test_ui(ui, index, commands);
                         ui.separator();
                     }
                     for problem in &self.problems {
@@ -135,7 +134,7 @@ impl SettingsDialog {
                 });
             });
         self.remove_confirm_ui(ctx);
-        (open && !close, commands)
+        open && !close
     }
 
     fn list_ui(&mut self, ui: &mut egui::Ui) {
@@ -233,10 +232,10 @@ impl SettingsDialog {
                 let label = ui.label("Security");
                 let previous = account.security;
                 egui::ComboBox::from_id_salt("security")
-                    .selected_text(account.security.label())
+                    .selected_text(security_label(account.security))
                     .show_ui(ui, |ui| {
-                        for choice in [SecurityChoice::Tls, SecurityChoice::StartTls, SecurityChoice::None] {
-                            ui.selectable_value(&mut account.security, choice, choice.label());
+                        for choice in Security::ALL {
+                            ui.selectable_value(&mut account.security, choice, security_label(choice));
                         }
                     })
                     .response
@@ -246,11 +245,11 @@ impl SettingsDialog {
                     if account.port == previous.default_port() {
                         account.port = account.security.default_port();
                     }
-                    if account.security != SecurityChoice::None {
+                    if account.security != Security::None {
                         account.allow_plaintext = false;
                     }
                 }
-                if account.security == SecurityChoice::None {
+                if account.security == Security::None {
                     ui.label("");
                     ui.vertical(|ui| {
                         ui.colored_label(
@@ -303,10 +302,10 @@ impl SettingsDialog {
                 }
                 let label = ui.label("Authentication");
                 egui::ComboBox::from_id_salt("auth")
-                    .selected_text(account.auth.label())
+                    .selected_text(auth_label(account.auth))
                     .show_ui(ui, |ui| {
-                        for choice in AuthChoice::ALL {
-                            ui.selectable_value(&mut account.auth, choice, choice.label());
+                        for choice in AuthMethod::ALL {
+                            ui.selectable_value(&mut account.auth, choice, auth_label(choice));
                         }
                     })
                     .response
@@ -553,7 +552,7 @@ impl SettingsDialog {
         let text = self.mail_folder_text.trim();
         self.draft.general.mail_folder = (!text.is_empty()).then(|| PathBuf::from(text));
         for account in &self.draft.accounts {
-            for problem in account.problems() {
+            for problem in crate::accounts::problems(account) {
                 self.problems
                     .push(format!("{}: {problem}", account.display_name()));
             }
@@ -607,4 +606,24 @@ fn optional_number(
     ui.add_enabled(on, egui::DragValue::new(&mut number).range(range));
     *value = on.then_some(number);
     ui.end_row();
+}
+
+fn security_label(security: Security) -> &'static str {
+    match security {
+        Security::Tls => "TLS",
+        Security::StartTls => "STARTTLS",
+        Security::None => "None (unencrypted)",
+    }
+}
+
+fn auth_label(method: AuthMethod) -> &'static str {
+    match method {
+        AuthMethod::Auto => "Automatic (strongest available)",
+        AuthMethod::CramMd5 => "CRAM-MD5",
+        AuthMethod::Plain => "PLAIN",
+        AuthMethod::Login => "LOGIN",
+        AuthMethod::XOAuth2 => "XOAUTH2 (access token)",
+        AuthMethod::Apop => "APOP",
+        AuthMethod::UserPass => "USER/PASS",
+    }
 }

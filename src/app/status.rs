@@ -6,18 +6,26 @@ use crate::mail::human_size;
 use crate::net::Direction;
 use crate::pop3::Secret;
 
-use super::{App, Command, Confirm, local_time};
+use std::collections::VecDeque;
 
-pub(crate) fn status_bar_ui(ui: &mut egui::Ui, app: &mut App) {
+use super::{Command, Confirm, LogLine, PasswordPrompt, View, local_time};
+
+/// `note`: shown after the accounts (what the demo is, for one).
+pub(crate) fn status_bar_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    note: Option<&str>,
+    log_open: &mut bool,
+) {
     egui::Panel::bottom("status").show(ui, |ui| {
         ui.horizontal(|ui| {
             if ui.button("Connection log").clicked() {
-                app.log_open = !app.log_open;
+                *log_open = !*log_open;
             }
             ui.separator();
             let mut parts = Vec::new();
-            for account in &app.settings.accounts {
-                let Some(state) = app.accounts.get(&account.id) else {
+            for account in &view.settings.accounts {
+                let Some(state) = view.accounts.get(&account.id) else {
                     continue;
                 };
                 let name = account.display_name();
@@ -38,8 +46,8 @@ pub(crate) fn status_bar_ui(ui: &mut egui::Ui, app: &mut App) {
                 };
                 parts.push(part);
             }
-            if let Some(note) = &app.note {
-                parts.push(note.clone());
+            if let Some(note) = note {
+                parts.push(note.to_owned());
             }
             ui.add(egui::Label::new(parts.join("   ·   ")).truncate());
         });
@@ -48,23 +56,26 @@ pub(crate) fn status_bar_ui(ui: &mut egui::Ui, app: &mut App) {
 
 /// Problems of the selected account and general notices, at the top of the
 /// message area.
-pub(crate) fn banners_ui(ui: &mut egui::Ui, app: &mut App) {
-    if !app.notices.is_empty() {
-        let mut dismiss = false;
+pub(crate) fn banners_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    notices: &[String],
+    commands: &mut Vec<Command>,
+) {
+    if !notices.is_empty() {
         egui::Frame::group(ui.style()).show(ui, |ui| {
-            for notice in &app.notices {
+            for notice in notices {
                 ui.label(notice);
             }
-            dismiss = ui.button("Dismiss").clicked();
+            if ui.button("Dismiss").clicked() {
+                commands.push(Command::DismissNotices);
+            }
         });
-        if dismiss {
-            app.notices.clear();
-        }
     }
-    let Some(account) = app.selected_account().cloned() else {
+    let Some(account) = view.selected else {
         return;
     };
-    let Some(state) = app.accounts.get_mut(&account.id) else {
+    let Some(state) = view.accounts.get(&account.id) else {
         return;
     };
     if state.checked && !state.uidl_supported {
@@ -85,19 +96,17 @@ pub(crate) fn banners_ui(ui: &mut egui::Ui, app: &mut App) {
         );
     }
     if !state.apply_problems.is_empty() {
-        let mut dismiss = false;
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.label(egui::RichText::new("Some messages were not handled as asked:").strong());
             for problem in &state.apply_problems {
                 ui.label(problem);
             }
-            dismiss = ui.button("OK").clicked();
+            if ui.button("OK").clicked() {
+                commands.push(Command::DismissApplyProblems(account.id.clone()));
+            }
         });
-        if dismiss {
-            state.apply_problems.clear();
-        }
     }
-    let Some(error) = state.error.clone() else {
+    let Some(error) = &state.error else {
         return;
     };
     egui::Frame::group(ui.style())
@@ -138,23 +147,22 @@ pub(crate) fn banners_ui(ui: &mut egui::Ui, app: &mut App) {
                         .on_hover_text("Remember this exact certificate for this account")
                         .clicked()
                 {
-                    app.commands.push(Command::TrustCertificate {
+                    commands.push(Command::TrustCertificate {
                         account_id: account.id.clone(),
                         fingerprint: cert.sha256.to_string(),
                     });
                 }
                 if error.needs_password && ui.button("Enter password").clicked() {
-                    app.commands.push(Command::AskPassword(account.id.clone()));
+                    commands.push(Command::AskPassword(account.id.clone()));
                 }
                 if error.ledger_damaged && ui.button("Start a new record").clicked() {
-                    app.commands
-                        .push(Command::StartNewLedger(account.id.clone()));
+                    commands.push(Command::StartNewLedger(account.id.clone()));
                 }
                 if error.transient && ui.button("Try again").clicked() {
-                    app.commands.push(Command::Check(account.id.clone()));
+                    commands.push(Command::Check(account.id.clone()));
                 }
                 if ui.button("Dismiss").clicked() {
-                    state.error = None;
+                    commands.push(Command::DismissError(account.id.clone()));
                 }
             });
             if !error.message.detail.is_empty() {
@@ -173,24 +181,27 @@ pub(crate) fn banners_ui(ui: &mut egui::Ui, app: &mut App) {
     ui.add_space(4.0);
 }
 
-pub(crate) fn log_window_ui(ctx: &egui::Context, app: &mut App) {
-    let mut open = app.log_open;
+pub(crate) fn log_window_ui(
+    ctx: &egui::Context,
+    log: &VecDeque<LogLine>,
+    open: &mut bool,
+    commands: &mut Vec<Command>,
+) {
     egui::Window::new("Connection log")
-        .open(&mut open)
+        .open(open)
         .default_size([640.0, 360.0])
         .show(ctx, |ui| {
             ui.label("The conversation with the mail servers. Passwords are never shown.");
             ui.horizontal(|ui| {
                 if ui.button("Copy to clipboard").clicked() {
-                    let text: String = app
-                        .log
+                    let text: String = log
                         .iter()
                         .map(|l| format!("{} {} {}\n", l.account, arrow(l.direction), l.text))
                         .collect();
                     ui.ctx().copy_text(text);
                 }
                 if ui.button("Clear").clicked() {
-                    app.log.clear();
+                    commands.push(Command::ClearLog);
                 }
             });
             ui.separator();
@@ -198,8 +209,8 @@ pub(crate) fn log_window_ui(ctx: &egui::Context, app: &mut App) {
             egui::ScrollArea::both()
                 .stick_to_bottom(true)
                 .auto_shrink([false, false])
-                .show_rows(ui, row_height, app.log.len(), |ui, range| {
-                    for line in app.log.range(range) {
+                .show_rows(ui, row_height, log.len(), |ui, range| {
+                    for line in log.range(range) {
                         ui.label(
                             egui::RichText::new(format!(
                                 "{} {} {}",
@@ -212,7 +223,6 @@ pub(crate) fn log_window_ui(ctx: &egui::Context, app: &mut App) {
                     }
                 });
         });
-    app.log_open = open;
 }
 
 fn arrow(direction: Direction) -> &'static str {
@@ -222,12 +232,16 @@ fn arrow(direction: Direction) -> &'static str {
     }
 }
 
-pub(crate) fn confirm_ui(ctx: &egui::Context, app: &mut App) {
+pub(crate) fn confirm_ui(
+    ctx: &egui::Context,
+    confirm: &mut Option<Confirm>,
+    commands: &mut Vec<Command>,
+) {
     let Some(Confirm::Deletions {
         account_id,
         count,
         not_downloaded,
-    }) = &app.confirm
+    }) = confirm
     else {
         return;
     };
@@ -249,7 +263,7 @@ pub(crate) fn confirm_ui(ctx: &egui::Context, app: &mut App) {
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui.button("Delete from server").clicked() {
-                app.commands.push(Command::ConfirmApply(account_id.clone()));
+                commands.push(Command::ConfirmApply(account_id.clone()));
                 close = true;
             }
             if ui.button("Cancel").clicked() {
@@ -258,12 +272,16 @@ pub(crate) fn confirm_ui(ctx: &egui::Context, app: &mut App) {
         });
     });
     if close || modal.should_close() {
-        app.confirm = None;
+        *confirm = None;
     }
 }
 
-pub(crate) fn password_prompt_ui(ctx: &egui::Context, app: &mut App) {
-    let Some(prompt) = app.password_prompt.as_mut() else {
+pub(crate) fn password_prompt_ui(
+    ctx: &egui::Context,
+    prompt_state: &mut Option<PasswordPrompt>,
+    commands: &mut Vec<Command>,
+) {
+    let Some(prompt) = prompt_state.as_mut() else {
         return;
     };
     let mut submit = false;
@@ -289,13 +307,13 @@ pub(crate) fn password_prompt_ui(ctx: &egui::Context, app: &mut App) {
         });
     });
     if submit && !prompt.text.is_empty() {
-        app.commands.push(Command::SubmitPassword {
+        commands.push(Command::SubmitPassword {
             account_id: prompt.account_id.clone(),
             password: Secret::new(std::mem::take(&mut prompt.text)),
         });
         close = true;
     }
     if close || modal.should_close() {
-        app.password_prompt = None;
+        *prompt_state = None;
     }
 }

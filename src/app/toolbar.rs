@@ -4,24 +4,29 @@
 use crate::engine::Progress;
 use crate::mail::human_size;
 
-use super::{App, Command};
+use super::{Command, View};
 
-pub(crate) fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
+/// `selected`: how many of the selected rows can be acted on.
+pub(crate) fn toolbar_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    selected: usize,
+    commands: &mut Vec<Command>,
+) {
     egui::Panel::top("toolbar").show(ui, |ui| {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            let has_accounts = !app.settings.accounts.is_empty();
+            let has_accounts = !view.settings.accounts.is_empty();
             if ui
                 .add_enabled(has_accounts, egui::Button::new("Check mail"))
                 .on_hover_text("Check all accounts for new mail (Ctrl+R, F5)")
                 .clicked()
             {
-                app.commands.push(Command::CheckAll);
+                commands.push(Command::CheckAll);
             }
             ui.separator();
-            let selected = app.selected_keys();
-            let any = !selected.is_empty();
-            let leave = app.selected_account().is_none_or(|a| a.leave_on_server);
+            let any = selected > 0;
+            let leave = view.selected.is_none_or(|a| a.leave_on_server);
             let download_hint = if leave {
                 "Download the selected messages and leave them on the server"
             } else {
@@ -29,14 +34,14 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
             };
             let download = ui.add_enabled(any, egui::Button::new("Download")).on_hover_text(download_hint);
             if download.clicked() {
-                app.commands.push(Command::Download(None));
+                commands.push(Command::Download(None));
             }
             download.context_menu(|ui| {
                 if ui.button("Download and keep on server").clicked() {
-                    app.commands.push(Command::Download(Some(false)));
+                    commands.push(Command::Download(Some(false)));
                 }
                 if ui.button("Download and remove from server").clicked() {
-                    app.commands.push(Command::Download(Some(true)));
+                    commands.push(Command::Download(Some(true)));
                 }
             });
             if ui
@@ -44,25 +49,24 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
                 .on_hover_text("Leave the selected messages on the server and stop marking them new")
                 .clicked()
             {
-                app.commands.push(Command::Keep);
+                commands.push(Command::Keep);
             }
             if ui
                 .add_enabled(any, egui::Button::new("Delete"))
                 .on_hover_text("Mark the selected messages for deletion on the server (Delete key); nothing happens until Apply")
                 .clicked()
             {
-                app.commands.push(Command::StageDelete);
+                commands.push(Command::StageDelete);
             }
-            let staged = app
-                .selected_account()
-                .and_then(|a| app.accounts.get(&a.id))
+            let staged = view
+                .selected_state()
                 .map_or(0, |s| s.staged_deletions.len());
             if ui
                 .add_enabled(staged > 0, egui::Button::new("Undo delete"))
                 .on_hover_text("Unmark the selected messages (or all, if none is selected)")
                 .clicked()
             {
-                app.commands.push(Command::UndoDelete);
+                commands.push(Command::UndoDelete);
             }
             let apply_text = if staged > 0 {
                 format!("Apply ({staged})")
@@ -74,18 +78,21 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
                 .on_hover_text("Delete the marked messages on the server")
                 .clicked()
             {
-                app.commands.push(Command::RequestApply);
+                commands.push(Command::RequestApply);
             }
             ui.separator();
-            if ui.button("Settings").clicked() {
-                app.commands.push(Command::OpenSettings);
+            if ui
+                .add_enabled(!view.loading, egui::Button::new("Settings"))
+                .clicked()
+            {
+                commands.push(Command::OpenSettings);
             }
-            if app.busy() {
+            if view.busy() {
                 ui.separator();
                 ui.add(egui::Spinner::new());
-                ui.label(progress_text(app));
+                ui.label(progress_text(view));
                 if ui.button("Cancel").on_hover_text("Stop; nothing is deleted from the server").clicked() {
-                    app.commands.push(Command::CancelWork);
+                    commands.push(Command::CancelWork);
                 }
             }
         });
@@ -94,9 +101,9 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
 }
 
 /// What the busiest account is doing, in words.
-fn progress_text(app: &App) -> String {
-    for account in &app.settings.accounts {
-        let Some(state) = app.accounts.get(&account.id) else {
+fn progress_text(view: &View) -> String {
+    for account in &view.settings.accounts {
+        let Some(state) = view.accounts.get(&account.id) else {
             continue;
         };
         if state.busy.is_none() {

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::pop3::{AuthMethod, Security};
 
 /// Letterbox: check your POP3 mailbox, preview mail on the server, and
 /// download, keep or delete each message.
@@ -65,26 +68,33 @@ LETTERBOX_PASSWORD. With --account it is taken where the app keeps it (the \
 keyring, or the password file), and from LETTERBOX_PASSWORD if it is not \
 stored there (\"ask each session\").";
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SecurityArg {
-    /// TLS from the first byte (pop3s, port 995)
-    Tls,
-    /// Plain connection upgraded with STLS (port 110); fails if the server
-    /// does not offer it
-    Starttls,
-    /// No encryption at all
-    None,
+// The command line names a security mode or a sign-in method by the same
+// key as the settings file does.
+impl ValueEnum for Security {
+    fn value_variants<'a>() -> &'a [Security] {
+        &Security::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            Security::Tls => "TLS from the first byte (pop3s, port 995)",
+            Security::StartTls => {
+                "Plain connection upgraded with STLS (port 110); fails if the server does not offer it"
+            }
+            Security::None => "No encryption at all",
+        };
+        Some(PossibleValue::new(self.key()).help(help))
+    }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum AuthArg {
-    Auto,
-    CramMd5,
-    Plain,
-    Login,
-    Xoauth2,
-    Apop,
-    User,
+impl ValueEnum for AuthMethod {
+    fn value_variants<'a>() -> &'a [AuthMethod] {
+        &AuthMethod::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.key()).aliases(self.key_aliases().iter().copied()))
+    }
 }
 
 /// How to reach and log in to the server; shared by the subcommands.
@@ -103,7 +113,7 @@ pub struct ConnectArgs {
     pub account: Option<String>,
     /// Overrides the security implied by the URL scheme.
     #[arg(long, value_enum, conflicts_with = "account")]
-    pub security: Option<SecurityArg>,
+    pub security: Option<Security>,
     /// Trust this extra certificate (PEM) for the server, e.g. a self-signed one.
     #[arg(long, value_name = "PEM", conflicts_with = "account")]
     pub ca_file: Option<PathBuf>,
@@ -111,8 +121,13 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "SHA256", conflicts_with = "account")]
     pub fingerprint: Option<String>,
     /// Sign-in method.
-    #[arg(long, value_enum, default_value = "auto", conflicts_with = "account")]
-    pub auth: AuthArg,
+    #[arg(
+        long,
+        value_enum,
+        default_value = "automatic",
+        conflicts_with = "account"
+    )]
+    pub auth: AuthMethod,
     /// Allow sending the password unencrypted (only matters with
     /// --security none).
     #[arg(long, conflicts_with = "account")]

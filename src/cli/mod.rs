@@ -3,7 +3,7 @@
 //! engine, and prints results; every failure class has its own exit code
 //! and a sentence on stderr. A mailbox is either given whole (`--url`) or
 //! taken from the app's settings (`--account`); either way its store is
-//! the one the app would use (`settings::stores`), never a second one.
+//! the one the app would use (`accounts::stores`), never a second one.
 
 use std::io::Write as _;
 use std::path::Path;

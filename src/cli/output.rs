@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::engine::{self, Account, ApplyReport, CheckReport};
+use crate::explain::Explain as _;
 use crate::mail::human_size;
 use crate::net::Error as NetError;
 use crate::pop3::escape_controls;

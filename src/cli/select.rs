@@ -6,11 +6,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::accounts;
+use crate::accounts::stores::{
+    MailboxId, StoreHome, percent_decode, store_for_account, store_for_url, url_store_in,
+};
 use crate::engine::Account;
-use crate::net::{Credentials, Endpoint, Fingerprint, Security};
-use crate::pop3::{AuthMethod, Secret};
+use crate::net::Endpoint;
+use crate::pop3::{Secret, Security};
 use crate::settings::secrets::Passwords;
-use crate::settings::stores::{MailboxId, StoreHome, percent_decode, url_store_in};
 use crate::settings::{AccountSettings, PasswordStorage, Paths, Settings};
 use crate::store::StoreError;
 
@@ -90,7 +93,7 @@ pub(super) fn target(
     let store = match &paths {
         Some(paths) => {
             let settings = load_settings(paths)?;
-            paths.url_store(&settings, &profile, &id, &typed_host).0
+            store_for_url(paths, &settings, &profile, &id, &typed_host).0
         }
         None => url_store_in(&profile, &id, &typed_host),
     };
@@ -103,7 +106,8 @@ pub(super) fn target(
 /// The app's settings, read as the app reads them; what it would tell the
 /// user about them goes to stderr.
 pub(super) fn load_settings(paths: &Paths) -> Result<Settings, Refusal> {
-    let (settings, notices) = Settings::load(&paths.settings_file).map_err(Refusal::Store)?;
+    let (settings, notices) =
+        Settings::load(&paths.settings_file).map_err(|e| Refusal::Store(e.into()))?;
     for notice in notices {
         eprintln!(
             "letterbox: note on {}: {notice}",
@@ -122,17 +126,20 @@ pub(super) fn account_target(
     let settings = load_settings(paths)?;
     let settings_account = find_account(&settings, name, &paths.settings_file)?;
     let label = settings_account.display_name();
-    if let Some(problem) = settings_account.problems().first() {
+    if let Some(problem) = accounts::problems(settings_account).first() {
         return Err(format!("the account {label:?} cannot be used yet: {problem}").into());
     }
     let password = account_password(paths, settings_account)?;
-    let mut account = settings_account
-        .to_account(password)
+    let mut account = accounts::to_account(settings_account, password)
         .map_err(|problem| format!("the account {label:?} cannot be used: {problem}"))?;
     set_timeouts(&mut account.endpoint, args.timeout_secs);
     Ok(Target {
         account,
-        store: Some(paths.store_paths(settings_account, &settings.general)),
+        store: Some(store_for_account(
+            paths,
+            settings_account,
+            &settings.general,
+        )),
     })
 }
 
@@ -283,54 +290,33 @@ pub fn parse_url(url: &str) -> Result<PopUrl, String> {
     })
 }
 
-/// Builds the account (endpoint and credentials) from the shared arguments.
+/// Builds the account from `--url` and the other connection arguments, the
+/// way the app builds one from its settings (`accounts::to_account`).
 pub fn connection(args: &ConnectArgs) -> Result<Account, String> {
     let url = args
         .url
         .as_deref()
         .ok_or_else(|| "give --url or --account".to_owned())?;
     let url = parse_url(url)?;
-    let security = match args.security {
-        Some(SecurityArg::Tls) => Security::Tls,
-        Some(SecurityArg::Starttls) => Security::StartTls,
-        Some(SecurityArg::None) => Security::None,
-        None => url.security,
+    let security = args.security.unwrap_or(url.security);
+    let settings = AccountSettings {
+        host: url.host,
+        port: url.port.unwrap_or(security.default_port()),
+        security,
+        username: url.user,
+        auth: args.auth,
+        allow_plaintext: args.allow_plaintext,
+        trusted_fingerprint: args.fingerprint.clone(),
+        ca_file: args.ca_file.clone(),
+        ..AccountSettings::default()
     };
-    let port = url.port.unwrap_or(security.default_port());
-    let mut endpoint = Endpoint::new(&url.host, port, security);
-    set_timeouts(&mut endpoint, args.timeout_secs);
-    if let Some(path) = &args.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read the certificate file {}: {e}", path.display()))?;
-        endpoint.trust.extra_ca_pem = Some(pem);
+    // A bad certificate argument is reported before a missing password.
+    let password = std::env::var("LETTERBOX_PASSWORD").ok();
+    let mut account =
+        accounts::to_account(&settings, Secret::new(password.clone().unwrap_or_default()))?;
+    if password.is_none() {
+        return Err("set the password in the environment variable LETTERBOX_PASSWORD".into());
     }
-    if let Some(text) = &args.fingerprint {
-        endpoint.trust.pinned = Some(
-            Fingerprint::parse(text)
-                .ok_or_else(|| format!("{text:?} is not a SHA-256 fingerprint (64 hex digits)"))?,
-        );
-    }
-    let password = std::env::var("LETTERBOX_PASSWORD").map_err(|_| {
-        "set the password in the environment variable LETTERBOX_PASSWORD".to_owned()
-    })?;
-    let method = match args.auth {
-        AuthArg::Auto => AuthMethod::Auto,
-        AuthArg::CramMd5 => AuthMethod::CramMd5,
-        AuthArg::Plain => AuthMethod::Plain,
-        AuthArg::Login => AuthMethod::Login,
-        AuthArg::Xoauth2 => AuthMethod::XOAuth2,
-        AuthArg::Apop => AuthMethod::Apop,
-        AuthArg::User => AuthMethod::UserPass,
-    };
-    let credentials = Credentials {
-        user: url.user,
-        secret: Secret::new(password),
-        method,
-        allow_cleartext: args.allow_plaintext,
-        remembered: None,
-    };
-    Ok(Account {
-        endpoint,
-        credentials,
-    })
+    set_timeouts(&mut account.endpoint, args.timeout_secs);
+    Ok(account)
 }

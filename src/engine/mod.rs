@@ -13,7 +13,8 @@ mod download;
 mod listing;
 mod probe;
 
-use crate::net::{self, Credentials, Endpoint, UserMessage};
+use crate::explain::{Explain, UserMessage};
+use crate::net::{self, Credentials, Endpoint};
 use crate::store::StoreError;
 
 pub use apply::{Action, ApplyReport, FetchPolicy, Plan, apply, expired_plan, fetch};
@@ -70,18 +71,11 @@ pub enum Error {
     ExpireWouldLose,
 }
 
-impl Error {
-    pub fn user_message(&self) -> UserMessage {
+impl Explain for Error {
+    fn user_message(&self) -> UserMessage {
         match self {
             Error::Net(e) => e.user_message(),
-            Error::Store(e) => {
-                let (headline, next_step) = e.user_sentences();
-                UserMessage {
-                    headline,
-                    next_step,
-                    detail: e.to_string(),
-                }
-            }
+            Error::Store(e) => e.user_message(),
             Error::ExpireWouldLose => UserMessage {
                 headline: "A message could not be saved, and this server deletes every message once it is downloaded.".into(),
                 next_step: "Letterbox stopped without letting the server delete anything. Check the details, then try again.".into(),
@@ -89,7 +83,9 @@ impl Error {
             },
         }
     }
+}
 
+impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Net(e) if e.is_transient())
     }

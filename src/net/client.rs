@@ -14,7 +14,8 @@ use crate::pop3::{AuthLine, Command, CommandId, Event, Limits, RespCode, Secret,
 use super::error::Error;
 use super::mailbox::Mailbox;
 use super::tls::Trust;
-use super::transport::{CancelToken, Security, Stream, Timeouts, Transport};
+use super::transport::{CancelToken, Stream, Timeouts, Transport};
+use crate::pop3::Security;
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]

@@ -11,6 +11,7 @@ use crate::pop3::reply::ListingError;
 use crate::pop3::{AuthMethod, ProtocolError, ReplyError, RespCode, UsageError};
 
 use super::tls::CertificateInfo;
+use crate::explain::{Explain, UserMessage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -77,17 +78,6 @@ pub enum Error {
     Usage(#[from] UsageError),
     #[error("cancelled")]
     Cancelled,
-}
-
-/// An error told to a home user: what happened, and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserMessage {
-    /// One sentence, no jargon.
-    pub headline: String,
-    /// The next step to take.
-    pub next_step: String,
-    /// The technical detail, for the log and for whoever helps the user.
-    pub detail: String,
 }
 
 impl Error {
@@ -171,8 +161,10 @@ impl Error {
             _ => None,
         }
     }
+}
 
-    pub fn user_message(&self) -> UserMessage {
+impl Explain for Error {
+    fn user_message(&self) -> UserMessage {
         let (headline, next_step): (String, &str) = match self {
             Error::Resolve { host, .. } => (
                 format!("Letterbox could not find the mail server “{host}”."),

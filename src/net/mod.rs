@@ -10,9 +10,9 @@ mod mailbox;
 pub mod tls;
 mod transport;
 
-pub use crate::pop3::RespCode;
+pub use crate::pop3::{RespCode, Security};
 pub use client::{Client, Credentials, Direction, Endpoint, Observe, ServerInfo, TranscriptSink};
-pub use error::{Error, UserMessage};
+pub use error::Error;
 pub use mailbox::{Mailbox, MailboxListing, Outcome, PlainTransport, RetrSink, StreamError};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
 /// Whether the server at `host:port` speaks TLS 1.3: a second handshake
@@ -24,4 +24,4 @@ pub fn supports_tls13(host: &str, port: u16, timeouts: Timeouts) -> bool {
         .is_ok_and(|tcp| tls::supports_tls13(host, tcp))
 }
 
-pub use transport::{CancelToken, ReadAhead, Security, Stream, Timeouts, Transport};
+pub use transport::{CancelToken, ReadAhead, Stream, Timeouts, Transport};

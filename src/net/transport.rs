@@ -12,28 +12,7 @@ use native_tls::TlsStream;
 
 use super::error::Error;
 use super::tls::{self, CertificateInfo, HandshakeFailure, Trust};
-
-/// How the connection is protected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum Security {
-    /// TLS from the first byte (POP3S, port 995). The default.
-    #[default]
-    Tls,
-    /// Plain connection upgraded with STLS before login (port 110). If the
-    /// server does not offer STLS the session stops: no silent downgrade.
-    StartTls,
-    /// No encryption. Only on the account's explicit request.
-    None,
-}
-
-impl Security {
-    pub fn default_port(self) -> u16 {
-        match self {
-            Security::Tls => 995,
-            Security::StartTls | Security::None => 110,
-        }
-    }
-}
+use crate::pop3::Security;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {

@@ -63,19 +63,47 @@ impl AuthMethod {
         matches!(self, AuthMethod::Apop | AuthMethod::CramMd5)
     }
 
+    pub const ALL: [AuthMethod; 7] = [
+        AuthMethod::Auto,
+        AuthMethod::CramMd5,
+        AuthMethod::Plain,
+        AuthMethod::Login,
+        AuthMethod::XOAuth2,
+        AuthMethod::Apop,
+        AuthMethod::UserPass,
+    ];
+
     /// The inverse of `Display`, for remembering a method by name.
     pub fn from_name(name: &str) -> Option<AuthMethod> {
-        [
-            AuthMethod::Auto,
-            AuthMethod::CramMd5,
-            AuthMethod::Plain,
-            AuthMethod::Login,
-            AuthMethod::XOAuth2,
-            AuthMethod::Apop,
-            AuthMethod::UserPass,
-        ]
-        .into_iter()
-        .find(|m| m.to_string() == name)
+        AuthMethod::ALL.into_iter().find(|m| m.to_string() == name)
+    }
+
+    /// Its name in the settings file and on the command line.
+    pub fn key(self) -> &'static str {
+        match self {
+            AuthMethod::Auto => "automatic",
+            AuthMethod::CramMd5 => "cram-md5",
+            AuthMethod::Plain => "plain",
+            AuthMethod::Login => "login",
+            AuthMethod::XOAuth2 => "xoauth2",
+            AuthMethod::Apop => "apop",
+            AuthMethod::UserPass => "user-pass",
+        }
+    }
+
+    /// Other names `from_key` accepts: the command line's earlier ones.
+    pub fn key_aliases(self) -> &'static [&'static str] {
+        match self {
+            AuthMethod::Auto => &["auto"],
+            AuthMethod::UserPass => &["user"],
+            _ => &[],
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<AuthMethod> {
+        AuthMethod::ALL
+            .into_iter()
+            .find(|m| m.key() == key || m.key_aliases().contains(&key))
     }
 }
 

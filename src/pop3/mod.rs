@@ -21,4 +21,4 @@ pub use reply::{Capabilities, Expire, RespCode, Status, StatusLine, UidlListing,
 pub use session::{
     CommandId, Event, Limits, ProtocolError, ReplyError, Session, State, UsageError,
 };
-pub use types::{Arg, ArgError, MsgNum, Secret, Uidl};
+pub use types::{Arg, ArgError, MsgNum, Secret, Security, Uidl};

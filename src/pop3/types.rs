@@ -263,3 +263,41 @@ mod tests {
         assert_eq!(parse_decimal_u64(b""), None);
     }
 }
+
+/// How the connection is protected. Its `key` names it in the settings
+/// file and on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Security {
+    /// TLS from the first byte (POP3S, port 995). The default.
+    #[default]
+    Tls,
+    /// Plain connection upgraded with STLS before login (port 110). If the
+    /// server does not offer STLS the session stops: no silent downgrade.
+    StartTls,
+    /// No encryption. Only on the account's explicit request.
+    None,
+}
+
+impl Security {
+    pub const ALL: [Security; 3] = [Security::Tls, Security::StartTls, Security::None];
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Security::Tls => 995,
+            Security::StartTls | Security::None => 110,
+        }
+    }
+
+    /// Its name in the settings file and on the command line.
+    pub fn key(self) -> &'static str {
+        match self {
+            Security::Tls => "tls",
+            Security::StartTls => "starttls",
+            Security::None => "none",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Security> {
+        Security::ALL.into_iter().find(|s| s.key() == key)
+    }
+}

@@ -6,17 +6,14 @@
 
 pub mod presets;
 pub mod secrets;
-pub mod stores;
 
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Account;
-use crate::net::{Credentials, Endpoint, Fingerprint, Security};
-use crate::pop3::{AuthMethod, Secret};
-use crate::store::{StoreError, write_atomic};
+use crate::fsutil::{FileError, write_atomic};
+use crate::pop3::{AuthMethod, Security};
 
 /// Where Letterbox keeps its files. Injected, so tests and the demo never
 /// touch the user's real settings.
@@ -53,83 +50,32 @@ impl Paths {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum SecurityChoice {
-    #[default]
-    Tls,
-    StartTls,
-    None,
-}
-
-impl SecurityChoice {
-    pub fn to_net(self) -> Security {
-        match self {
-            SecurityChoice::Tls => Security::Tls,
-            SecurityChoice::StartTls => Security::StartTls,
-            SecurityChoice::None => Security::None,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            SecurityChoice::Tls => "TLS",
-            SecurityChoice::StartTls => "STARTTLS",
-            SecurityChoice::None => "None (unencrypted)",
-        }
-    }
-
-    pub fn default_port(self) -> u16 {
-        self.to_net().default_port()
+// The settings file names a security mode or a sign-in method by its key
+// ("tls", "cram-md5"): the same names the command line takes.
+impl Serialize for Security {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthChoice {
-    #[default]
-    Automatic,
-    CramMd5,
-    Plain,
-    Login,
-    Xoauth2,
-    Apop,
-    UserPass,
+impl<'de> Deserialize<'de> for Security {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Security, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        Security::from_key(&key).ok_or_else(|| D::Error::custom(format!("no security {key:?}")))
+    }
 }
 
-impl AuthChoice {
-    pub const ALL: [AuthChoice; 7] = [
-        AuthChoice::Automatic,
-        AuthChoice::CramMd5,
-        AuthChoice::Plain,
-        AuthChoice::Login,
-        AuthChoice::Xoauth2,
-        AuthChoice::Apop,
-        AuthChoice::UserPass,
-    ];
-
-    pub fn to_method(self) -> AuthMethod {
-        match self {
-            AuthChoice::Automatic => AuthMethod::Auto,
-            AuthChoice::CramMd5 => AuthMethod::CramMd5,
-            AuthChoice::Plain => AuthMethod::Plain,
-            AuthChoice::Login => AuthMethod::Login,
-            AuthChoice::Xoauth2 => AuthMethod::XOAuth2,
-            AuthChoice::Apop => AuthMethod::Apop,
-            AuthChoice::UserPass => AuthMethod::UserPass,
-        }
+impl Serialize for AuthMethod {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
     }
+}
 
-    pub fn label(self) -> &'static str {
-        match self {
-            AuthChoice::Automatic => "Automatic (strongest available)",
-            AuthChoice::CramMd5 => "CRAM-MD5",
-            AuthChoice::Plain => "PLAIN",
-            AuthChoice::Login => "LOGIN",
-            AuthChoice::Xoauth2 => "XOAUTH2 (access token)",
-            AuthChoice::Apop => "APOP",
-            AuthChoice::UserPass => "USER/PASS",
-        }
+impl<'de> Deserialize<'de> for AuthMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<AuthMethod, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        AuthMethod::from_key(&key)
+            .ok_or_else(|| D::Error::custom(format!("no sign-in method {key:?}")))
     }
 }
 
@@ -146,7 +92,8 @@ pub enum PasswordStorage {
     File,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AccountSettings {
     /// Stable, never shown; names the account's folder and keyring entry.
     pub id: String,
@@ -154,11 +101,11 @@ pub struct AccountSettings {
     pub email: String,
     pub host: String,
     pub port: u16,
-    pub security: SecurityChoice,
+    pub security: Security,
     pub username: String,
-    pub auth: AuthChoice,
+    pub auth: AuthMethod,
     /// The explicit permission to send the password unencrypted (only
-    /// matters with `SecurityChoice::None`).
+    /// matters with `Security::None`).
     pub allow_plaintext: bool,
     pub password_storage: PasswordStorage,
     pub leave_on_server: bool,
@@ -173,6 +120,12 @@ pub struct AccountSettings {
     pub ca_file: Option<PathBuf>,
 }
 
+impl Default for AccountSettings {
+    fn default() -> AccountSettings {
+        AccountSettings::new("")
+    }
+}
+
 impl AccountSettings {
     pub fn new(id: &str) -> AccountSettings {
         AccountSettings {
@@ -181,9 +134,9 @@ impl AccountSettings {
             email: String::new(),
             host: String::new(),
             port: 995,
-            security: SecurityChoice::Tls,
+            security: Security::Tls,
             username: String::new(),
-            auth: AuthChoice::Automatic,
+            auth: AuthMethod::Auto,
             allow_plaintext: false,
             password_storage: PasswordStorage::Keyring,
             leave_on_server: true,
@@ -204,12 +157,14 @@ impl AccountSettings {
             .unwrap_or_else(|| "New account".into())
     }
 
-    /// Problems that keep the account from being used, as sentences.
+    /// Problems that keep the account from being used, as sentences: the
+    /// ones the settings alone show (`accounts::problems` adds those that
+    /// need the network layer's rules, such as a malformed fingerprint).
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.host.trim().is_empty() {
             problems.push("Enter the mail server's name (for example pop.example.org).".into());
-        } else if self.host.contains(char::is_whitespace) || self.host.contains('/') {
+        } else if self.host.trim().contains(char::is_whitespace) || self.host.contains('/') {
             problems.push("The server name cannot contain spaces or slashes.".into());
         }
         if self.port == 0 {
@@ -218,47 +173,12 @@ impl AccountSettings {
         if self.username.trim().is_empty() {
             problems.push("Enter the user name your provider gave you.".into());
         }
-        if self.security == SecurityChoice::None && !self.allow_plaintext {
+        if self.security == Security::None && !self.allow_plaintext {
             problems.push(
                 "An unencrypted connection must be confirmed: anyone on the network could read your mail and password.".into(),
             );
         }
-        if let Some(fp) = &self.trusted_fingerprint
-            && Fingerprint::parse(fp).is_none()
-        {
-            problems.push("The trusted certificate fingerprint is not valid.".into());
-        }
         problems
-    }
-
-    /// The engine's view of this account, with the password supplied.
-    pub fn to_account(&self, password: Secret<String>) -> Result<Account, String> {
-        let mut endpoint = Endpoint::new(self.host.trim(), self.port, self.security.to_net());
-        if let Some(fp) = &self.trusted_fingerprint {
-            endpoint.trust.pinned = Some(
-                Fingerprint::parse(fp)
-                    .ok_or("The trusted certificate fingerprint is not valid.")?,
-            );
-        }
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!(
-                    "The certificate file {} cannot be read: {e}.",
-                    path.display()
-                )
-            })?;
-            endpoint.trust.extra_ca_pem = Some(pem);
-        }
-        Ok(Account {
-            endpoint,
-            credentials: Credentials {
-                user: self.username.trim().to_owned(),
-                secret: password,
-                method: self.auth.to_method(),
-                allow_cleartext: self.security == SecurityChoice::None && self.allow_plaintext,
-                remembered: None,
-            },
-        })
     }
 
     pub fn effective_preview_lines(&self, general: &General) -> u32 {
@@ -266,7 +186,8 @@ impl AccountSettings {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct General {
     /// Check every N minutes; `None`: only when asked (the default).
     pub check_interval_mins: Option<u32>,
@@ -290,7 +211,9 @@ impl Default for General {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// The whole file. Read through `Settings::parse`, which is lenient field
+/// by field; the derived `Deserialize` only names the sections.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub general: General,
     pub accounts: Vec<AccountSettings>,
@@ -304,7 +227,7 @@ impl Settings {
     /// Loads the settings file; a missing file gives the defaults. Never
     /// fails on content: bad values become defaults with a notice. Only an
     /// unreadable file (permissions, I/O) is an error.
-    pub fn load(path: &Path) -> Result<(Settings, Vec<Notice>), StoreError> {
+    pub fn load(path: &Path) -> Result<(Settings, Vec<Notice>), FileError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -316,13 +239,7 @@ impl Settings {
                     vec!["The settings file is not valid text; default settings are used and the file will be replaced when you save.".into()],
                 ));
             }
-            Err(source) => {
-                return Err(StoreError::Io {
-                    action: "read",
-                    path: path.to_owned(),
-                    source,
-                });
-            }
+            Err(source) => return Err(FileError::new("read", path, source)),
         };
         Ok(Settings::parse(&text))
     }
@@ -343,7 +260,7 @@ impl Settings {
         let mut reader = Reader {
             notices: &mut notices,
         };
-        reader.unknown(&table, &["general", "accounts"], "");
+        reader.unknown(&table, field_names::<Settings>(), "");
         let general = match table.get("general") {
             Some(toml::Value::Table(g)) => reader.general(g),
             Some(_) => {
@@ -390,13 +307,10 @@ impl Settings {
     }
 
     /// Saves atomically: a crash leaves the old or the new file.
-    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+    pub fn save(&self, path: &Path) -> Result<(), FileError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                action: "create the folder",
-                path: dir.to_owned(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| FileError::new("create the folder", dir, source))?;
         }
         write_atomic(path, self.to_toml().as_bytes())
     }
@@ -435,123 +349,103 @@ impl Reader<'_> {
         }
     }
 
-    /// The value of `key`, or `default` with a notice if it has the wrong type.
-    fn field<T: DeserializeOwned>(
+    /// Reads a section of type `T` (which has `#[serde(default)]`)
+    /// leniently: unknown keys and values of the wrong type are dropped with
+    /// a notice, missing ones take their defaults, everything else is kept.
+    /// The known keys come from `T` itself. Also returns the keys that were
+    /// kept, for defaults that depend on other fields.
+    fn section<T: DeserializeOwned + Default>(
         &mut self,
         table: &toml::Table,
-        key: &str,
-        default: T,
         context: &str,
-    ) -> T {
-        match table.get(key) {
-            None => default,
-            Some(value) => match value.clone().try_into::<T>() {
-                Ok(v) => v,
-                Err(_) => {
-                    self.note(format!("The setting “{context}{key}” has a value Letterbox does not understand; the default is used"));
-                    default
-                }
-            },
+    ) -> (T, toml::Table) {
+        self.unknown(table, field_names::<T>(), context);
+        let mut kept = toml::Table::new();
+        for (key, value) in table {
+            if !field_names::<T>().contains(&key.as_str()) {
+                continue;
+            }
+            let alone = toml::Table::from_iter([(key.clone(), value.clone())]);
+            if toml::Value::Table(alone).try_into::<T>().is_ok() {
+                kept.insert(key.clone(), value.clone());
+            } else {
+                self.note(format!(
+                    "The setting “{context}{key} = {value}” has a value Letterbox does not understand; the default is used"
+                ));
+            }
         }
+        // Each kept value read on its own, so together they read too.
+        let section = toml::Value::Table(kept.clone())
+            .try_into::<T>()
+            .unwrap_or_default();
+        (section, kept)
     }
 
     fn general(&mut self, g: &toml::Table) -> General {
-        let d = General::default();
-        self.unknown(
-            g,
-            &[
-                "check_interval_mins",
-                "mail_folder",
-                "preview_lines",
-                "preview_download_limit_kb",
-            ],
-            "general.",
-        );
-        let interval: Option<u32> =
-            self.field(g, "check_interval_mins", d.check_interval_mins, "general.");
-        General {
-            check_interval_mins: interval.filter(|m| *m > 0),
-            mail_folder: self.field(g, "mail_folder", d.mail_folder, "general."),
-            preview_lines: self
-                .field(g, "preview_lines", d.preview_lines, "general.")
-                .min(1000),
-            preview_download_limit_kb: self
-                .field(
-                    g,
-                    "preview_download_limit_kb",
-                    d.preview_download_limit_kb,
-                    "general.",
-                )
-                .min(100_000),
-        }
+        let (mut general, _) = self.section::<General>(g, "general.");
+        general.check_interval_mins = general.check_interval_mins.filter(|m| *m > 0);
+        general.preview_lines = general.preview_lines.min(1000);
+        general.preview_download_limit_kb = general.preview_download_limit_kb.min(100_000);
+        general
     }
 
     fn account(&mut self, t: &toml::Table, index: usize) -> AccountSettings {
-        let id: String = self.field(t, "id", String::new(), "accounts.");
-        let id = if id.is_empty()
-            || !id
+        let (mut account, kept) = self.section::<AccountSettings>(t, "accounts.");
+        if account.id.is_empty()
+            || !account
+                .id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            format!("account-{}", index + 1)
-        } else {
-            id
-        };
-        let d = AccountSettings::new(&id);
-        let ctx = "accounts.";
-        self.unknown(
-            t,
-            &[
-                "id",
-                "name",
-                "email",
-                "host",
-                "port",
-                "security",
-                "username",
-                "auth",
-                "allow_plaintext",
-                "password_storage",
-                "leave_on_server",
-                "delete_after_days",
-                "quota_mb",
-                "preview_lines",
-                "trusted_fingerprint",
-                "ca_file",
-            ],
-            ctx,
-        );
-        let security = self.field(t, "security", d.security, ctx);
-        let port: i64 = self.field(t, "port", i64::from(security.default_port()), ctx);
-        let port = u16::try_from(port)
-            .ok()
-            .filter(|p| *p > 0)
-            .unwrap_or_else(|| {
-                self.note(format!(
-                    "The port {port} of an account is not valid; {} is used",
-                    security.default_port()
-                ));
-                security.default_port()
-            });
-        AccountSettings {
-            name: self.field(t, "name", d.name, ctx),
-            email: self.field(t, "email", d.email, ctx),
-            host: self.field(t, "host", d.host, ctx),
-            port,
-            security,
-            username: self.field(t, "username", d.username, ctx),
-            auth: self.field(t, "auth", d.auth, ctx),
-            allow_plaintext: self.field(t, "allow_plaintext", d.allow_plaintext, ctx),
-            password_storage: self.field(t, "password_storage", d.password_storage, ctx),
-            leave_on_server: self.field(t, "leave_on_server", d.leave_on_server, ctx),
-            delete_after_days: self.field(t, "delete_after_days", d.delete_after_days, ctx),
-            quota_mb: self.field(t, "quota_mb", d.quota_mb, ctx),
-            preview_lines: self.field(t, "preview_lines", d.preview_lines, ctx),
-            trusted_fingerprint: self.field(t, "trusted_fingerprint", d.trusted_fingerprint, ctx),
-            ca_file: self.field(t, "ca_file", d.ca_file, ctx),
-            id,
+            account.id = format!("account-{}", index + 1);
+        }
+        let default_port = account.security.default_port();
+        if !kept.contains_key("port") {
+            account.port = default_port;
+        } else if account.port == 0 {
+            self.note(format!(
+                "The port 0 of an account is not valid; {default_port} is used"
+            ));
+            account.port = default_port;
+        }
+        account
+    }
+}
+
+/// The field names a derived `Deserialize` of `T` expects: serde hands
+/// them to `deserialize_struct`, and this deserializer only records them.
+fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::value::Error;
+
+    struct Introspect<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Introspect<'_> {
+        type Error = Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = fields;
+            Err(Error::custom("only the field names were wanted"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
         }
     }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Introspect(&mut fields));
+    fields
 }
 
 #[cfg(test)]
@@ -625,7 +519,7 @@ mod tests {
         let work = &settings.accounts[0];
         assert_eq!(work.name, "Work");
         assert_eq!(work.host, "pop.work.example");
-        assert_eq!(work.security, SecurityChoice::Tls);
+        assert_eq!(work.security, Security::Tls);
         assert_eq!(work.port, 995);
         assert!(work.leave_on_server);
         assert_ne!(settings.accounts[1].id, "a1", "duplicate ids are fixed");
@@ -657,25 +551,55 @@ mod tests {
     }
 
     #[test]
-    fn validation_and_engine_account() {
+    fn validation() {
         let mut account = sample().accounts[0].clone();
         assert!(account.problems().is_empty());
-        let engine = account.to_account(Secret::new("pw".into())).unwrap();
-        assert_eq!(engine.endpoint.port, 995);
-        assert!(engine.endpoint.trust.pinned.is_some());
-        account.security = SecurityChoice::None;
+        account.security = Security::None;
         assert_eq!(account.problems().len(), 1, "plain text needs confirming");
         account.allow_plaintext = true;
         assert!(account.problems().is_empty());
-        assert!(
-            account
-                .to_account(Secret::new("pw".into()))
-                .unwrap()
-                .credentials
-                .allow_cleartext
-        );
         account.host = "has space".into();
         account.username.clear();
         assert_eq!(account.problems().len(), 2);
+    }
+
+    #[test]
+    fn known_keys_come_from_the_types() {
+        assert_eq!(field_names::<Settings>(), ["general", "accounts"]);
+        let general = field_names::<General>();
+        assert!(
+            general.contains(&"preview_download_limit_kb"),
+            "{general:?}"
+        );
+        let account = field_names::<AccountSettings>();
+        for key in ["id", "host", "port", "security", "auth", "ca_file"] {
+            assert!(account.contains(&key), "{key} missing from {account:?}");
+        }
+        // Every field that is written is also known when read back.
+        let text = sample().to_toml();
+        let table: toml::Table = text.parse().unwrap();
+        let written = table["accounts"].as_array().unwrap()[0].as_table().unwrap();
+        for key in written.keys() {
+            assert!(account.contains(&key.as_str()), "{key} written, not known");
+        }
+    }
+
+    #[test]
+    fn names_in_the_file() {
+        let mut account = AccountSettings::new("a");
+        account.security = Security::StartTls;
+        account.auth = AuthMethod::UserPass;
+        let text = toml::to_string(&account).unwrap();
+        assert!(text.contains("security = \"starttls\""), "{text}");
+        assert!(text.contains("auth = \"user-pass\""), "{text}");
+        let (settings, notices) =
+            Settings::parse("[[accounts]]\nid = \"a\"\nsecurity = \"none\"\nauth = \"cram-md5\"\n");
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(settings.accounts[0].security, Security::None);
+        assert_eq!(settings.accounts[0].auth, AuthMethod::CramMd5);
+        assert_eq!(
+            settings.accounts[0].port, 110,
+            "the port follows the security"
+        );
     }
 }

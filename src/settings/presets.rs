@@ -2,14 +2,14 @@
 //! address's domain, so most people only type their address. A suggestion:
 //! the user can always edit the fields.
 
-use super::SecurityChoice;
+use crate::pop3::Security;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Preset {
     pub provider: &'static str,
     pub host: &'static str,
     pub port: u16,
-    pub security: SecurityChoice,
+    pub security: Security,
 }
 
 /// (domains, provider, POP3 host). All use implicit TLS on port 995.
@@ -66,7 +66,7 @@ pub fn for_address(email: &str) -> Option<Preset> {
             provider,
             host,
             port: 995,
-            security: SecurityChoice::Tls,
+            security: Security::Tls,
         })
 }
 
@@ -79,7 +79,7 @@ mod tests {
         let gmail = for_address("Someone@GMail.com ").unwrap();
         assert_eq!(
             (gmail.host, gmail.port, gmail.security),
-            ("pop.gmail.com", 995, SecurityChoice::Tls)
+            ("pop.gmail.com", 995, Security::Tls)
         );
         assert_eq!(
             for_address("a@hotmail.com").unwrap().host,

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::fsutil::write_atomic;
 use crate::pop3::Secret;
-use crate::store::write_atomic;
 
 use super::{AccountSettings, PasswordStorage};
 

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::fsutil::{with_suffix, write_atomic};
 use super::maildir::Maildir;
+use crate::fsutil::{with_suffix, write_atomic};
 
 const FORMAT: &str = "letterbox-ledger";
 const VERSION: u32 = 1;
@@ -179,7 +179,7 @@ impl Ledger {
     pub fn save(&mut self) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(&self.data)
             .map_err(|e| StoreError::io("encode", &self.path, std::io::Error::other(e)))?;
-        write_atomic(&self.path, &bytes)
+        Ok(write_atomic(&self.path, &bytes)?)
     }
 
     pub fn get(&self, key: &str) -> Option<&Entry> {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::StoreError;
-use super::fsutil::{create_private, create_private_dir, sync_dir};
+use crate::fsutil::{create_private, create_private_dir, sync_dir};
 
 #[derive(Debug)]
 pub struct Maildir {
@@ -102,7 +102,7 @@ impl Maildir {
 
     /// Makes every rename into `new/` so far durable.
     pub fn sync_new(&self) -> Result<(), StoreError> {
-        sync_dir(&self.root.join("new"))
+        Ok(sync_dir(&self.root.join("new"))?)
     }
 
     pub fn remove_tmp(&self, name: &str) {
@@ -140,7 +140,7 @@ impl Maildir {
         }
         sync_dir(&self.root)?;
         match self.root.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+            Some(parent) if !parent.as_os_str().is_empty() => Ok(sync_dir(parent)?),
             _ => Ok(()),
         }
     }
@@ -148,7 +148,7 @@ impl Maildir {
     /// Makes renames into `new/` and `cur/` durable.
     pub fn sync_delivered(&self) -> Result<(), StoreError> {
         sync_dir(&self.root.join("new"))?;
-        sync_dir(&self.root.join("cur"))
+        Ok(sync_dir(&self.root.join("cur"))?)
     }
 
     /// Where the message with this base name is now: `new/NAME`, or

@@ -4,7 +4,6 @@
 //! store is locked so two Letterbox processes never work on it at once.
 //! It never talks to a server.
 
-mod fsutil;
 pub mod ledger;
 pub mod maildir;
 pub mod retrieved;
@@ -14,21 +13,18 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use fsutil::{create_private_dir, sync_dir, write_atomic};
 pub use ledger::{Entry, Ledger, LoginRecord, Status, now_unix};
 pub use maildir::Maildir;
 pub use retrieved::RetrievedCache;
 
+use crate::explain::{Explain, UserMessage};
+use crate::fsutil::{FileError, create_private_dir, write_atomic};
 use crate::mail::Preview;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("could not {action} {}: {source}", .path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     #[error("the record of downloaded mail is damaged ({detail}); it was set aside as {}", .kept_at.display())]
     LedgerCorrupt { kept_at: PathBuf, detail: String },
     #[error("the record of downloaded mail was damaged earlier and set aside as {}", .kept_at.display())]
@@ -38,30 +34,29 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn io(action: &'static str, path: &Path, source: io::Error) -> StoreError {
-        StoreError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        }
+    pub fn io(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io(FileError::new(action, path, source))
     }
 
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, StoreError::Io { source, .. }
-            if source.kind() == io::ErrorKind::StorageFull || source.kind() == io::ErrorKind::QuotaExceeded)
+        matches!(self, StoreError::Io(e) if e.is_disk_full())
     }
+}
 
-    /// (headline, next step) for a home user.
-    pub fn user_sentences(&self) -> (String, String) {
-        match self {
+impl Explain for StoreError {
+    fn user_message(&self) -> UserMessage {
+        let (headline, next_step): (String, String) = match self {
             e if e.is_disk_full() => (
                 "The disk is full, so Letterbox could not save your mail.".into(),
                 "Free some space and try again. Nothing was deleted from the server.".into(),
             ),
-            StoreError::Io { path, .. } => (
-                format!("Letterbox could not write to {}.", path.display()),
-                "Check that the folder exists and that you may write to it. Nothing was deleted from the server.".into(),
-            ),
+            StoreError::Io(e) => {
+                let file = e.user_message();
+                (
+                    file.headline,
+                    format!("{} Nothing was deleted from the server.", file.next_step),
+                )
+            }
             StoreError::LedgerCorrupt { kept_at, .. } | StoreError::LedgerSetAside { kept_at } => (
                 "Letterbox's record of which messages you already downloaded is damaged.".into(),
                 format!(
@@ -73,7 +68,8 @@ impl StoreError {
                 "Another Letterbox window or command is already working on this account.".into(),
                 "Wait for it to finish, or close it, and try again.".into(),
             ),
-        }
+        };
+        UserMessage::new(headline, next_step, self.to_string())
     }
 }
 
@@ -126,7 +122,7 @@ impl AccountStore {
         paths: &StorePaths,
         load: fn(&Path) -> Result<Ledger, StoreError>,
     ) -> Result<AccountStore, StoreError> {
-        fsutil::create_private_dir(&paths.state_dir)?;
+        create_private_dir(&paths.state_dir)?;
         let lock_path = paths.state_dir.join("lock");
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -275,6 +271,6 @@ mod tests {
             io::Error::from(io::ErrorKind::StorageFull),
         );
         assert!(err.is_disk_full());
-        assert!(err.user_sentences().0.contains("disk is full"));
+        assert!(err.user_message().headline.contains("disk is full"));
     }
 }

@@ -43,12 +43,12 @@ impl RetrievedCache {
     /// stored with them, so a damaged or foreign file is never taken for
     /// the message.
     pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        super::fsutil::create_private_dir(&self.dir)?;
+        crate::fsutil::create_private_dir(&self.dir)?;
         let path = self.path(key);
         let tmp = path.with_extension("part");
         let result = (|| {
             let _ = fs::remove_file(&tmp);
-            let mut file = super::fsutil::create_private(&tmp)?;
+            let mut file = crate::fsutil::create_private(&tmp)?;
             file.write_all(&header(key, bytes))?;
             file.write_all(bytes)?;
             file.sync_all()?;
@@ -59,7 +59,7 @@ impl RetrievedCache {
             let _ = fs::remove_file(&tmp);
             StoreError::io("save", &path, e)
         })?;
-        super::fsutil::sync_dir(&self.dir)
+        Ok(crate::fsutil::sync_dir(&self.dir)?)
     }
 
     /// The message kept for `key`, if there is an intact copy.

@@ -9,15 +9,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
+use crate::accounts::stores::StoreHome;
 use crate::engine::{
     self, ApplyReport, CheckOptions, CheckReport, ConnectionReport, Plan, Progress,
 };
+use crate::explain::{Explain, UserMessage};
 use crate::mail::Preview;
-use crate::net::{CancelToken, CertificateInfo, Direction, Observe, UserMessage};
+use crate::net::{CancelToken, CertificateInfo, Direction, Observe};
 use crate::pop3::Secret;
 use crate::settings::AccountSettings;
 use crate::settings::secrets::{Passwords, SecretError};
-use crate::settings::stores::StoreHome;
 use crate::store::{StoreError, now_unix};
 
 /// Called after every event; the app passes `ctx.request_repaint`.
@@ -27,7 +28,7 @@ pub type Wake = Arc<dyn Fn() + Send + Sync>;
 #[derive(Clone, Debug)]
 pub struct AccountJob {
     pub settings: AccountSettings,
-    /// Where the account's store is (see `Paths::store_paths`); opened
+    /// Where the account's store is (see `accounts::stores::store_for_account`); opened
     /// here, off the UI thread, since it may first take over an earlier one.
     pub store: StoreHome,
     pub preview_lines: u32,
@@ -69,6 +70,9 @@ pub enum Request {
     ForgetPassword(String),
     /// Write the settings file. Saves run one after another, in order.
     SaveSettings(Box<crate::settings::Settings>, std::path::PathBuf),
+    /// Read the settings file; answered by `Event::SettingsLoaded`. On the
+    /// same queue as the saves, so a save never overtakes it.
+    LoadSettings(std::path::PathBuf),
     /// Stop the account's running job and drop its queued ones.
     Cancel(String),
 }
@@ -212,6 +216,9 @@ pub enum Event {
     SettingsSaved {
         result: Result<(), String>,
     },
+    /// The settings file as read, with notices about what was not
+    /// understood; or why it could not be read.
+    SettingsLoaded(Box<Result<(crate::settings::Settings, Vec<String>), UserMessage>>),
 }
 
 enum Control {
@@ -375,7 +382,7 @@ fn account_of(request: &Request) -> Option<String> {
         | Request::Preview(job, _, _)
         | Request::StartNewLedger(job) => Some(job.id().to_owned()),
         // Not an account, but saves must not overtake each other.
-        Request::SaveSettings(..) => Some(SETTINGS_QUEUE.to_owned()),
+        Request::SaveSettings(..) | Request::LoadSettings(_) => Some(SETTINGS_QUEUE.to_owned()),
         Request::TestConnection { .. }
         | Request::SavePassword(..)
         | Request::ForgetPassword(_)
@@ -406,11 +413,15 @@ fn run_account_job(
     cancel: CancelToken,
 ) {
     if let Request::SaveSettings(settings, path) = &request {
-        let result = settings.save(path).map_err(|e| {
-            let (headline, next) = e.user_sentences();
-            format!("{headline} {next}")
-        });
+        let result = settings
+            .save(path)
+            .map_err(|e| e.user_message().sentences());
         emitter.emit(Event::SettingsSaved { result });
+        return;
+    }
+    if let Request::LoadSettings(path) = &request {
+        let result = crate::settings::Settings::load(path).map_err(|e| e.user_message());
+        emitter.emit(Event::SettingsLoaded(Box::new(result)));
         return;
     }
     let (job, kind) = match &request {
@@ -446,7 +457,7 @@ fn run_account_job(
         Ok(None) => return fail(Failure::no_password(None)),
         Err(e) => return fail(Failure::no_password(Some(e))),
     };
-    let account = match job.settings.to_account(password) {
+    let account = match crate::accounts::to_account(&job.settings, password) {
         Ok(account) => account,
         Err(problem) => return fail(Failure::invalid(problem)),
     };
@@ -526,10 +537,12 @@ fn run_free_job(request: Request, passwords: &Passwords, emitter: &Emitter) {
                     Err(e) => Err(Failure::no_password(Some(e))),
                 },
             };
-            let result = password.and_then(|password| match settings.to_account(password) {
-                Ok(account) => engine::test_connection(&account, Observe::default())
-                    .map_err(|e| Failure::from_engine(&e)),
-                Err(problem) => Err(Failure::invalid(problem)),
+            let result = password.and_then(|password| {
+                match crate::accounts::to_account(&settings, password) {
+                    Ok(account) => engine::test_connection(&account, Observe::default())
+                        .map_err(|e| Failure::from_engine(&e)),
+                    Err(problem) => Err(Failure::invalid(problem)),
+                }
             });
             emitter.emit(Event::TestResult { id, result });
         }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use letterbox::accounts::stores::store_for_account;
 use letterbox::engine::{self, CheckReport, FetchPolicy};
 use letterbox::net::Observe;
 use letterbox::settings::secrets::{MemoryStore, Passwords};
@@ -272,7 +273,7 @@ fn check_in_the_app(config: &Config, id: &str) -> CheckReport {
     );
     let worker = Worker::start(passwords, Arc::new(|| {}));
     worker.send(Request::Check(AccountJob {
-        store: paths.store_paths(&account, &settings.general),
+        store: store_for_account(&paths, &account, &settings.general),
         settings: account,
         preview_lines: 5,
         retr_preview_max_bytes: 0,

@@ -263,7 +263,7 @@ fn killed_at_random_moments_nothing_is_lost_or_doubled() {
     let originals: BTreeSet<Vec<u8>> = messages.iter().cloned().collect();
     let profile = tempfile::tempdir().expect("tempdir");
     let store =
-        letterbox::settings::stores::MailboxId::new(user.name(), "localhost", dc.tls_port());
+        letterbox::accounts::stores::MailboxId::new(user.name(), "localhost", dc.tls_port());
     let paths = StorePaths::in_dir(&profile.path().join(store.folder_name()));
     let no_settings = tempfile::tempdir().expect("tempdir");
     let args = fetch_args(dc, &user, profile.path(), &["--delete"]);

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use letterbox::engine::{self, Account, Action, ApplyReport, FetchPolicy, Plan};
+use letterbox::explain::Explain as _;
 use letterbox::net::{Credentials, Endpoint, Observe, Security};
 use letterbox::pop3::{AuthMethod, Secret};
 use letterbox::store::{AccountStore, Status, StorePaths};

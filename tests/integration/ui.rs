@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use letterbox::app::{App, AppConfig};
 use letterbox::demo::{self, DemoServer};
 use letterbox::pop3::Secret;
@@ -75,6 +75,9 @@ fn harness(config: AppConfig) -> Harness<'static, App> {
         .allow_missing_glyphs()
         .build_eframe(move |cc| App::new(cc, config));
     settle(&mut harness);
+    wait_until(&mut harness, "the settings to be read", |h| {
+        !has_text(h, "Loading your accounts")
+    });
     harness
 }
 
@@ -553,4 +556,66 @@ fn server_without_top_explains_missing_previews() {
         ["RETR 1"],
         "never the large one, just to preview"
     );
+}
+
+/// The settings file is read off the UI thread: a file that cannot be read
+/// yet (here a pipe nobody writes to) leaves a window that draws and says
+/// so, with Settings closed so nothing overwrites the file meanwhile.
+#[cfg(unix)]
+#[test]
+fn settings_are_read_off_the_ui_thread() {
+    let fixture = Fixture::new();
+    let paths = fixture.paths();
+    std::fs::create_dir_all(paths.settings_file.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&paths.settings_file)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let passwords = Passwords::new(fixture.keyring.clone(), paths.password_file.clone());
+    passwords
+        .set_for_session("demo", &Secret::new(demo::PASSWORD.into()))
+        .expect("session password");
+    let config = AppConfig {
+        paths: paths.clone(),
+        passwords,
+        fixed_settings: None,
+        note: None,
+    };
+    // The file arrives when the test says so, or after 10 s: an app that
+    // read it on the UI thread would only get there that late, and then
+    // show no "Loading".
+    let text = demo::demo_settings(fixture.server.port()).to_toml();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let file = paths.settings_file.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = wait.recv_timeout(Duration::from_secs(10));
+        std::fs::write(file, text)
+    });
+    // Built without `harness()`, which waits for the settings.
+    let mut harness = Harness::builder()
+        .with_size([1200.0, 800.0])
+        .allow_missing_glyphs()
+        .build_eframe(move |cc| App::new(cc, config));
+    settle(&mut harness);
+    assert!(has_text(&harness, "Loading your accounts"));
+    assert!(
+        harness
+            .get_by_label("Settings")
+            .accesskit_node()
+            .is_disabled(),
+        "no editing before the file is read"
+    );
+    go.send(()).unwrap();
+    wait_until(&mut harness, "the account from the settings file", |h| {
+        has_label(h, "Demo")
+    });
+    writer.join().unwrap().expect("write the pipe");
+    assert!(
+        !harness
+            .get_by_label("Settings")
+            .accesskit_node()
+            .is_disabled()
+    );
+    check_mail(&mut harness);
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use letterbox::pop3::Secret;
+use letterbox::pop3::Security;
+use letterbox::settings::AccountSettings;
 use letterbox::settings::secrets::{MemoryStore, Passwords};
-use letterbox::settings::{AccountSettings, SecurityChoice};
 use letterbox::store::StorePaths;
 use letterbox::worker::{AccountJob, Event, Request, Worker};
 
@@ -39,7 +40,7 @@ fn job(setup: &Setup, id: &str, port: u16) -> AccountJob {
     let mut settings = AccountSettings::new(id);
     settings.host = "127.0.0.1".into();
     settings.port = port;
-    settings.security = SecurityChoice::None;
+    settings.security = Security::None;
     settings.allow_plaintext = true;
     settings.username = "alice".into();
     AccountJob {

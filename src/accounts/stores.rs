@@ -10,9 +10,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::store::{AccountStore, StoreError, StorePaths, create_private_dir, sync_dir};
-
-use super::{AccountSettings, General, Paths, Settings};
+use crate::fsutil::{create_private_dir, sync_dir};
+use crate::settings::{AccountSettings, General, Paths, Settings};
+use crate::store::{AccountStore, StoreError, StorePaths};
 
 /// What makes two accounts the same mailbox: the user name (exactly as
 /// the server gets it), the server name (case does not matter in DNS) and
@@ -157,57 +157,55 @@ impl From<StorePaths> for StoreHome {
     }
 }
 
-impl Paths {
-    /// THE rule for an account of the app's settings, used by the app and
-    /// by `letterbox --account` (and by `--url` when the app has an account
-    /// for the same mailbox): the store is `accounts/<id>` (existing users
-    /// keep their history), the Maildir inside it or, with
-    /// `general.mail_folder`, at `mail_folder/<id>`. A store the command
-    /// line kept for the same mailbox is taken over on first use.
-    pub fn store_paths(&self, account: &AccountSettings, general: &General) -> StoreHome {
-        let state_dir = self.accounts_dir.join(&account.id);
-        let maildir = match &general.mail_folder {
-            Some(root) => root.join(&account.id),
-            None => state_dir.join("Maildir"),
-        };
-        StoreHome {
-            paths: StorePaths { state_dir, maildir },
-            earlier: cli_store_folders(
-                &self.accounts_dir,
-                &MailboxId::of_account(account),
-                account.host.trim(),
-            ),
-        }
+/// THE rule for an account of the app's settings, used by the app and
+/// by `letterbox --account` (and by `--url` when the app has an account
+/// for the same mailbox): the store is `accounts/<id>` (existing users
+/// keep their history), the Maildir inside it or, with
+/// `general.mail_folder`, at `mail_folder/<id>`. A store the command
+/// line kept for the same mailbox is taken over on first use.
+pub fn store_for_account(paths: &Paths, account: &AccountSettings, general: &General) -> StoreHome {
+    let state_dir = paths.accounts_dir.join(&account.id);
+    let maildir = match &general.mail_folder {
+        Some(root) => root.join(&account.id),
+        None => state_dir.join("Maildir"),
+    };
+    StoreHome {
+        paths: StorePaths { state_dir, maildir },
+        earlier: cli_store_folders(
+            &paths.accounts_dir,
+            &MailboxId::of_account(account),
+            account.host.trim(),
+        ),
     }
+}
 
-    /// The store for `letterbox --url` (`typed_host` as it was written,
-    /// to find folders of earlier versions): the store of the app's account
-    /// for the same mailbox if there is one (that account is returned
-    /// too), else `profile/<folder_name>`.
-    pub fn url_store<'s>(
-        &self,
-        settings: &'s Settings,
-        profile: &Path,
-        id: &MailboxId,
-        typed_host: &str,
-    ) -> (StoreHome, Option<&'s AccountSettings>) {
-        if let Some(account) = settings
-            .accounts
-            .iter()
-            .find(|a| MailboxId::of_account(a) == *id)
-        {
-            let mut home = self.store_paths(account, &settings.general);
-            if profile != self.accounts_dir {
-                for dir in cli_store_folders(profile, id, typed_host) {
-                    if !home.earlier.contains(&dir) {
-                        home.earlier.push(dir);
-                    }
+/// The store for `letterbox --url` (`typed_host` as it was written,
+/// to find folders of earlier versions): the store of the app's account
+/// for the same mailbox if there is one (that account is returned
+/// too), else `profile/<folder_name>`.
+pub fn store_for_url<'s>(
+    paths: &Paths,
+    settings: &'s Settings,
+    profile: &Path,
+    id: &MailboxId,
+    typed_host: &str,
+) -> (StoreHome, Option<&'s AccountSettings>) {
+    if let Some(account) = settings
+        .accounts
+        .iter()
+        .find(|a| MailboxId::of_account(a) == *id)
+    {
+        let mut home = store_for_account(paths, account, &settings.general);
+        if profile != paths.accounts_dir {
+            for dir in cli_store_folders(profile, id, typed_host) {
+                if !home.earlier.contains(&dir) {
+                    home.earlier.push(dir);
                 }
             }
-            return (home, Some(account));
         }
-        (url_store_in(profile, id, typed_host), None)
+        return (home, Some(account));
     }
+    (url_store_in(profile, id, typed_host), None)
 }
 
 /// The store of a mailbox no app account knows: `profile/<folder_name>`.
@@ -319,11 +317,7 @@ fn exists(path: &Path) -> Result<bool, StoreError> {
     match fs::symlink_metadata(path) {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(StoreError::Io {
-            action: "look at",
-            path: path.to_owned(),
-            source: e,
-        }),
+        Err(e) => Err(StoreError::io("look at", path, e)),
     }
 }
 
@@ -344,19 +338,11 @@ fn lock_store(dir: &Path) -> Result<fs::File, StoreError> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|source| StoreError::Io {
-            action: "open",
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(|source| StoreError::io("open", &path, source))?;
     match lock.try_lock() {
         Ok(()) => Ok(lock),
         Err(fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path }),
-        Err(fs::TryLockError::Error(source)) => Err(StoreError::Io {
-            action: "lock",
-            path,
-            source,
-        }),
+        Err(fs::TryLockError::Error(source)) => Err(StoreError::io("lock", &path, source)),
     }
 }
 
@@ -385,11 +371,11 @@ fn take_over(from: &Path, to: &Path) -> Result<(), StoreError> {
             Ok(())
         }
         Err(e) if target_taken(&e) => Ok(()),
-        Err(source) => Err(StoreError::Io {
-            action: "move the earlier store of this mailbox",
-            path: from.to_owned(),
+        Err(source) => Err(StoreError::io(
+            "move the earlier store of this mailbox",
+            from,
             source,
-        }),
+        )),
     }
 }
 
@@ -486,7 +472,7 @@ mod tests {
             .accounts_dir
             .join(MailboxId::of_account(&acct).folder_name());
         seed_store(&cli, "from-cli");
-        let home = paths.store_paths(&acct, &General::default());
+        let home = store_for_account(&paths, &acct, &General::default());
         let settled = home.settle().unwrap();
         assert_eq!(settled.state_dir, paths.accounts_dir.join("acct-1"));
         assert_eq!(
@@ -578,7 +564,7 @@ mod tests {
             mail_folder: Some(dir.path().join("Mail")),
             ..General::default()
         };
-        let settled = paths.store_paths(&acct, &general).settle().unwrap();
+        let settled = store_for_account(&paths, &acct, &general).settle().unwrap();
         assert_eq!(settled.maildir, dir.path().join("Mail/acct-1"));
         assert_eq!(
             fs::read_to_string(settled.maildir.join("new/1.mail")).unwrap(),
@@ -599,13 +585,23 @@ mod tests {
             ],
         };
         let profile = dir.path().join("profile");
-        let (home, owner) =
-            paths.url_store(&settings, &profile, &MailboxId::new("alice", "h", 995), "h");
+        let (home, owner) = store_for_url(
+            &paths,
+            &settings,
+            &profile,
+            &MailboxId::new("alice", "h", 995),
+            "h",
+        );
         assert_eq!(owner.map(|a| a.id.as_str()), Some("a2"));
         assert_eq!(home.paths.state_dir, paths.accounts_dir.join("a2"));
         assert!(home.earlier.contains(&profile.join("alice@h_995")));
-        let (home, owner) =
-            paths.url_store(&settings, &profile, &MailboxId::new("alice", "h", 110), "h");
+        let (home, owner) = store_for_url(
+            &paths,
+            &settings,
+            &profile,
+            &MailboxId::new("alice", "h", 110),
+            "h",
+        );
         assert!(owner.is_none());
         assert_eq!(home.paths.state_dir, profile.join("alice@h_110"));
     }

@@ -1,23 +1,50 @@
 //! Small file-system primitives with the durability rules spelled out:
-//! atomic replacement (temp file, fsync, rename, fsync the directory) and
-//! errors that carry the path they concern.
+//! atomic replacement (temp file, fsync, rename, fsync the directory),
+//! private files and folders, and errors that carry the path they concern.
+//! A leaf: the store and the settings both build on it, and it knows
+//! nothing of either.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::StoreError;
+/// A file operation that failed, with the file it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("could not {action} {}: {source}", .path.display())]
+pub struct FileError {
+    /// What was being done, as a verb phrase ("save", "read").
+    pub action: &'static str,
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+impl FileError {
+    pub fn new(action: &'static str, path: &Path, source: io::Error) -> FileError {
+        FileError {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self.source.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+        )
+    }
+}
 
 /// Makes a directory's entries (creations, renames) durable. Windows
 /// cannot open a folder this way (NTFS journals its metadata), so there it
 /// does nothing.
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub fn sync_dir(dir: &Path) -> Result<(), FileError> {
     #[cfg(unix)]
     {
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::io("sync the folder", dir, e))
+            .map_err(|e| FileError::new("sync the folder", dir, e))
     }
     #[cfg(not(unix))]
     {
@@ -29,7 +56,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either
 /// the old or the new content, never a mix: write a temporary file next to
 /// it, fsync it, rename it over the target, fsync the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -49,7 +76,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(StoreError::io("save", path, e));
+        return Err(FileError::new("save", path, e));
     }
     sync_dir(dir)
 }
@@ -67,7 +94,7 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 }
 
 /// Creates a directory (and parents) readable only by the user.
-pub fn create_private_dir(path: &Path) -> Result<(), StoreError> {
+pub fn create_private_dir(path: &Path) -> Result<(), FileError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -77,7 +104,7 @@ pub fn create_private_dir(path: &Path) -> Result<(), StoreError> {
     }
     builder
         .create(path)
-        .map_err(|e| StoreError::io("create the folder", path, e))
+        .map_err(|e| FileError::new("create the folder", path, e))
 }
 
 /// `path` with `suffix` appended to its file name.
