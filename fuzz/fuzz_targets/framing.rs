@@ -6,8 +6,9 @@
 //! (so every reply in the input has a command waiting for it). The same
 //! server bytes are fed whole and then cut at fuzz-chosen points; every
 //! split must give the same events, the same error and the same end state.
-//! The bodies and status lines that come out, and the raw input split into
-//! lines, also go through the public parsers in `pop3::reply`.
+//! Each reply must come parsed as its command's kind; the raw input, whole
+//! and split into lines, also goes through the public parsers in
+//! `pop3::reply`.
 //!
 //! Input layout: `[limits] [shape: n, bare LF] [n command selectors] [k]
 //! [k split points as u16] server bytes...`; missing header bytes count as
@@ -20,7 +21,8 @@ use letterbox::pop3::reply::{
     parse_scan_listing, parse_stat, parse_status_line, parse_uidl_line, parse_uidl_listing,
 };
 use letterbox::pop3::{
-    Command, CommandId, Event, Limits, MsgNum, ProtocolError, Secret, Session, State, StatusLine,
+    Command, CommandId, Event, Limits, MsgNum, ProtocolError, Reply, Secret, Session, State,
+    StatusLine,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -224,7 +226,7 @@ fn same(a: &Outcome, b: &Outcome, limits: &Limits, what: &str) {
 }
 
 /// Replies come in the order the commands were sent, each exactly once;
-/// data only for streamed commands, collected bodies only for the others.
+/// data only for streamed commands, each reply parsed for its command.
 fn check_events(commands: &[(Command, bool)], ids: &[CommandId], events: &[Event]) {
     let mut next = 0;
     for event in events {
@@ -241,12 +243,21 @@ fn check_events(commands: &[(Command, bool)], ids: &[CommandId], events: &[Event
                 assert!(commands[next].1, "data only for a streamed command");
                 assert!(!chunk.is_empty(), "no empty data events");
             }
-            Event::Reply { id, status, body } => {
+            Event::Reply { id, status, reply } => {
                 assert_eq!(Some(id), ids.get(next), "replies in order");
+                assert!(status.ok, "a reply event is a +OK");
                 let (command, streamed) = &commands[next];
-                let expect_body = status.ok && command.is_multiline() && !streamed;
-                assert_eq!(body.is_some(), expect_body, "{command:?} {status:?}");
-                parse_reply(command, status, body.as_deref());
+                check_reply(command, *streamed, reply);
+                next += 1;
+            }
+            Event::Refused {
+                id,
+                command,
+                status,
+            } => {
+                assert_eq!(Some(id), ids.get(next), "refusals in order");
+                assert!(!status.ok, "a refusal is a -ERR");
+                assert_eq!(*command, commands[next].0.keyword());
                 next += 1;
             }
             Event::ReplyFailed { id, .. } => {
@@ -257,34 +268,48 @@ fn check_events(commands: &[(Command, bool)], ids: &[CommandId], events: &[Event
     }
 }
 
-fn parse_reply(command: &Command, status: &letterbox::pop3::Status, body: Option<&[u8]>) {
-    match (command, body) {
-        (Command::Stat, _) if status.ok => {
-            let _ = parse_stat(status);
+/// Each +OK carries the kind of reply its command has, parsed.
+fn check_reply(command: &Command, streamed: bool, reply: &Reply) {
+    match (command, reply) {
+        (Command::Stat, Reply::Stat { .. })
+        | (Command::List(Some(_)), Reply::ScanLine(..))
+        | (Command::Uidl(Some(_)), Reply::UidLine(..))
+        | (Command::Noop | Command::Dele(_), Reply::Done) => {}
+        (Command::List(None), Reply::Scan(sizes)) => {
+            assert!(sizes.iter().all(|(n, _)| n.get() > 0));
         }
-        (Command::List(None), Some(body)) => {
-            if let Ok(listing) = parse_scan_listing(body) {
-                assert!(listing.len() <= body.len() / 3);
-            }
-        }
-        (Command::Uidl(None), Some(body)) => {
-            let listing = parse_uidl_listing(body);
-            let lines = body.split(|&b| b == b'\n').count();
-            assert!(listing.entries.len() + listing.skipped.len() <= lines);
-            assert!(listing.entries.len() <= body.len() / 3);
+        (Command::Uidl(None), Reply::Uidl(listing)) => {
             for shown in &listing.skipped {
                 assert_safe_to_show(shown);
             }
+            for (_, uidl) in &listing.entries {
+                assert!(uidl.as_str().bytes().all(|b| (0x21..=0x7e).contains(&b)));
+            }
         }
-        (Command::Capa, Some(body)) => {
-            let caps = parse_capabilities(body);
+        (Command::Capa, Reply::Capabilities(caps)) => {
             assert!(
                 caps.sasl
                     .iter()
                     .all(|m| !m.chars().any(|c| c.is_ascii_lowercase()))
             );
         }
-        _ => {}
+        (Command::Top { .. } | Command::Retr(_), Reply::Message(_)) => assert!(!streamed),
+        (Command::Top { .. } | Command::Retr(_), Reply::Streamed) => assert!(streamed),
+        (command, reply) => panic!("{command:?} answered with {reply:?}"),
+    }
+}
+
+/// The whole-body parsers agree with what the session built as the
+/// listing streamed in.
+fn parse_bodies(data: &[u8]) {
+    if let Ok(listing) = parse_scan_listing(data) {
+        assert!(listing.len() <= data.len() / 3);
+    }
+    let listing = parse_uidl_listing(data);
+    let lines = data.split(|&b| b == b'\n').count();
+    assert!(listing.entries.len() + listing.skipped.len() <= lines);
+    for shown in &listing.skipped {
+        assert_safe_to_show(shown);
     }
 }
 
@@ -337,6 +362,7 @@ fn parse_lines(data: &[u8]) {
         }
     }
     let _ = parse_capabilities(data);
+    parse_bodies(data);
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -12,8 +12,8 @@
 use std::collections::HashSet;
 
 use letterbox::pop3::{
-    Arg, AuthLine, Command, CommandId, Event, Limits, MsgNum, ProtocolError, SaslResponse, Secret,
-    Session, State,
+    Arg, AuthLine, Command, CommandId, Event, Limits, MsgNum, ProtocolError, Reply, SaslResponse,
+    Secret, Session, State,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -137,23 +137,37 @@ impl Ledger {
                 let (front, command, streamed) = self.open.first().expect("a command is open");
                 assert_eq!(id, front, "data for the oldest open command");
                 assert!(
-                    *streamed && command.is_multiline(),
-                    "data only when streamed"
+                    *streamed && matches!(command, Command::Top { .. } | Command::Retr(_)),
+                    "data only for a streamed TOP or RETR"
                 );
             }
-            Event::Reply { id, status, body } => {
+            Event::Refused {
+                id,
+                command,
+                status,
+            } => {
+                let (sent, _) = self.answer(*id);
+                assert!(!status.ok);
+                assert_eq!(*command, sent.keyword());
+            }
+            Event::Reply { id, status, reply } => {
                 let (command, streamed) = self.answer(*id);
+                assert!(status.ok);
+                let message = matches!(command, Command::Top { .. } | Command::Retr(_));
                 assert_eq!(
-                    body.is_some(),
-                    status.ok && command.is_multiline() && !streamed,
+                    matches!(reply, Reply::Streamed),
+                    message && streamed,
                     "{command:?}"
                 );
-                if status.ok
-                    && matches!(
-                        command,
-                        Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. }
-                    )
-                {
+                assert_eq!(
+                    matches!(reply, Reply::Message(_)),
+                    message && !streamed,
+                    "{command:?}"
+                );
+                if matches!(
+                    command,
+                    Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. }
+                ) {
                     assert!(matches!(
                         state,
                         State::Transaction | State::Update | State::Closed

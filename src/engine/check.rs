@@ -257,12 +257,9 @@ fn check_logged_in<T: Transport>(
         let mut all_refused = true;
         for (&i, outcome) in slice.iter().zip(tops) {
             match outcome {
-                Outcome::Ok { body, .. } => {
+                Outcome::Ok(head) => {
                     all_refused = false;
-                    previews[i] = Some(Box::new(Preview::from_bytes(
-                        body.as_deref().unwrap_or_default(),
-                        lines as usize,
-                    )));
+                    previews[i] = Some(Box::new(Preview::from_bytes(&head, lines as usize)));
                 }
                 Outcome::Refused(_) => {}
                 Outcome::Failed(_) => all_refused = false,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use crate::net::{Mailbox, Outcome, RetrSink, StreamError, Transport};
-use crate::pop3::{MsgNum, Status};
+use crate::pop3::MsgNum;
 use crate::store::{Maildir, RetrievedCache, StoreError};
 
 use super::{Error, Progress};
@@ -128,16 +128,9 @@ pub(crate) fn download_all<T: Transport>(
             match copy {
                 Some(bytes) if result.is_ok() => {
                     result = sink.data(index, &bytes).map_err(StreamError::Sink);
-                    let kept = || Outcome::Ok {
-                        status: Status {
-                            ok: true,
-                            code: None,
-                            text: "kept from its preview".into(),
-                        },
-                        body: None,
-                    };
+                    // Kept from its preview: as if the server had sent it.
                     if result.is_ok() {
-                        result = sink.end(index, kept()).map_err(StreamError::Sink);
+                        result = sink.end(index, Outcome::Ok(())).map_err(StreamError::Sink);
                     }
                 }
                 _ => remote.push(index),

@@ -138,10 +138,7 @@ pub(crate) fn list<T: Transport>(
             let first = slice_index * super::check::TOP_SLICE;
             let tops = mailbox.top(slice, head_lines)?;
             for (offset, (&number, outcome)) in slice.iter().zip(tops).enumerate() {
-                if let Outcome::Ok {
-                    body: Some(head), ..
-                } = outcome
-                {
+                if let Outcome::Ok(head) = outcome {
                     let size = sizes_by_number.get(&number).copied().unwrap_or_default();
                     header_keys.insert(number, message_key_from_headers(&head, size));
                     if first + offset >= keep_from {

@@ -107,10 +107,7 @@ pub fn preview(
     let msg = listed.number;
     let outcome = mailbox.top(&[msg], lines)?.pop();
     let preview = match outcome {
-        Some(Outcome::Ok { body, .. }) => Some(Preview::from_bytes(
-            body.as_deref().unwrap_or_default(),
-            lines as usize,
-        )),
+        Some(Outcome::Ok(head)) => Some(Preview::from_bytes(&head, lines as usize)),
         // No TOP: a small message is retrieved whole instead, as a check
         // does (never on a server that deletes or expires what was sent).
         Some(Outcome::Refused(_))

@@ -7,9 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::pop3::auth::{AuthMethod, SaslExchange, ServerOffer, apop_command, candidate_methods};
-use crate::pop3::reply::{Capabilities, apop_timestamp, parse_capabilities};
-use crate::pop3::{AuthLine, Command, CommandId, Event, Limits, RespCode, Secret, Session, Status};
+use crate::pop3::auth::{AuthMethod, ServerOffer, candidate_methods};
+use crate::pop3::reply::Capabilities;
+use crate::pop3::{
+    AuthLine, Command, CommandId, Event, Greeted, Handshake, Limits, LoginError, Reply, Session,
+    SignIn, SignedIn, Status, Step,
+};
 
 use super::error::Error;
 use super::mailbox::Mailbox;
@@ -46,19 +49,7 @@ impl Endpoint {
     }
 }
 
-/// Who logs in, and how.
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    pub user: String,
-    /// The password, or the OAuth 2 access token for XOAUTH2.
-    pub secret: Secret<String>,
-    pub method: AuthMethod,
-    /// The account's explicit permission to sign in over an unencrypted
-    /// connection.
-    pub allow_cleartext: bool,
-    /// With `AuthMethod::Auto`: the method that worked last time, tried first.
-    pub remembered: Option<AuthMethod>,
-}
+pub use crate::pop3::Credentials;
 
 /// Which way a transcript line went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,13 +182,21 @@ impl<T: Transport> Driver<T> {
                 let shown = crate::pop3::escape_controls(challenge);
                 self.log(Direction::FromServer, &format!("+ {shown}"));
             }
-            Event::Reply { status, body, .. } => {
+            Event::Reply { status, reply, .. } => {
                 let mut text = status_text(status);
-                if let Some(body) = body {
-                    text.push_str(&format!(" [{} more bytes]", body.len()));
+                match reply {
+                    Reply::Message(body) => text.push_str(&format!(" [{} more bytes]", body.len())),
+                    Reply::Scan(entries) => text.push_str(&format!(" [{} lines]", entries.len())),
+                    Reply::Uidl(listing) => text.push_str(&format!(
+                        " [{} lines]",
+                        listing.entries.len() + listing.skipped.len()
+                    )),
+                    Reply::Capabilities(_) => text.push_str(" [capabilities]"),
+                    _ => {}
                 }
                 self.log(Direction::FromServer, &text);
             }
+            Event::Refused { status, .. } => self.log(Direction::FromServer, &status_text(status)),
             Event::ReplyFailed { error, .. } => {
                 self.log(Direction::FromServer, &format!("[reply refused: {error}]"));
             }
@@ -230,8 +229,9 @@ impl<T: Transport> Driver<T> {
         }
     }
 
-    /// Runs one command and returns its status and collected body.
-    pub(super) fn execute(&mut self, command: Command) -> Result<(Status, Option<Vec<u8>>), Error> {
+    /// Runs one command: `Ok` holds its `+OK` and what it carries, `Err`
+    /// inside the `Ok` its `-ERR`.
+    pub(super) fn execute(&mut self, command: Command) -> Result<Answer, Error> {
         let id = self.submit(command, false)?;
         let mut result = None;
         self.run::<Error>(&mut |_, event| {
@@ -239,12 +239,13 @@ impl<T: Transport> Driver<T> {
                 Event::Reply {
                     id: got,
                     status,
-                    body,
-                } if got == id => {
-                    result = Some(Ok((status, body)));
-                }
+                    reply,
+                } if got == id => result = Some(Ok(Ok((status, reply)))),
+                Event::Refused {
+                    id: got, status, ..
+                } if got == id => result = Some(Ok(Err(status))),
                 Event::ReplyFailed { id: got, error } if got == id => {
-                    result = Some(Err(Error::Reply(error)));
+                    result = Some(Err(Error::from(error)));
                 }
                 _ => {}
             }
@@ -255,20 +256,111 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Like `execute`, but a `-ERR` becomes an error naming the command.
-    pub(super) fn expect_ok(
-        &mut self,
-        command: Command,
-    ) -> Result<(Status, Option<Vec<u8>>), Error> {
+    pub(super) fn expect_ok(&mut self, command: Command) -> Result<(Status, Reply), Error> {
         let keyword = command.keyword();
-        let (status, body) = self.execute(command)?;
-        if !status.ok {
-            return Err(Error::Server {
-                command: keyword,
-                code: status.code,
-                text: status.text,
-            });
+        self.execute(command)?.map_err(|status| Error::Server {
+            command: keyword,
+            code: status.code,
+            text: status.text,
+        })
+    }
+
+    /// Carries out a sign-in machine's steps until it is done: submits
+    /// what it asks for, answers its challenges, upgrades to TLS when told.
+    fn drive<M: Machine>(
+        &mut self,
+        machine: &mut M,
+        first: Step<M::Output>,
+        endpoint: &Endpoint,
+    ) -> Result<M::Output, Error> {
+        let mut step = first;
+        loop {
+            match step {
+                Step::Done(output) => return Ok(output),
+                Step::Send(command) => {
+                    self.submit(command, false)?;
+                }
+                Step::Respond(line) => self.respond(line)?,
+                Step::StartTls => {
+                    self.transport.start_tls(&endpoint.host, &endpoint.trust)?;
+                    self.session.tls_established();
+                    step = machine.tls_established();
+                    continue;
+                }
+                Step::Wait => {}
+            }
+            step = self.next_step(machine)?;
         }
-        Ok((status, body))
+    }
+
+    /// Sends what is queued and feeds the machine the next event.
+    fn next_step<M: Machine>(&mut self, machine: &mut M) -> Result<Step<M::Output>, Error> {
+        loop {
+            self.flush()?;
+            if let Some(event) = self.session.poll_event() {
+                self.log_event(&event);
+                return Ok(machine.on_event(event)?);
+            }
+            match self.read_some() {
+                Ok(()) => {}
+                Err(Error::ConnectionClosed) => {
+                    return Err(machine
+                        .connection_closed()
+                        .map_or(Error::ConnectionClosed, Error::from));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A command's answer: `+OK` with what it carries, or the `-ERR`.
+pub(super) type Answer = Result<(Status, Reply), Status>;
+
+/// The sign-in machines of the pop3 core, as the driver runs them.
+trait Machine {
+    type Output;
+    fn on_event(&mut self, event: Event) -> Result<Step<Self::Output>, LoginError>;
+    fn tls_established(&mut self) -> Step<Self::Output>;
+    /// What the connection closing now means, when it means more than that.
+    fn connection_closed(&self) -> Option<LoginError>;
+}
+
+impl Machine for Handshake {
+    type Output = Greeted;
+
+    fn on_event(&mut self, event: Event) -> Result<Step<Greeted>, LoginError> {
+        Handshake::on_event(self, event)
+    }
+
+    fn tls_established(&mut self) -> Step<Greeted> {
+        Handshake::tls_established(self)
+    }
+
+    fn connection_closed(&self) -> Option<LoginError> {
+        None
+    }
+}
+
+impl Machine for SignIn {
+    type Output = SignedIn;
+
+    fn on_event(&mut self, event: Event) -> Result<Step<SignedIn>, LoginError> {
+        let before = self.method();
+        let step = SignIn::on_event(self, event)?;
+        if self.method() != before {
+            tracing::info!(method = %before, "sign-in method refused; trying the next one");
+        }
+        Ok(step)
+    }
+
+    fn tls_established(&mut self) -> Step<SignedIn> {
+        // A sign-in never asks for TLS; nothing to do.
+        Step::Wait
+    }
+
+    fn connection_closed(&self) -> Option<LoginError> {
+        SignIn::connection_closed(self)
     }
 }
 
@@ -300,6 +392,7 @@ pub struct ServerInfo {
 pub struct Client<T: Transport = Stream> {
     driver: Driver<T>,
     endpoint: Endpoint,
+    greeted: Greeted,
     info: ServerInfo,
 }
 
@@ -321,7 +414,8 @@ impl Client<Stream> {
 
 impl<T: Transport> Client<T> {
     /// Starts a session over an already connected transport (implicit TLS
-    /// already done, if any). Performs STLS when the endpoint asks for it.
+    /// already done, if any). Performs STLS when the endpoint asks for it;
+    /// the sequence itself is the pop3 core's `Handshake`.
     pub fn over(transport: T, endpoint: &Endpoint, observe: Observe) -> Result<Client<T>, Error> {
         let mut driver = Driver {
             transport,
@@ -333,39 +427,22 @@ impl<T: Transport> Client<T> {
             last_progress: (0, Instant::now()),
             observe,
         };
-        let greeting = read_greeting(&mut driver)?;
-        let mut capabilities = capa(&mut driver)?;
-        if endpoint.security == Security::StartTls {
-            // RFC 2595: no STLS in CAPA (or no CAPA at all) means we cannot
-            // know the server supports it; a stripped capability is exactly
-            // what a downgrade attack looks like, so stop.
-            if !capabilities.as_ref().is_some_and(|c| c.stls) {
-                return Err(Error::StartTlsUnavailable);
-            }
-            let (status, _) = driver.execute(Command::Stls)?;
-            if !status.ok {
-                return Err(Error::StartTlsRefused(status.text));
-            }
-            driver
-                .transport
-                .start_tls(&endpoint.host, &endpoint.trust)?;
-            driver.session.tls_established();
-            // Capabilities learned before TLS cannot be trusted.
-            capabilities = capa(&mut driver)?;
-        }
-        if capabilities.as_ref().is_some_and(|c| c.pipelining) {
+        let (mut handshake, first) = Handshake::new(endpoint.security == Security::StartTls);
+        let greeted = driver.drive(&mut handshake, first, endpoint)?;
+        if greeted.capabilities.as_ref().is_some_and(|c| c.pipelining) {
             driver.session.set_window(endpoint.max_window);
         }
         let info = ServerInfo {
-            apop_timestamp: apop_timestamp(&greeting.text),
-            greeting: greeting.text,
-            capabilities,
+            apop_timestamp: greeted.apop_timestamp.clone(),
+            greeting: greeted.greeting.text.clone(),
+            capabilities: greeted.capabilities.clone(),
             encrypted: driver.transport.is_encrypted(),
             certificate_der: driver.transport.peer_certificate_der(),
         };
         Ok(Client {
             driver,
             endpoint: endpoint.clone(),
+            greeted,
             info,
         })
     }
@@ -376,27 +453,18 @@ impl<T: Transport> Client<T> {
 
     /// The method `login` would try first with these credentials.
     pub fn choose_method(&self, credentials: &Credentials) -> Result<AuthMethod, Error> {
-        Ok(self.candidates(credentials, &[])?[0])
-    }
-
-    fn candidates(
-        &self,
-        credentials: &Credentials,
-        refused: &[AuthMethod],
-    ) -> Result<Vec<AuthMethod>, Error> {
         let offer = ServerOffer {
             capabilities: self.info.capabilities.as_ref(),
             apop_timestamp: self.info.apop_timestamp.as_deref(),
             encrypted: self.info.encrypted,
         };
-        let mut list = candidate_methods(
+        let list = candidate_methods(
             credentials.method,
             &offer,
             credentials.allow_cleartext,
             credentials.remembered,
         )?;
-        list.retain(|m| !refused.contains(m));
-        Ok(list)
+        Ok(list[0])
     }
 
     /// Logs in; on success the session is in the transaction state. With
@@ -414,8 +482,8 @@ impl<T: Transport> Client<T> {
         credentials: &Credentials,
         refused: &[AuthMethod],
     ) -> Result<Mailbox<T>, Error> {
-        let method = self.sign_in(credentials, refused)?;
-        self.logged_in(method)
+        let signed = self.sign_in(credentials, refused)?;
+        Ok(self.logged_in(signed))
     }
 
     /// Like `login_after`; when a new connection is needed to go on
@@ -426,7 +494,7 @@ impl<T: Transport> Client<T> {
         refused: &[AuthMethod],
     ) -> (Result<Mailbox<T>, Error>, Option<Observe>) {
         match self.sign_in(credentials, refused) {
-            Ok(method) => (self.logged_in(method), None),
+            Ok(signed) => (Ok(self.logged_in(signed)), None),
             Err(e @ Error::AuthFallbackNeedsReconnect { .. }) => {
                 (Err(e), Some(std::mem::take(&mut self.driver.observe)))
             }
@@ -434,189 +502,29 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Tries the candidate methods in turn; the one that worked.
+    /// Runs the pop3 core's `SignIn` over this connection.
     fn sign_in(
         &mut self,
         credentials: &Credentials,
         refused: &[AuthMethod],
-    ) -> Result<AuthMethod, Error> {
-        let candidates = self.candidates(credentials, refused)?;
-        let Some(&last) = candidates.last() else {
-            return Err(Error::AuthFailed {
-                method: refused.last().copied().unwrap_or_default(),
-                code: None,
-                text: "every sign-in method this account allows was refused".into(),
-            });
-        };
-        let mut refused_here: Vec<AuthMethod> = refused.to_vec();
-        for method in candidates {
-            let mut secret_sent = false;
-            let status = match self.login_once(method, credentials, &mut secret_sent) {
-                Ok(status) => status,
-                // The server hung up after refusing a challenge-response
-                // method: the caller may try the rest on a new connection
-                // (unless the password already went out on this one).
-                Err(Error::ConnectionClosed)
-                    if refused_here.len() > refused.len() && !secret_sent =>
-                {
-                    return Err(Error::AuthFallbackNeedsReconnect {
-                        refused: refused_here,
-                    });
-                }
-                Err(e) => return Err(e),
-            };
-            if status.ok {
-                return Ok(method);
-            }
-            let temporary = matches!(
-                status.code,
-                Some(
-                    RespCode::InUse | RespCode::LoginDelay | RespCode::SysTemp | RespCode::SysPerm
-                )
-            );
-            let fall_back = credentials.method == AuthMethod::Auto
-                && method.is_challenge_response()
-                && !temporary
-                && method != last;
-            if !fall_back {
-                return Err(Error::AuthFailed {
-                    method,
-                    code: status.code,
-                    text: status.text,
-                });
-            }
-            tracing::info!(%method, "sign-in method refused; trying the next one");
-            refused_here.push(method);
-        }
-        // The loop returns on the last candidate whatever happens.
-        Err(Error::ConnectionClosed)
+    ) -> Result<SignedIn, Error> {
+        let (mut machine, first) =
+            SignIn::start(credentials, &self.greeted, self.info.encrypted, refused)?;
+        self.driver.drive(&mut machine, first, &self.endpoint)
     }
 
-    /// One sign-in attempt with `method`; `Ok` holds the server's verdict.
-    /// `secret_sent` says whether the password itself (not a digest) went
-    /// out: after that, a hang-up is no reason to try again elsewhere.
-    fn login_once(
-        &mut self,
-        method: AuthMethod,
-        credentials: &Credentials,
-        secret_sent: &mut bool,
-    ) -> Result<Status, Error> {
-        let driver = &mut self.driver;
-        Ok(match method {
-            AuthMethod::UserPass => {
-                let (status, _) =
-                    driver.execute(Command::user(&credentials.user).map_err(auth_arg)?)?;
-                if status.ok {
-                    *secret_sent = true;
-                    driver
-                        .execute(Command::pass(&credentials.secret).map_err(auth_arg)?)?
-                        .0
-                } else {
-                    status
-                }
-            }
-            AuthMethod::Apop => {
-                let stamp = self.info.apop_timestamp.as_deref().unwrap_or_default();
-                driver
-                    .execute(apop_command(&credentials.user, stamp, &credentials.secret)?)?
-                    .0
-            }
-            AuthMethod::CramMd5 => sasl_login(driver, method, credentials)?,
-            _ => {
-                *secret_sent = true;
-                sasl_login(driver, method, credentials)?
-            }
-        })
-    }
-
-    fn logged_in(mut self, method: AuthMethod) -> Result<Mailbox<T>, Error> {
-        let driver = &mut self.driver;
-        // Some servers only list PIPELINING once logged in (RFC 2449 §5).
-        let pipelining_known = self
-            .info
-            .capabilities
-            .as_ref()
-            .is_some_and(|c| c.pipelining);
-        if self.info.capabilities.is_some()
-            && !pipelining_known
-            && let Some(after) = capa(driver)?
-        {
+    fn logged_in(mut self, signed: SignedIn) -> Mailbox<T> {
+        if let Some(after) = signed.capabilities_after {
             if after.pipelining {
-                driver.session.set_window(self.endpoint.max_window);
+                self.driver.session.set_window(self.endpoint.max_window);
             }
             self.info.capabilities = Some(after);
         }
-        Ok(Mailbox::new(self.driver, self.info, method))
+        Mailbox::new(self.driver, self.info, signed.method)
     }
 
     /// Ends the session politely before login.
     pub fn quit(mut self) -> Result<(), Error> {
         self.driver.expect_ok(Command::Quit).map(|_| ())
     }
-}
-
-fn auth_arg(e: crate::pop3::ArgError) -> Error {
-    Error::Credential(e.into())
-}
-
-fn read_greeting<T: Transport>(driver: &mut Driver<T>) -> Result<Status, Error> {
-    loop {
-        driver.read_some()?;
-        if let Some(event) = driver.session.poll_event() {
-            driver.log_event(&event);
-            return match event {
-                Event::Greeting(status) if status.ok => Ok(status),
-                Event::Greeting(status) => Err(Error::Greeting {
-                    code: status.code,
-                    text: status.text,
-                }),
-                _ => Err(Error::ConnectionClosed),
-            };
-        }
-    }
-}
-
-/// CAPA; `None` if the server does not support it (RFC 1939-only servers).
-fn capa<T: Transport>(driver: &mut Driver<T>) -> Result<Option<Capabilities>, Error> {
-    let (status, body) = driver.execute(Command::Capa)?;
-    Ok(status
-        .ok
-        .then(|| parse_capabilities(body.as_deref().unwrap_or_default())))
-}
-
-fn sasl_login<T: Transport>(
-    driver: &mut Driver<T>,
-    method: AuthMethod,
-    credentials: &Credentials,
-) -> Result<Status, Error> {
-    let (mut exchange, command) =
-        SaslExchange::start(method, &credentials.user, &credentials.secret)?;
-    let id = driver.submit(command, false)?;
-    let mut result: Option<Result<Status, Error>> = None;
-    driver.run::<Error>(&mut |driver, event| {
-        match event {
-            Event::Continuation { id: got, challenge } if got == id => {
-                let line = match exchange.respond(&challenge) {
-                    Ok(line) => line,
-                    Err(e) => {
-                        // Give up the exchange cleanly; report why afterwards.
-                        result = Some(Err(e.into()));
-                        AuthLine::Cancel
-                    }
-                };
-                driver.respond(line)?;
-            }
-            Event::Reply {
-                id: got, status, ..
-            } if got == id && result.is_none() => {
-                result = Some(Ok(status));
-            }
-            Event::ReplyFailed { id: got, error } if got == id => {
-                result = Some(Err(error.into()));
-            }
-            _ => {}
-        }
-        Ok(())
-    })?;
-    result.unwrap_or(Err(Error::ConnectionClosed))
 }

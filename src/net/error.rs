@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::pop3::auth::{AuthError, ChooseError};
 use crate::pop3::reply::ListingError;
-use crate::pop3::{AuthMethod, ProtocolError, ReplyError, RespCode, UsageError};
+use crate::pop3::{AuthMethod, LoginError, ProtocolError, ReplyError, RespCode, UsageError};
 
 use super::tls::CertificateInfo;
 use crate::explain::{Explain, UserMessage};
@@ -71,13 +71,43 @@ pub enum Error {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     #[error(transparent)]
-    Reply(#[from] ReplyError),
+    Reply(ReplyError),
     #[error(transparent)]
     Listing(#[from] ListingError),
     #[error("internal error: {0}")]
     Usage(#[from] UsageError),
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<ReplyError> for Error {
+    fn from(error: ReplyError) -> Error {
+        match error {
+            // A reply that does not read as its command's is a listing
+            // problem to the user, whichever command it was.
+            ReplyError::Malformed(e) => Error::Listing(e),
+            other => Error::Reply(other),
+        }
+    }
+}
+
+impl From<LoginError> for Error {
+    fn from(error: LoginError) -> Error {
+        match error {
+            LoginError::Greeting { code, text } => Error::Greeting { code, text },
+            LoginError::StartTlsUnavailable => Error::StartTlsUnavailable,
+            LoginError::StartTlsRefused(text) => Error::StartTlsRefused(text),
+            LoginError::Choice(e) => Error::AuthChoice(e),
+            LoginError::Credential(e) => Error::Credential(e),
+            LoginError::AuthFailed { method, code, text } => {
+                Error::AuthFailed { method, code, text }
+            }
+            LoginError::FallbackNeedsReconnect { refused } => {
+                Error::AuthFallbackNeedsReconnect { refused }
+            }
+            LoginError::Reply(e) => e.into(),
+        }
+    }
 }
 
 impl Error {

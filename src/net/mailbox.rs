@@ -1,16 +1,14 @@
 //! The transaction state: a logged-in `Mailbox` and what can be done with
-//! it — the listing (parsed as it streams in), pipelined batches, RETR
-//! streamed to a sink, DELE — until `quit` commits the deletions. Dropping
+//! it, each call typed — `stat`, `listing` (parsed by the pop3 core as it
+//! streams in), `top`, `retr_stream` to a sink, `dele`, all pipelined as
+//! far as the server allows — until `quit` commits the deletions. Dropping
 //! a `Mailbox` without `quit` closes the connection without QUIT, so the
-//! server deletes nothing.
+//! server deletes nothing. It never builds a command the caller chose.
 
 use std::io::{Read, Write};
 
-use crate::pop3::reply::{
-    Capabilities, ListingError, UidlListing, parse_capabilities, parse_scan_line, parse_stat,
-    parse_uidl_line, shorten,
-};
-use crate::pop3::{AuthMethod, Command, CommandId, Event, MsgNum, ReplyError, Status};
+use crate::pop3::reply::{Capabilities, ListingError, UidlListing};
+use crate::pop3::{AuthMethod, Command, CommandId, Event, MsgNum, Reply, ReplyError, Status};
 
 use super::client::{Driver, ServerInfo};
 use super::error::Error;
@@ -38,47 +36,24 @@ fn server_error(command: &'static str, status: Status) -> Error {
     }
 }
 
-/// Cuts streamed body chunks into lines (without CRLF or bare LF).
-#[derive(Default)]
-struct LineSplitter {
-    partial: Vec<u8>,
-}
-
-impl LineSplitter {
-    fn feed(&mut self, mut chunk: &[u8], mut on_line: impl FnMut(&[u8])) {
-        while let Some(lf) = memchr::memchr(b'\n', chunk) {
-            let piece = &chunk[..lf];
-            if self.partial.is_empty() {
-                on_line(piece.strip_suffix(b"\r").unwrap_or(piece));
-            } else {
-                self.partial.extend_from_slice(piece);
-                let line = std::mem::take(&mut self.partial);
-                on_line(line.strip_suffix(b"\r").unwrap_or(&line));
-            }
-            chunk = &chunk[lf + 1..];
-        }
-        self.partial.extend_from_slice(chunk);
-    }
-
-    fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            on_line(line.strip_suffix(b"\r").unwrap_or(&line));
-        }
-    }
-}
-
-/// What happened to one command of a pipelined batch.
+/// What happened to one command of a pipelined batch: `T` is what its
+/// `+OK` carries (a TOP's head; nothing for DELE or a streamed RETR).
 #[derive(Debug)]
-pub enum Outcome {
-    Ok {
-        status: Status,
-        body: Option<Vec<u8>>,
-    },
+pub enum Outcome<T = ()> {
+    Ok(T),
     /// The server answered `-ERR`.
     Refused(Status),
     /// The reply broke a limit and was skipped.
     Failed(ReplyError),
+}
+
+/// The session answered a command with another command's kind of reply:
+/// it cannot, so this only keeps a broken invariant from becoming a panic.
+fn not_its_reply(command: &'static str) -> Error {
+    Error::Listing(ListingError::Malformed {
+        what: command,
+        shown: "(a reply of another kind)".into(),
+    })
 }
 
 /// Receives the messages of a pipelined RETR batch as they stream in.
@@ -145,9 +120,8 @@ impl<T: Transport> Mailbox<T> {
         if self.info.capabilities.is_none() {
             return Ok(None);
         }
-        let (status, body) = self.driver.execute(Command::Capa)?;
-        if status.ok {
-            self.info.capabilities = Some(parse_capabilities(body.as_deref().unwrap_or_default()));
+        if let Ok((_, Reply::Capabilities(capabilities))) = self.driver.execute(Command::Capa)? {
+            self.info.capabilities = Some(capabilities);
         }
         Ok(self.info.capabilities.as_ref())
     }
@@ -159,8 +133,10 @@ impl<T: Transport> Mailbox<T> {
 
     /// (message count, mailbox size in octets).
     pub fn stat(&mut self) -> Result<(u32, u64), Error> {
-        let (status, _) = self.driver.expect_ok(Command::Stat)?;
-        Ok(parse_stat(&status)?)
+        match self.driver.expect_ok(Command::Stat)? {
+            (_, Reply::Stat { count, size_bytes }) => Ok((count, size_bytes)),
+            _ => Err(not_its_reply("STAT")),
+        }
     }
 
     /// STAT, UIDL and LIST in one pipelined round, the listings parsed as
@@ -171,58 +147,30 @@ impl<T: Transport> Mailbox<T> {
         let uidl = self.driver.submit(Command::Uidl(None), true)?;
         let list = self.driver.submit(Command::List(None), true)?;
         let mut stat_reply: Option<Result<(u32, u64), Error>> = None;
-        let mut uidl_lines = LineSplitter::default();
-        let mut list_lines = LineSplitter::default();
-        let mut uids = UidlListing::default();
-        let mut sizes: Vec<(MsgNum, u64)> = Vec::new();
-        let mut bad_scan: Option<ListingError> = None;
-        let mut uidl_done: Option<Result<Option<Status>, Error>> = None;
-        let mut list_done: Option<Result<(), Error>> = None;
-        let on_uidl_line = |uids: &mut UidlListing, line: &[u8]| {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return;
-            }
-            match parse_uidl_line(line) {
-                Ok(entry) => uids.entries.push(entry),
-                Err(_) => uids.skipped.push(shorten(line)),
-            }
-        };
-        let on_list_line =
-            |sizes: &mut Vec<(MsgNum, u64)>, bad: &mut Option<ListingError>, line: &[u8]| {
-                if line.iter().all(u8::is_ascii_whitespace) || bad.is_some() {
-                    return;
-                }
-                match parse_scan_line(line) {
-                    Ok(entry) => sizes.push(entry),
-                    Err(e) => *bad = Some(e),
-                }
-            };
+        let mut uidl_done: Option<Result<Result<UidlListing, Status>, Error>> = None;
+        let mut list_done: Option<Result<Vec<(MsgNum, u64)>, Error>> = None;
         self.driver.run::<Error>(&mut |_, event| {
             match event {
-                Event::Reply { id, status, .. } if id == stat => {
-                    stat_reply = Some(if status.ok {
-                        parse_stat(&status).map_err(Error::from)
-                    } else {
-                        Err(server_error("STAT", status))
-                    });
+                Event::Reply {
+                    reply: Reply::Stat { count, size_bytes },
+                    ..
+                } => stat_reply = Some(Ok((count, size_bytes))),
+                Event::Reply {
+                    reply: Reply::Uidl(listing),
+                    ..
+                } => uidl_done = Some(Ok(Ok(listing))),
+                Event::Reply {
+                    reply: Reply::Scan(sizes),
+                    ..
+                } => list_done = Some(Ok(sizes)),
+                Event::Refused { id, status, .. } if id == stat => {
+                    stat_reply = Some(Err(server_error("STAT", status)));
                 }
-                Event::Data { id, chunk } if id == uidl => {
-                    uidl_lines.feed(&chunk, |line| on_uidl_line(&mut uids, line));
+                Event::Refused { id, status, .. } if id == uidl => {
+                    uidl_done = Some(Ok(Err(status)));
                 }
-                Event::Data { id, chunk } if id == list => {
-                    list_lines.feed(&chunk, |line| on_list_line(&mut sizes, &mut bad_scan, line));
-                }
-                Event::Reply { id, status, .. } if id == uidl => {
-                    uidl_lines.finish(|line| on_uidl_line(&mut uids, line));
-                    uidl_done = Some(Ok((!status.ok).then_some(status)));
-                }
-                Event::Reply { id, status, .. } if id == list => {
-                    list_lines.finish(|line| on_list_line(&mut sizes, &mut bad_scan, line));
-                    list_done = Some(if status.ok {
-                        Ok(())
-                    } else {
-                        Err(server_error("LIST", status))
-                    });
+                Event::Refused { id, status, .. } if id == list => {
+                    list_done = Some(Err(server_error("LIST", status)));
                 }
                 Event::ReplyFailed { id, error } if id == stat => {
                     stat_reply = Some(Err(error.into()));
@@ -238,16 +186,16 @@ impl<T: Transport> Mailbox<T> {
             Ok(())
         })?;
         let (total, size_bytes) = stat_reply.unwrap_or(Err(Error::ConnectionClosed))?;
-        let uidl_refused = uidl_done.unwrap_or(Err(Error::ConnectionClosed))?;
-        let uidl_supported = uidl_refused.is_none();
-        list_done.unwrap_or(Err(Error::ConnectionClosed))?;
-        if let Some(bad) = bad_scan {
-            return Err(bad.into());
-        }
+        let uidl = uidl_done.unwrap_or(Err(Error::ConnectionClosed))?;
+        let sizes = list_done.unwrap_or(Err(Error::ConnectionClosed))?;
+        let (uids, uidl_refused) = match uidl {
+            Ok(listing) => (Some(listing), None),
+            Err(status) => (None, Some(status)),
+        };
         Ok(MailboxListing {
             total,
             size_bytes,
-            uids: uidl_supported.then_some(uids),
+            uids,
             uidl_refused,
             sizes,
         })
@@ -255,31 +203,33 @@ impl<T: Transport> Mailbox<T> {
 
     /// TOP of each message with `lines` body lines, pipelined; each head
     /// is collected (within the TOP cap) and returned in order.
-    pub fn top(&mut self, messages: &[MsgNum], lines: u32) -> Result<Vec<Outcome>, Error> {
-        self.batch(
-            messages
-                .iter()
-                .map(|&msg| Command::Top { msg, lines })
-                .collect(),
-        )
+    pub fn top(&mut self, messages: &[MsgNum], lines: u32) -> Result<Vec<Outcome<Vec<u8>>>, Error> {
+        let commands = messages.iter().map(|&msg| Command::Top { msg, lines });
+        self.batch(commands, |reply| match reply {
+            Reply::Message(head) => head,
+            _ => Vec::new(),
+        })
     }
 
     /// Runs commands pipelined (as far as the server allows) and returns
-    /// each one's outcome in order. Bodies are collected. Private: callers
-    /// use the typed calls, so only commands valid here are ever sent.
-    fn batch(&mut self, commands: Vec<Command>) -> Result<Vec<Outcome>, Error> {
-        let mut outcomes: Vec<Option<Outcome>> = (0..commands.len()).map(|_| None).collect();
-        let mut ids = Vec::with_capacity(commands.len());
+    /// each one's outcome in order, `+OK` replies mapped by `take`.
+    /// Private: callers use the typed calls, so only commands valid here
+    /// are ever sent.
+    fn batch<R>(
+        &mut self,
+        commands: impl Iterator<Item = Command>,
+        take: impl Fn(Reply) -> R,
+    ) -> Result<Vec<Outcome<R>>, Error> {
+        let mut ids = Vec::new();
         for command in commands {
             ids.push(self.driver.submit(command, false)?);
         }
+        let mut outcomes: Vec<Option<Outcome<R>>> = (0..ids.len()).map(|_| None).collect();
         let first = ids.first().copied();
         self.driver.run::<Error>(&mut |_, event| {
             let (id, outcome) = match event {
-                Event::Reply { id, status, body } if status.ok => {
-                    (id, Outcome::Ok { status, body })
-                }
-                Event::Reply { id, status, .. } => (id, Outcome::Refused(status)),
+                Event::Reply { id, reply, .. } => (id, Outcome::Ok(take(reply))),
+                Event::Refused { id, status, .. } => (id, Outcome::Refused(status)),
                 Event::ReplyFailed { id, error } => (id, Outcome::Failed(error)),
                 _ => return Ok(()),
             };
@@ -327,10 +277,11 @@ impl<T: Transport> Mailbox<T> {
                 Some(i) => sink.data(i, &chunk).map_err(sink_error),
                 None => Ok(()),
             },
-            Event::Reply { id, status, body } => match index_of(first_id, id) {
-                Some(i) if status.ok => sink
-                    .end(i, Outcome::Ok { status, body })
-                    .map_err(sink_error),
+            Event::Reply { id, .. } => match index_of(first_id, id) {
+                Some(i) => sink.end(i, Outcome::Ok(())).map_err(sink_error),
+                None => Ok(()),
+            },
+            Event::Refused { id, status, .. } => match index_of(first_id, id) {
                 Some(i) => sink.end(i, Outcome::Refused(status)).map_err(sink_error),
                 None => Ok(()),
             },
@@ -345,7 +296,7 @@ impl<T: Transport> Mailbox<T> {
     /// Marks messages for deletion (pipelined). Nothing is deleted until
     /// `quit`; dropping the mailbox instead keeps everything.
     pub fn dele(&mut self, messages: &[MsgNum]) -> Result<Vec<Outcome>, Error> {
-        self.batch(messages.iter().map(|&m| Command::Dele(m)).collect())
+        self.batch(messages.iter().map(|&m| Command::Dele(m)), |_| ())
     }
 
     /// Ends the session: the server now deletes the messages marked with

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod command;
 mod framing;
+pub mod login;
 pub mod reply;
 pub mod session;
 pub mod types;
@@ -17,8 +18,9 @@ pub use auth::{
 };
 pub use command::{AuthLine, Command, SaslResponse};
 pub use framing::dot_stuff;
+pub use login::{Credentials, Greeted, Handshake, LoginError, SignIn, SignedIn, Step};
 pub use reply::{Capabilities, Expire, RespCode, Status, StatusLine, UidlListing, escape_controls};
 pub use session::{
-    CommandId, Event, Limits, ProtocolError, ReplyError, Session, State, UsageError,
+    CommandId, Event, Limits, ProtocolError, Reply, ReplyError, Session, State, UsageError,
 };
 pub use types::{Arg, ArgError, MsgNum, Secret, Security, Uidl};

@@ -219,8 +219,11 @@ pub fn parse_scan_line(line: &[u8]) -> Result<(MsgNum, u64), ListingError> {
     }
 }
 
+/// A whole LIST body; the session builds the same listing as it streams in.
 pub fn parse_scan_listing(body: &[u8]) -> Result<Vec<(MsgNum, u64)>, ListingError> {
-    body_lines(body).map(parse_scan_line).collect()
+    let mut builder = ScanBuilder::default();
+    builder.feed(body);
+    builder.finish()
 }
 
 /// A unique-id listing line (`UIDL` or `UIDL n`).
@@ -245,14 +248,9 @@ pub struct UidlListing {
 /// Parses a UIDL listing, skipping (and reporting) lines with an identity
 /// that cannot be used instead of failing the whole mailbox.
 pub fn parse_uidl_listing(body: &[u8]) -> UidlListing {
-    let mut listing = UidlListing::default();
-    for line in body_lines(body) {
-        match parse_uidl_line(line) {
-            Ok(entry) => listing.entries.push(entry),
-            Err(_) => listing.skipped.push(shorten(line)),
-        }
-    }
-    listing
+    let mut builder = UidlBuilder::default();
+    builder.feed(body);
+    builder.finish()
 }
 
 /// RFC 2449 EXPIRE: how long the server keeps retrieved mail.
@@ -328,6 +326,108 @@ pub fn parse_capabilities(body: &[u8]) -> Capabilities {
         }
     }
     caps
+}
+
+/// Cuts body bytes, arriving in pieces of any size, into lines (without
+/// their CRLF or bare LF).
+#[derive(Debug, Default)]
+pub(crate) struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    pub(crate) fn feed(&mut self, mut chunk: &[u8], mut on_line: impl FnMut(&[u8])) {
+        while let Some(lf) = memchr::memchr(b'\n', chunk) {
+            let piece = &chunk[..lf];
+            if self.partial.is_empty() {
+                on_line(piece.strip_suffix(b"\r").unwrap_or(piece));
+            } else {
+                self.partial.extend_from_slice(piece);
+                let line = std::mem::take(&mut self.partial);
+                on_line(line.strip_suffix(b"\r").unwrap_or(&line));
+            }
+            chunk = &chunk[lf + 1..];
+        }
+        self.partial.extend_from_slice(chunk);
+    }
+
+    pub(crate) fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            on_line(line.strip_suffix(b"\r").unwrap_or(&line));
+        }
+    }
+}
+
+/// A LIST listing built line by line as its body arrives, so a listing of
+/// a million messages is never held as text. The first malformed line
+/// fails the whole listing: sizes decide what fits on disk.
+#[derive(Debug, Default)]
+pub(crate) struct ScanBuilder {
+    lines: LineSplitter,
+    entries: Vec<(MsgNum, u64)>,
+    bad: Option<ListingError>,
+}
+
+impl ScanBuilder {
+    pub(crate) fn feed(&mut self, span: &[u8]) {
+        let (entries, bad) = (&mut self.entries, &mut self.bad);
+        self.lines.feed(span, |line| scan_into(entries, bad, line));
+    }
+
+    pub(crate) fn finish(mut self) -> Result<Vec<(MsgNum, u64)>, ListingError> {
+        let (entries, bad) = (&mut self.entries, &mut self.bad);
+        self.lines.finish(|line| scan_into(entries, bad, line));
+        match self.bad {
+            Some(bad) => Err(bad),
+            None => Ok(self.entries),
+        }
+    }
+}
+
+/// A UIDL listing built line by line; a malformed line costs only its own
+/// message.
+#[derive(Debug, Default)]
+pub(crate) struct UidlBuilder {
+    lines: LineSplitter,
+    listing: UidlListing,
+}
+
+impl UidlBuilder {
+    pub(crate) fn feed(&mut self, span: &[u8]) {
+        let listing = &mut self.listing;
+        self.lines.feed(span, |line| uidl_into(listing, line));
+    }
+
+    pub(crate) fn finish(mut self) -> UidlListing {
+        let listing = &mut self.listing;
+        self.lines.finish(|line| uidl_into(listing, line));
+        self.listing
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+fn scan_into(entries: &mut Vec<(MsgNum, u64)>, bad: &mut Option<ListingError>, line: &[u8]) {
+    if is_blank(line) || bad.is_some() {
+        return;
+    }
+    match parse_scan_line(line) {
+        Ok(entry) => entries.push(entry),
+        Err(e) => *bad = Some(e),
+    }
+}
+
+fn uidl_into(listing: &mut UidlListing, line: &[u8]) {
+    if is_blank(line) {
+        return;
+    }
+    match parse_uidl_line(line) {
+        Ok(entry) => listing.entries.push(entry),
+        Err(_) => listing.skipped.push(shorten(line)),
+    }
 }
 
 #[cfg(test)]

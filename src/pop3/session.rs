@@ -9,7 +9,12 @@ use std::collections::VecDeque;
 
 use super::command::{AuthLine, Command};
 use super::framing::BodyDecoder;
-use super::reply::{BadStatus, Status, StatusLine, parse_status_line, shorten};
+use super::reply::{
+    BadStatus, Capabilities, ListingError, ScanBuilder, Status, StatusLine, UidlBuilder,
+    UidlListing, parse_capabilities, parse_scan_line, parse_stat, parse_status_line,
+    parse_uidl_line, shorten,
+};
+use super::types::{MsgNum, Uidl};
 
 /// Caps that keep a hostile or broken server from making the client
 /// allocate without bound. A reply over a cap fails that reply only; the
@@ -66,6 +71,13 @@ pub enum State {
 pub struct CommandId(u64);
 
 impl CommandId {
+    /// The id of a session's first command, for tests of code that only
+    /// passes ids along.
+    #[cfg(test)]
+    pub(crate) const fn first() -> CommandId {
+        CommandId(0)
+    }
+
     /// How many commands were submitted between `earlier` and this one;
     /// `None` if this one came first.
     pub fn distance_from(self, earlier: CommandId) -> Option<usize> {
@@ -81,19 +93,52 @@ pub enum Event {
     Greeting(Status),
     /// A `+` challenge during AUTH; answer with [`Session::auth_respond`].
     Continuation { id: CommandId, challenge: String },
-    /// Decoded body bytes of a streamed multi-line reply, in order.
+    /// Decoded body bytes of a streamed TOP or RETR, in order.
     Data { id: CommandId, chunk: Vec<u8> },
-    /// The command's reply is complete. `body` holds a collected multi-line
-    /// body; it is `None` for single-line replies, for `-ERR`, and for
-    /// streamed replies (their bytes came as `Data`).
+    /// The command was answered `+OK`; `reply` is what that answer
+    /// carries, already parsed for the command it belongs to.
     Reply {
         id: CommandId,
         status: Status,
-        body: Option<Vec<u8>>,
+        reply: Reply,
     },
-    /// The reply was framed but broke a limit; its bytes were skipped and
-    /// the session can go on.
+    /// The command was answered `-ERR`.
+    Refused {
+        id: CommandId,
+        /// The command's keyword, as sent.
+        command: &'static str,
+        status: Status,
+    },
+    /// The reply was framed but broke a limit or could not be parsed; its
+    /// bytes were skipped and the session can go on.
     ReplyFailed { id: CommandId, error: ReplyError },
+}
+
+/// What a `+OK` reply carries, by the command it answers. The session
+/// knows which command each reply belongs to, so callers never parse.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Only the status line: USER, PASS, APOP, AUTH, STLS, DELE, RSET,
+    /// NOOP and QUIT.
+    Done,
+    /// STAT: how many messages, how many octets.
+    Stat {
+        count: u32,
+        size_bytes: u64,
+    },
+    /// `LIST n`.
+    ScanLine(MsgNum, u64),
+    /// `LIST`: each message number with its size, in the server's order.
+    Scan(Vec<(MsgNum, u64)>),
+    /// `UIDL n`.
+    UidLine(MsgNum, Uidl),
+    /// `UIDL`, with the lines that could not be used.
+    Uidl(UidlListing),
+    Capabilities(Capabilities),
+    /// TOP or RETR, collected whole (within its cap).
+    Message(Vec<u8>),
+    /// TOP or RETR submitted streamed: its bytes came as [`Event::Data`].
+    Streamed,
 }
 
 /// A problem with one reply that leaves the stream usable.
@@ -106,6 +151,8 @@ pub enum ReplyError {
         command: &'static str,
         max_bytes: u64,
     },
+    #[error(transparent)]
+    Malformed(#[from] ListingError),
 }
 
 /// A problem after which the byte stream cannot be trusted: the session is
@@ -156,11 +203,24 @@ enum Phase {
     Body(Body),
 }
 
+/// Where the bytes of a multi-line body go.
+#[derive(Debug)]
+enum Collect {
+    /// Kept whole: CAPA, and TOP or RETR submitted collected.
+    Bytes(Vec<u8>),
+    /// Handed out as `Event::Data`: TOP or RETR submitted streamed.
+    Stream,
+    Scan(Box<ScanBuilder>),
+    Uidl(Box<UidlBuilder>),
+    /// Nothing: the reply already broke its cap.
+    Skip,
+}
+
 #[derive(Debug)]
 struct Body {
     decoder: BodyDecoder,
     status: Option<Status>,
-    collected: Option<Vec<u8>>,
+    collect: Collect,
     len: u64,
     max_bytes: u64,
     command: &'static str,
@@ -274,14 +334,16 @@ impl Session {
         self.awaiting_tls
     }
 
-    /// Queues a command whose multi-line body, if any, is collected and
-    /// returned whole in [`Event::Reply`].
+    /// Queues a command; its reply comes parsed in [`Event::Reply`] (a
+    /// TOP or RETR body collected whole, within its cap).
     pub fn submit(&mut self, command: Command) -> Result<CommandId, UsageError> {
         self.enqueue(command, false)
     }
 
-    /// Queues a command whose multi-line body comes as [`Event::Data`]
-    /// chunks, so a large message never has to be held in memory.
+    /// Queues a command whose TOP or RETR body comes as [`Event::Data`]
+    /// chunks, so a large message never has to be held in memory. Other
+    /// commands are parsed as with `submit` (listings line by line as they
+    /// arrive, so they are never held as text either).
     pub fn submit_streamed(&mut self, command: Command) -> Result<CommandId, UsageError> {
         self.enqueue(command, true)
     }
@@ -595,23 +657,33 @@ impl Session {
     }
 
     fn new_body(&self, status: Option<Status>, failed: Option<ReplyError>) -> Body {
-        let (max_bytes, stream, command) = match self.in_flight.front() {
-            Some(p) => (
-                match p.command {
-                    Command::Capa => self.limits.max_capa_bytes,
-                    Command::List(_) | Command::Uidl(_) => self.limits.max_listing_bytes,
-                    Command::Top { .. } => self.limits.max_top_bytes,
-                    _ => self.limits.max_message_bytes,
-                },
-                p.stream,
-                p.command.keyword(),
-            ),
-            None => (0, false, ""),
+        let (max_bytes, collect, command) = match self.in_flight.front() {
+            Some(p) => {
+                let (max_bytes, collect) = match p.command {
+                    Command::Capa => (self.limits.max_capa_bytes, Collect::Bytes(Vec::new())),
+                    Command::List(_) => (
+                        self.limits.max_listing_bytes,
+                        Collect::Scan(Box::default()),
+                    ),
+                    Command::Uidl(_) => (
+                        self.limits.max_listing_bytes,
+                        Collect::Uidl(Box::default()),
+                    ),
+                    Command::Top { .. } => (self.limits.max_top_bytes, message_collect(p.stream)),
+                    _ => (self.limits.max_message_bytes, message_collect(p.stream)),
+                };
+                (max_bytes, collect, p.command.keyword())
+            }
+            None => (0, Collect::Skip, ""),
         };
         Body {
             decoder: BodyDecoder::new(self.bare_lf),
             status,
-            collected: (!stream).then(Vec::new),
+            collect: if failed.is_some() {
+                Collect::Skip
+            } else {
+                collect
+            },
             len: 0,
             max_bytes,
             command,
@@ -641,12 +713,15 @@ impl Session {
                     command: body.command,
                     max_bytes: body.max_bytes,
                 });
-                body.collected = None;
+                body.collect = Collect::Skip;
                 return;
             }
-            match &mut body.collected {
-                Some(collected) => collected.extend_from_slice(span),
-                None => stream_chunk.extend_from_slice(span),
+            match &mut body.collect {
+                Collect::Bytes(collected) => collected.extend_from_slice(span),
+                Collect::Stream => stream_chunk.extend_from_slice(span),
+                Collect::Scan(builder) => builder.feed(span),
+                Collect::Uidl(builder) => builder.feed(span),
+                Collect::Skip => {}
             }
         });
         self.input_start += used;
@@ -663,7 +738,7 @@ impl Session {
             }
             (None, Some(status)) => {
                 self.flush_stream_chunk();
-                self.complete(status, body.collected);
+                self.complete(status, Some(body.collect));
             }
             (None, None) => unreachable!("a body without status always carries its error"),
         }
@@ -680,7 +755,9 @@ impl Session {
         }
     }
 
-    fn complete(&mut self, status: Status, body: Option<Vec<u8>>) {
+    /// The reply of the oldest command in flight is complete: `body` holds
+    /// what its multi-line body became, `None` for a single-line reply.
+    fn complete(&mut self, status: Status, body: Option<Collect>) {
         let Some(pending) = self.in_flight.pop_front() else {
             return;
         };
@@ -695,11 +772,20 @@ impl Session {
             Command::Quit => self.state = State::Closed,
             _ => {}
         }
-        self.events.push_back(Event::Reply {
-            id: pending.id,
-            status,
-            body,
-        });
+        let id = pending.id;
+        let event = if !status.ok {
+            Event::Refused {
+                id,
+                command: pending.command.keyword(),
+                status,
+            }
+        } else {
+            match typed_reply(&pending.command, &status, body) {
+                Ok(reply) => Event::Reply { id, status, reply },
+                Err(error) => Event::ReplyFailed { id, error },
+            }
+        };
+        self.events.push_back(event);
     }
 
     fn fail(&mut self, error: ReplyError) {
@@ -717,6 +803,46 @@ impl Session {
             error,
         });
     }
+}
+
+fn message_collect(stream: bool) -> Collect {
+    if stream {
+        Collect::Stream
+    } else {
+        Collect::Bytes(Vec::new())
+    }
+}
+
+/// What a `+OK` to `command` carries. A reply that does not read as its
+/// command's (a STAT without numbers) fails alone.
+fn typed_reply(
+    command: &Command,
+    status: &Status,
+    body: Option<Collect>,
+) -> Result<Reply, ReplyError> {
+    let line = status.text.as_bytes();
+    Ok(match (command, body) {
+        (Command::Stat, _) => {
+            let (count, size_bytes) = parse_stat(status)?;
+            Reply::Stat { count, size_bytes }
+        }
+        (Command::List(Some(_)), _) => {
+            let (msg, size) = parse_scan_line(line)?;
+            Reply::ScanLine(msg, size)
+        }
+        (Command::Uidl(Some(_)), _) => {
+            let (msg, uid) = parse_uidl_line(line)?;
+            Reply::UidLine(msg, uid)
+        }
+        (Command::Capa, Some(Collect::Bytes(body))) => {
+            Reply::Capabilities(parse_capabilities(&body))
+        }
+        (_, Some(Collect::Bytes(body))) => Reply::Message(body),
+        (_, Some(Collect::Stream)) => Reply::Streamed,
+        (_, Some(Collect::Scan(builder))) => Reply::Scan(builder.finish()?),
+        (_, Some(Collect::Uidl(builder))) => Reply::Uidl(builder.finish()),
+        (_, Some(Collect::Skip) | None) => Reply::Done,
+    })
 }
 
 #[cfg(test)]

@@ -122,10 +122,14 @@ fn pipelined_window_is_bounded_and_replies_match_in_order() {
         .unwrap();
     let got = events(&mut s);
     assert_eq!(got.len(), 2);
-    assert!(matches!(&got[0], Event::Reply { id, status, body: Some(b) }
-        if *id == ids[0] && status.ok && b == b"Subject: one\r\n\r\n"));
-    assert!(matches!(&got[1], Event::Reply { id, status, body: None }
-        if *id == ids[1] && !status.ok));
+    assert!(
+        matches!(&got[0], Event::Reply { id, status, reply: Reply::Message(b) }
+        if *id == ids[0] && status.ok && b == b"Subject: one\r\n\r\n")
+    );
+    assert!(
+        matches!(&got[1], Event::Refused { id, command: "TOP", status }
+        if *id == ids[1] && !status.ok)
+    );
     assert_eq!(transmit(&mut s), "TOP 3 0\r\nTOP 4 0\r\n");
 }
 
@@ -159,7 +163,9 @@ fn streamed_replies_arrive_as_data_chunks() {
         }
     }
     assert_eq!(data, b"abc\r\n.dot\r\nend\r\n");
-    assert!(matches!(got.last(), Some(Event::Reply { body: None, status, .. }) if status.ok));
+    assert!(
+        matches!(got.last(), Some(Event::Reply { reply: Reply::Streamed, status, .. }) if status.ok)
+    );
 }
 
 #[test]
@@ -186,7 +192,7 @@ fn oversize_reply_fails_alone_and_the_stream_goes_on() {
         }
     );
     assert!(
-        matches!(&got[1], Event::Reply { id, body: Some(b), .. } if *id == small && b == b"hi\r\n")
+        matches!(&got[1], Event::Reply { id, reply: Reply::Message(b), .. } if *id == small && b == b"hi\r\n")
     );
 }
 
@@ -349,8 +355,10 @@ fn failed_login_stays_in_authorization() {
     s.handle_input(b"-ERR [AUTH] invalid password\r\n").unwrap();
     assert_eq!(s.state(), State::Authorization);
     let got = events(&mut s);
-    assert!(matches!(got.last(), Some(Event::Reply { status, .. })
-        if status.code == Some(crate::pop3::RespCode::Auth)));
+    assert!(
+        matches!(got.last(), Some(Event::Refused { command: "PASS", status, .. })
+        if status.code == Some(crate::pop3::RespCode::Auth))
+    );
 }
 
 #[test]
@@ -370,7 +378,8 @@ fn bare_lf_greeting_means_bare_lf_bodies() {
     s.handle_input(b"+OK\n1 a\n2 b\n.\n").unwrap();
     let got = events(&mut s);
     assert!(
-        matches!(got.last(), Some(Event::Reply { id, body: Some(b), .. }) if *id == uidl && b == b"1 a\n2 b\n"),
+        matches!(got.last(), Some(Event::Reply { id, reply: Reply::Uidl(l), .. })
+            if *id == uidl && l.entries.len() == 2 && l.entries[1].1.as_str() == "b"),
         "{got:?}"
     );
     // A CRLF server keeps the strict rule: ".\n" is content there.
@@ -443,7 +452,9 @@ fn byte_at_a_time_input_gives_the_same_events() {
     };
     let whole = run(wire.len());
     assert_eq!(whole.len(), 4, "{whole:?}");
-    assert!(matches!(&whole[2], Event::Reply { body: Some(b), .. } if b == b"x\r\n.y\r\n"));
+    assert!(
+        matches!(&whole[2], Event::Reply { reply: Reply::Message(b), .. } if b == b"x\r\n.y\r\n")
+    );
     for step in 1..8 {
         assert_eq!(run(step), whole, "step {step}");
     }
@@ -484,11 +495,11 @@ fn a_forged_bare_lf_greeting_cannot_split_messages_after_stls() {
     s.handle_input(&wire).unwrap();
     let got = events(&mut s);
     assert!(
-        matches!(&got[0], Event::Reply { id, body: Some(b), .. } if *id == first && b == message),
+        matches!(&got[0], Event::Reply { id, reply: Reply::Message(b), .. } if *id == first && b == message),
         "{got:?}"
     );
     assert!(
-        matches!(&got[1], Event::Reply { id, body: Some(b), .. } if *id == second && b == b"Subject: two\r\n\r\n"),
+        matches!(&got[1], Event::Reply { id, reply: Reply::Message(b), .. } if *id == second && b == b"Subject: two\r\n\r\n"),
         "{got:?}"
     );
 }
@@ -502,4 +513,64 @@ fn one_crlf_status_line_restores_strict_framing() {
     transmit(&mut s);
     s.handle_input(b"+OK\r\nUSER\r\n.\r\n").unwrap();
     assert!(!s.bare_lf());
+}
+
+#[test]
+fn replies_come_parsed_for_their_command() {
+    let mut s = logged_in(8);
+    let stat = s.submit(Command::Stat).unwrap();
+    let list = s.submit_streamed(Command::List(None)).unwrap();
+    let one = s.submit(Command::Uidl(Some(n(2)))).unwrap();
+    let capa = s.submit(Command::Capa).unwrap();
+    let dele = s.submit(Command::Dele(n(1))).unwrap();
+    transmit(&mut s);
+    // The listing arrives cut in the middle of a line.
+    s.handle_input(b"+OK 2 320\r\n+OK 2 messages\r\n1 12")
+        .unwrap();
+    s.handle_input(b"0\r\n\r\n2 200 extra\r\n.\r\n+OK 2 QhdPYR:00\r\n")
+        .unwrap();
+    s.handle_input(b"+OK\r\nPIPELINING\r\nSASL PLAIN\r\n.\r\n+OK marked\r\n")
+        .unwrap();
+    let got = events(&mut s);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert!(
+        matches!(&got[0], Event::Reply { id, reply: Reply::Stat { count: 2, size_bytes: 320 }, .. } if *id == stat)
+    );
+    assert!(
+        matches!(&got[1], Event::Reply { id, reply: Reply::Scan(sizes), .. }
+            if *id == list && *sizes == [(n(1), 120), (n(2), 200)]),
+        "{:?}",
+        got[1]
+    );
+    assert!(
+        matches!(&got[2], Event::Reply { id, reply: Reply::UidLine(m, u), .. }
+            if *id == one && *m == n(2) && u.as_str() == "QhdPYR:00")
+    );
+    assert!(
+        matches!(&got[3], Event::Reply { id, reply: Reply::Capabilities(c), .. }
+            if *id == capa && c.pipelining && c.supports_sasl("PLAIN"))
+    );
+    assert!(matches!(&got[4], Event::Reply { id, reply: Reply::Done, .. } if *id == dele));
+}
+
+#[test]
+fn a_reply_that_does_not_read_as_its_commands_fails_alone() {
+    let mut s = logged_in(8);
+    let stat = s.submit(Command::Stat).unwrap();
+    let list = s.submit(Command::List(None)).unwrap();
+    let noop = s.submit(Command::Noop).unwrap();
+    transmit(&mut s);
+    s.handle_input(b"+OK lots\r\n+OK\r\n1 100\r\nbroken\r\n2 5\r\n.\r\n+OK\r\n")
+        .unwrap();
+    let got = events(&mut s);
+    assert!(
+        matches!(&got[0], Event::ReplyFailed { id, error: ReplyError::Malformed(_) } if *id == stat),
+        "{got:?}"
+    );
+    assert!(
+        matches!(&got[1], Event::ReplyFailed { id, error: ReplyError::Malformed(_) } if *id == list),
+        "{got:?}"
+    );
+    assert!(matches!(&got[2], Event::Reply { id, .. } if *id == noop));
+    assert_eq!(s.outstanding(), 0);
 }

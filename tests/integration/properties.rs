@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::sync::Once;
 
 use letterbox::mail::Preview;
-use letterbox::pop3::{Command, Event, Limits, MsgNum, Secret, Session, State, dot_stuff};
+use letterbox::pop3::{Command, Event, Limits, MsgNum, Reply, Secret, Session, State, dot_stuff};
 use letterbox::settings::Settings;
 use proptest::prelude::*;
 
@@ -189,7 +189,11 @@ fn bodies(events: &[Event]) -> Vec<Option<Vec<u8>>> {
             Event::Data { chunk, .. } => streamed
                 .get_or_insert_with(Vec::new)
                 .extend_from_slice(chunk),
-            Event::Reply { body, .. } => out.push(body.clone().or(streamed.take())),
+            Event::Reply { reply, .. } => out.push(match reply {
+                Reply::Message(body) => Some(body.clone()),
+                _ => streamed.take(),
+            }),
+            Event::Refused { .. } => out.push(streamed.take()),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -230,7 +234,9 @@ proptest! {
         let statuses: Vec<(bool, &str)> = whole
             .iter()
             .filter_map(|e| match e {
-                Event::Reply { status, .. } => Some((status.ok, status.text.as_str())),
+                Event::Reply { status, .. } | Event::Refused { status, .. } => {
+                    Some((status.ok, status.text.as_str()))
+                }
                 _ => None,
             })
             .collect();
