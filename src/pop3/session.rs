@@ -661,14 +661,12 @@ impl Session {
             Some(p) => {
                 let (max_bytes, collect) = match p.command {
                     Command::Capa => (self.limits.max_capa_bytes, Collect::Bytes(Vec::new())),
-                    Command::List(_) => (
-                        self.limits.max_listing_bytes,
-                        Collect::Scan(Box::default()),
-                    ),
-                    Command::Uidl(_) => (
-                        self.limits.max_listing_bytes,
-                        Collect::Uidl(Box::default()),
-                    ),
+                    Command::List(_) => {
+                        (self.limits.max_listing_bytes, Collect::Scan(Box::default()))
+                    }
+                    Command::Uidl(_) => {
+                        (self.limits.max_listing_bytes, Collect::Uidl(Box::default()))
+                    }
                     Command::Top { .. } => (self.limits.max_top_bytes, message_collect(p.stream)),
                     _ => (self.limits.max_message_bytes, message_collect(p.stream)),
                 };

@@ -106,7 +106,11 @@ fn demo_window_opens_under_xvfb() {
     }
 
     let home = tempfile::tempdir().expect("home");
-    let app = Killed(
+    // The app's log goes to a file: a pipe nobody reads could fill and stall
+    // it, and the file says what happened when the window does not come.
+    let log_path = artifacts().join("smoke-demo-stderr.log");
+    let log = std::fs::File::create(&log_path).expect("smoke log");
+    let mut app = Killed(
         Command::new(env!("CARGO_BIN_EXE_letterbox"))
             .arg("--demo")
             .env("DISPLAY", &display)
@@ -116,17 +120,26 @@ fn demo_window_opens_under_xvfb() {
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
             .env_remove("WAYLAND_DISPLAY")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("start letterbox --demo"),
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let window = loop {
         let found = xdotool(&display, &["search", "--name", "Letterbox"]);
         if let Some(id) = found.lines().next().filter(|l| !l.is_empty()) {
             break id.to_owned();
         }
-        assert!(Instant::now() < deadline, "no Letterbox window appeared");
+        let exited = app.0.try_wait().ok().flatten();
+        if exited.is_some() || Instant::now() >= deadline {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "no Letterbox window appeared (app exited: {exited:?}); its log ends:\n{}",
+                tail.join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     };
     // Give it time to draw its first frames with software rendering.
