@@ -234,19 +234,6 @@ impl App {
         self.accounts.values().any(|a| a.busy.is_some())
     }
 
-    fn check(&mut self, account_id: &str) {
-        let Some(account) = self.settings.account(account_id).cloned() else {
-            return;
-        };
-        let problems = crate::accounts::problems(&account);
-        if let Some(problem) = problems.first() {
-            self.state_mut(account_id).error = Some(Failure::invalid(problem.clone()));
-            return;
-        }
-        let job = self.job(&account);
-        self.worker.send(Request::Check(job));
-    }
-
     fn schedule_auto_check(&mut self) {
         self.next_auto_check = self.settings.general.check_interval_mins.map(|mins| {
             // Never more often than any account's server allows (LOGIN-DELAY).
@@ -281,44 +268,6 @@ impl App {
                     .then(|| (key.clone(), row.status))
             })
             .collect()
-    }
-
-    fn apply(&mut self, account_id: &str, plan: Plan) {
-        if plan.is_empty() {
-            return;
-        }
-        if let Some(account) = self.settings.account(account_id).cloned() {
-            let job = self.job(&account);
-            self.worker.send(Request::Apply(job, plan));
-        }
-    }
-
-    fn save_settings(&mut self, settings: Settings) {
-        for account in &settings.accounts {
-            self.accounts.entry(account.id.clone()).or_default();
-        }
-        let removed: Vec<String> = self
-            .settings
-            .accounts
-            .iter()
-            .filter(|a| settings.account(&a.id).is_none())
-            .map(|a| a.id.clone())
-            .collect();
-        for id in removed {
-            self.accounts.remove(&id);
-            self.worker.send(Request::ForgetPassword(id));
-        }
-        self.settings = settings;
-        if self.selected_account().is_none() {
-            self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
-        }
-        if self.writes_settings {
-            self.worker.send(Request::SaveSettings(
-                Box::new(self.settings.clone()),
-                self.paths.settings_file.clone(),
-            ));
-        }
-        self.schedule_auto_check();
     }
 }
 

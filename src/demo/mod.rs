@@ -6,15 +6,10 @@
 //! both `demo`. Deletions happen at QUIT, as on a real server.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use crate::net::{Fingerprint, LoopbackListener, ServerStream};
 use base64::Engine as _;
-use native_tls::{Identity, TlsAcceptor};
-
-use crate::net::Fingerprint;
 
 pub const USER: &str = "demo";
 pub const PASSWORD: &str = "demo";
@@ -43,8 +38,7 @@ struct Message {
 
 /// A running demo server; stops when dropped.
 pub struct DemoServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    listener: LoopbackListener,
     mailbox: Arc<Mutex<Vec<Message>>>,
 }
 
@@ -55,16 +49,6 @@ impl DemoServer {
     }
 
     pub fn with_messages(port: u16, tls: bool, messages: Vec<Vec<u8>>) -> io::Result<DemoServer> {
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
-        let addr = listener.local_addr()?;
-        let acceptor = if tls {
-            let identity = Identity::from_pkcs8(CERT_PEM, KEY_PEM).map_err(io::Error::other)?;
-            Some(Arc::new(
-                TlsAcceptor::new(identity).map_err(io::Error::other)?,
-            ))
-        } else {
-            None
-        };
         let mailbox = Arc::new(Mutex::new(
             messages
                 .into_iter()
@@ -75,36 +59,15 @@ impl DemoServer {
                 })
                 .collect(),
         ));
-        let stop = Arc::new(AtomicBool::new(false));
-        listener.set_nonblocking(true)?;
-        let (stop_flag, shared) = (stop.clone(), mailbox.clone());
-        std::thread::Builder::new()
-            .name("letterbox-demo-server".into())
-            .spawn(move || {
-                while !stop_flag.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((tcp, _)) => {
-                            let (acceptor, mailbox) = (acceptor.clone(), shared.clone());
-                            let _ = std::thread::Builder::new()
-                                .name("letterbox-demo-session".into())
-                                .spawn(move || serve(tcp, acceptor.as_deref(), &mailbox));
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(50)),
-                    }
-                }
-            })?;
-        Ok(DemoServer {
-            addr,
-            stop,
-            mailbox,
-        })
+        let shared = mailbox.clone();
+        let listener = LoopbackListener::start(port, tls.then_some((CERT_PEM, KEY_PEM)), {
+            move |stream| serve(stream, &shared)
+        })?;
+        Ok(DemoServer { listener, mailbox })
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.listener.port()
     }
 
     /// The UIDLs still on the server.
@@ -113,12 +76,6 @@ impl DemoServer {
             .lock()
             .map(|m| m.iter().map(|m| m.uidl.clone()).collect())
             .unwrap_or_default()
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
@@ -191,20 +148,7 @@ Content-Transfer-Encoding: base64\r\n\
     m
 }
 
-/// A stream that is either plain TCP or TLS.
-trait Conn: Read + Write + Send {}
-impl<T: Read + Write + Send> Conn for T {}
-
-fn serve(tcp: TcpStream, acceptor: Option<&TlsAcceptor>, mailbox: &Mutex<Vec<Message>>) {
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(300)));
-    let _ = tcp.set_nonblocking(false);
-    let stream: Box<dyn Conn> = match acceptor {
-        Some(acceptor) => match acceptor.accept(tcp) {
-            Ok(tls) => Box::new(tls),
-            Err(_) => return,
-        },
-        None => Box::new(tcp),
-    };
+fn serve(stream: Box<dyn ServerStream>, mailbox: &Mutex<Vec<Message>>) {
     let mut session = Session {
         reader: BufReader::new(stream),
         out: Vec::new(),
@@ -217,7 +161,7 @@ fn serve(tcp: TcpStream, acceptor: Option<&TlsAcceptor>, mailbox: &Mutex<Vec<Mes
 }
 
 struct Session {
-    reader: BufReader<Box<dyn Conn>>,
+    reader: BufReader<Box<dyn ServerStream>>,
     out: Vec<u8>,
     logged_in: bool,
     user: Option<String>,

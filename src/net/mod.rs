@@ -1,11 +1,13 @@
 //! The only code that owns a socket. TCP with timeouts, implicit TLS and
-//! STLS (with certificate checks and pinning), and a blocking driver that
+//! STLS (with certificate checks and pinning), the loopback listener the
+//! demo mailbox serves on, and a blocking driver that
 //! feeds the sans-IO `pop3` core, keeping a bounded window of pipelined
 //! commands in flight. It never decides what to download or delete; that is
 //! the engine's job.
 
 mod client;
 mod error;
+mod listen;
 mod mailbox;
 pub mod tls;
 mod transport;
@@ -13,6 +15,7 @@ mod transport;
 pub use crate::pop3::{RespCode, Security};
 pub use client::{Client, Credentials, Direction, Endpoint, Observe, ServerInfo, TranscriptSink};
 pub use error::Error;
+pub use listen::{LoopbackListener, ServerStream};
 pub use mailbox::{Mailbox, MailboxListing, Outcome, PlainTransport, RetrSink, StreamError};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
 /// Whether the server at `host:port` speaks TLS 1.3: a second handshake

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod command;
+mod events;
 mod framing;
 pub mod login;
 pub mod reply;
