@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use letterbox::app::{App, AppConfig};
-use letterbox::demo::{self, DemoServer};
-use letterbox::pop3::Secret;
+use letterbox::demo::DemoServer;
 use letterbox::settings::Paths;
-use letterbox::settings::secrets::{MemoryStore, Passwords};
+use letterbox::settings::secrets::MemoryStore;
 
 fn main() {
     for count in [100, 1_000, 10_000] {
@@ -38,19 +37,7 @@ fn measure(count: usize) -> (f64, f64, usize) {
     let server = DemoServer::with_messages(0, true, messages).expect("server");
     let profile = tempfile::tempdir().expect("profile");
     let paths = Paths::in_dir(profile.path());
-    let passwords = Passwords::new(
-        Arc::new(MemoryStore::default()),
-        paths.password_file.clone(),
-    );
-    passwords
-        .set_for_session("demo", &Secret::new(demo::PASSWORD.into()))
-        .expect("password");
-    let config = AppConfig {
-        paths,
-        passwords,
-        fixed_settings: Some(demo::demo_settings(server.port())),
-        note: None,
-    };
+    let config = AppConfig::demo(paths, Arc::new(MemoryStore::default()), server.port());
     let mut harness = Harness::builder()
         .with_size([1200.0, 800.0])
         .allow_missing_glyphs()

@@ -1,5 +1,13 @@
 //! Letterbox: check a POP3 mailbox, preview messages on the server, and
 //! download, keep or delete each one without ever losing or duplicating mail.
+//!
+//! The modules are layers, and each depends only on those below it:
+//! `app` (egui) and `cli` → `worker` (threads) → `engine` (the safety rules)
+//! → `accounts` (settings to an engine account) → `net` (the only sockets),
+//! `store` (the only mail on disk), `mail` (the only bytes-to-text) and
+//! `settings` → `fsutil` and `explain` (leaves); `net` → `pop3` (sans-IO,
+//! no I/O at all). `demo` is a POP3 server on loopback for `--demo`. No
+//! module below `app` knows egui exists, and no unsafe code is allowed.
 #![forbid(unsafe_code)]
 
 pub mod accounts;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use clap::Parser as _;
 use letterbox::app::{self, AppConfig};
 use letterbox::cli::{Cli, exit};
-use letterbox::pop3::Secret;
 use letterbox::settings::Paths;
 use letterbox::settings::secrets::{MemoryStore, Passwords};
 
@@ -53,22 +52,10 @@ fn run_demo() -> ExitCode {
         }
     };
     let dir = std::env::temp_dir().join(format!("letterbox-demo-{}", std::process::id()));
-    let paths = Paths::in_dir(&dir);
-    let passwords = Passwords::new(
-        Arc::new(MemoryStore::default()),
-        paths.password_file.clone(),
-    );
-    let settings = letterbox::demo::demo_settings(server.port());
-    if let Err(e) =
-        passwords.set_for_session("demo", &Secret::new(letterbox::demo::PASSWORD.into()))
-    {
-        eprintln!("letterbox: {e}");
-    }
+    let keyring = Arc::new(MemoryStore::default());
     let config = AppConfig {
-        paths,
-        passwords,
-        fixed_settings: Some(settings),
         note: Some("Demo mailbox on this computer (user demo, password demo); your own settings are not touched".into()),
+        ..AppConfig::demo(Paths::in_dir(&dir), keyring, server.port())
     };
     let result = app::run_native(config, Some(dir.join("ui-state")));
     drop(server);

@@ -29,7 +29,7 @@ use crate::engine::Plan;
 use crate::mail::Preview;
 use crate::net::Direction;
 use crate::pop3::Secret;
-use crate::settings::secrets::Passwords;
+use crate::settings::secrets::{Passwords, SecretStore};
 use crate::settings::{AccountSettings, Paths, Settings};
 use crate::worker::{AccountJob, Event, Failure, JobKind, Request, Worker};
 
@@ -45,6 +45,29 @@ pub struct AppConfig {
     pub fixed_settings: Option<Settings>,
     /// Shown in the status bar, e.g. what the demo is.
     pub note: Option<String>,
+}
+
+impl AppConfig {
+    /// The app on the demo mailbox served on loopback at `port`: the demo
+    /// account (never written to a settings file), its password kept for
+    /// the session in `keyring`, files under `paths`. The one recipe for
+    /// `--demo`, the UI tests and the frame benchmark.
+    pub fn demo(paths: Paths, keyring: Arc<dyn SecretStore>, port: u16) -> AppConfig {
+        let settings = crate::demo::demo_settings(port);
+        let passwords = Passwords::new(keyring, paths.password_file.clone());
+        for account in &settings.accounts {
+            let password = Secret::new(crate::demo::PASSWORD.to_owned());
+            if let Err(e) = passwords.set_for_session(&account.id, &password) {
+                tracing::warn!("the demo password could not be kept: {e}");
+            }
+        }
+        AppConfig {
+            paths,
+            passwords,
+            fixed_settings: Some(settings),
+            note: None,
+        }
+    }
 }
 
 /// What survives a restart (besides window geometry and column widths,

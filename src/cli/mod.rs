@@ -4,6 +4,9 @@
 //! and a sentence on stderr. A mailbox is either given whole (`--url`) or
 //! taken from the app's settings (`--account`); either way its store is
 //! the one the app would use (`accounts::stores`), never a second one.
+//! Like the app, it never opens a socket or writes mail itself: the engine
+//! does both, under the same safety rules; and it never prints a password
+//! or unescaped server text.
 
 use std::io::Write as _;
 use std::path::Path;

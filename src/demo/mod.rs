@@ -3,7 +3,10 @@
 //! an account (`letterbox --demo`, `letterbox demo-server`). It speaks TLS
 //! with a bundled self-signed certificate that the demo account pins, so the
 //! demo runs the same secure path as a real account. User and password are
-//! both `demo`. Deletions happen at QUIT, as on a real server.
+//! both `demo`. Deletions happen at QUIT, as on a real server. It only
+//! speaks the protocol: the socket is `net`'s loopback listener, so it is
+//! never reachable from another machine, and it never reads or writes the
+//! user's settings, passwords or mail.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -226,18 +229,8 @@ impl Session {
     }
 
     fn multiline(&mut self, body: &[u8]) {
-        let mut at_line_start = true;
-        for &b in body {
-            if at_line_start && b == b'.' {
-                self.out.push(b'.');
-            }
-            self.out.push(b);
-            at_line_start = b == b'\n';
-        }
-        if !body.is_empty() && !body.ends_with(b"\r\n") {
-            self.out.extend_from_slice(b"\r\n");
-        }
-        self.out.extend_from_slice(b".\r\n");
+        let stuffed = crate::pop3::dot_stuff(body, crate::pop3::LineStarts::AfterAnyLf);
+        self.out.extend_from_slice(&stuffed);
     }
 
     fn login(&mut self, mailbox: &Mutex<Vec<Message>>) {

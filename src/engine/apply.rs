@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::net::{self, Client, Credentials, Mailbox, Observe, Outcome, RespCode, Transport};
 use crate::pop3::AuthMethod;
-use crate::store::{AccountStore, Status, now_unix};
+use crate::store::{AccountStore, Entry, Status, now_unix};
 
 use super::check::record_listing;
 use super::download::{Fate, Target, download_all};
@@ -290,6 +290,7 @@ fn login_after<T: Transport>(
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DeleteWhen {
     /// The user chose to delete it without downloading.
     Always,
@@ -441,22 +442,9 @@ pub(crate) fn apply_in_session<T: Transport>(
 
     let mut to_delete = Vec::new();
     for (key, number, size_bytes, when) in deletes {
-        let entry = store.ledger.get(&key);
-        // The size is the last check that the message on the server is the
-        // one at home (a server could reuse an identity).
-        let safe = entry
-            .is_some_and(|e| e.is_downloaded() && !e.size_mismatch && e.size_bytes == size_bytes);
-        match when {
-            DeleteWhen::IfSafe if !safe => {
-                let reason = if entry.is_some_and(|e| e.size_mismatch || e.size_bytes != size_bytes)
-                {
-                    "its size did not match what the server announced"
-                } else {
-                    "it is not safely downloaded"
-                };
-                report.not_deleted.push((key, reason.into()));
-            }
-            _ => to_delete.push((key, number)),
+        match deletion_refused(store.ledger.get(&key), size_bytes, when) {
+            Some(reason) => report.not_deleted.push((key, reason.into())),
+            None => to_delete.push((key, number)),
         }
     }
     let mut marked = Vec::new();
@@ -495,9 +483,32 @@ pub(crate) fn apply_in_session<T: Transport>(
     Ok(report)
 }
 
+/// Why a deletion may not be sent, if it may not: one the user asked for
+/// unread is always sent; one that follows a download only when the copy
+/// at home is recorded complete and of the size the server announces now.
+/// The size is the last check that the message on the server is the one at
+/// home (a server could reuse an identity).
+fn deletion_refused(
+    entry: Option<&Entry>,
+    size_bytes: u64,
+    when: DeleteWhen,
+) -> Option<&'static str> {
+    if when == DeleteWhen::Always {
+        return None;
+    }
+    match entry {
+        Some(e) if e.is_downloaded() && !e.size_mismatch && e.size_bytes == size_bytes => None,
+        Some(e) if e.size_mismatch || e.size_bytes != size_bytes => {
+            Some("its size did not match what the server announced")
+        }
+        _ => Some("it is not safely downloaded"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::listing::Listing;
     use crate::store::StorePaths;
 
     #[test]
@@ -521,5 +532,98 @@ mod tests {
         gone.on_server = false;
         let plan = expired_plan(&store, 10 * day, 7);
         assert_eq!(plan.items, vec![("old".to_owned(), Action::DownloadDelete)]);
+    }
+
+    fn entry(status: Status, size_bytes: u64, size_mismatch: bool) -> Entry {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AccountStore::open(&StorePaths::in_dir(dir.path())).unwrap();
+        let entry = store.ledger.note_on_server("k", size_bytes, 0);
+        entry.status = status;
+        entry.size_mismatch = size_mismatch;
+        entry.clone()
+    }
+
+    #[test]
+    fn a_deletion_after_a_download_needs_a_whole_copy_of_the_same_size() {
+        let safe = entry(Status::Downloaded, 100, false);
+        assert_eq!(deletion_refused(Some(&safe), 100, DeleteWhen::IfSafe), None);
+        // The server now announces another size: maybe another message
+        // under a reused identity.
+        assert_eq!(
+            deletion_refused(Some(&safe), 101, DeleteWhen::IfSafe),
+            Some("its size did not match what the server announced")
+        );
+        let odd = entry(Status::Downloaded, 100, true);
+        assert_eq!(
+            deletion_refused(Some(&odd), 100, DeleteWhen::IfSafe),
+            Some("its size did not match what the server announced")
+        );
+        for status in [Status::New, Status::Saving, Status::Kept] {
+            let not_home = entry(status, 100, false);
+            assert_eq!(
+                deletion_refused(Some(&not_home), 100, DeleteWhen::IfSafe),
+                Some("it is not safely downloaded"),
+                "{status:?}"
+            );
+        }
+        assert_eq!(
+            deletion_refused(None, 100, DeleteWhen::IfSafe),
+            Some("it is not safely downloaded")
+        );
+        // Deleting unread is the user's explicit choice.
+        let unread = entry(Status::New, 100, false);
+        assert_eq!(deletion_refused(Some(&unread), 7, DeleteWhen::Always), None);
+        assert_eq!(deletion_refused(None, 7, DeleteWhen::Always), None);
+    }
+
+    #[test]
+    fn fetch_takes_new_mail_and_kept_mail_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AccountStore::open(&StorePaths::in_dir(dir.path())).unwrap();
+        for (key, status) in [
+            ("saving", Status::Saving),
+            ("kept", Status::Kept),
+            ("home", Status::Downloaded),
+        ] {
+            store.ledger.note_on_server(key, 10, 0).status = status;
+        }
+        let listing = Listing::of(&[
+            (1, Some("unknown"), 10),
+            (2, Some("saving"), 10),
+            (3, Some("kept"), 10),
+            (4, Some("home"), 10),
+            (5, Some("twin"), 10),
+            (6, Some("twin"), 10),
+            (7, None, 10),
+        ]);
+        let plan = |delete, all| FetchPolicy { delete, all }.plan(&listing, &store).items;
+        let keep = Action::DownloadKeep;
+        let del = Action::DownloadDelete;
+        let owned = |items: &[(&str, Action)]| -> Vec<(String, Action)> {
+            items.iter().map(|(k, a)| ((*k).to_owned(), *a)).collect()
+        };
+        assert_eq!(
+            plan(false, false),
+            owned(&[("unknown", keep), ("saving", keep)])
+        );
+        assert_eq!(
+            plan(false, true),
+            owned(&[("unknown", keep), ("saving", keep), ("kept", keep)])
+        );
+        // With --delete, what is already home is deleted too (once the
+        // apply finds its copy safe), and ambiguous twins never.
+        assert_eq!(
+            plan(true, false),
+            owned(&[("unknown", del), ("saving", del), ("home", del)])
+        );
+        assert_eq!(
+            plan(true, true),
+            owned(&[
+                ("unknown", del),
+                ("saving", del),
+                ("kept", del),
+                ("home", del)
+            ])
+        );
     }
 }

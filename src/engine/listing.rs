@@ -64,6 +64,28 @@ impl Listing {
             .unwrap_or_default()
     }
 
+    /// A listing as if the server had sent it: `(number, key, size)` per
+    /// message, keys as UIDLs.
+    #[cfg(test)]
+    pub fn of(messages: &[(u32, Option<&str>, u64)]) -> Listing {
+        let mut listing = Listing {
+            total: messages.len() as u32,
+            size_bytes: messages.iter().map(|m| m.2).sum(),
+            uidl_supported: true,
+            messages: messages
+                .iter()
+                .map(|&(number, key, size_bytes)| Listed {
+                    number: MsgNum::new(number).expect("message numbers start at 1"),
+                    key: key.map(str::to_owned),
+                    size_bytes,
+                })
+                .collect(),
+            ..Listing::default()
+        };
+        listing.index();
+        listing
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.messages.iter().filter_map(|m| m.key.as_deref())
     }
@@ -243,5 +265,23 @@ mod tests {
             message_key_from_headers(odd, 5),
             message_key_from_headers(&with_body, 5)
         );
+    }
+
+    #[test]
+    fn a_key_listed_twice_is_ambiguous_and_never_found() {
+        let listing = Listing::of(&[
+            (1, Some("a"), 10),
+            (2, Some("dup"), 20),
+            (3, None, 30),
+            (4, Some("dup"), 40),
+            (5, Some("b"), 50),
+        ]);
+        assert_eq!(listing.ambiguous, HashSet::from(["dup".to_owned()]));
+        assert!(listing.find("dup").is_none());
+        assert!(listing.find("gone").is_none());
+        let b = listing.find("b").expect("b is listed");
+        assert_eq!((b.number.get(), b.size_bytes), (5, 50));
+        assert_eq!(listing.find("a").map(|m| m.number.get()), Some(1));
+        assert_eq!(listing.keys().collect::<Vec<_>>(), ["a", "dup", "dup", "b"]);
     }
 }

@@ -116,27 +116,45 @@ impl BodyDecoder {
     }
 }
 
+/// Where a line starts, for [`dot_stuff`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineStarts {
+    /// After CRLF only, as on a CRLF server: a bare LF is content.
+    AfterCrlf,
+    /// After any LF: what a server does when it cannot know how its client
+    /// splits lines (the demo server, and the test server's bare-LF mode),
+    /// so no client mistakes a line for the terminator.
+    AfterAnyLf,
+}
+
 /// Encodes a message body as a multi-line reply body (RFC 1939 §3), the
 /// inverse of the framer: a `.` that starts a line gets a second one, and
-/// the terminating `.` line is appended. Lines end in CRLF, as on a CRLF
-/// server, where a bare LF is content and starts no line. A body that does
-/// not end in CRLF gets one first, because the terminator must start a
-/// line; a body that is empty or ends in CRLF comes back from the framer
-/// byte for byte. For test servers and property tests: the client never
-/// sends a multi-line body.
-pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
+/// the terminating `.` line is appended. A body that does not end its last
+/// line gets a CRLF first, because the terminator must start a line (with
+/// `AfterAnyLf`, a body in bare-LF form, ending in LF with no CRLF in it,
+/// counts as ended). With `AfterCrlf`, a body that is empty or ends in CRLF
+/// comes back from the framer byte for byte. For servers (the demo, tests)
+/// and property tests: the client never sends a multi-line body.
+pub fn dot_stuff(body: &[u8], starts: LineStarts) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 5);
     let mut rest = body;
     if rest.first() == Some(&b'.') {
         out.push(b'.');
     }
-    while let Some(i) = memmem::find(rest, b"\r\n.") {
-        out.extend_from_slice(&rest[..i + 2]);
+    let (line_end, skip): (&[u8], usize) = match starts {
+        LineStarts::AfterCrlf => (b"\r\n.", 2),
+        LineStarts::AfterAnyLf => (b"\n.", 1),
+    };
+    while let Some(i) = memmem::find(rest, line_end) {
+        out.extend_from_slice(&rest[..i + skip]);
         out.push(b'.');
-        rest = &rest[i + 2..];
+        rest = &rest[i + skip..];
     }
     out.extend_from_slice(rest);
-    if !body.is_empty() && !out.ends_with(b"\r\n") {
+    let bare_lf_form = starts == LineStarts::AfterAnyLf
+        && body.ends_with(b"\n")
+        && memmem::find(body, b"\r\n").is_none();
+    if !body.is_empty() && !body.ends_with(b"\r\n") && !bare_lf_form {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b".\r\n");
@@ -249,5 +267,32 @@ mod tests {
         assert!(done);
         assert_eq!(total, content_len);
         assert_eq!(spans, 1, "no dotted lines, so one span");
+    }
+
+    #[test]
+    fn stuffing_marks_line_starts_by_the_chosen_line_end() {
+        let body = b".a\r\n.b\n.c";
+        assert_eq!(
+            dot_stuff(body, LineStarts::AfterCrlf),
+            b"..a\r\n..b\n.c\r\n.\r\n"
+        );
+        assert_eq!(
+            dot_stuff(body, LineStarts::AfterAnyLf),
+            b"..a\r\n..b\n..c\r\n.\r\n"
+        );
+        // A body in bare-LF form is already ended; a CRLF one round-trips
+        // through a bare-LF decoder too.
+        assert_eq!(
+            dot_stuff(b"x\n.y\n", LineStarts::AfterAnyLf),
+            b"x\n..y\n.\r\n"
+        );
+        for bare_lf in [false, true] {
+            let wire = dot_stuff(b"one\r\n.two\r\n", LineStarts::AfterAnyLf);
+            let mut decoder = BodyDecoder::new(bare_lf);
+            let mut out = Vec::new();
+            let (_, done) = decoder.decode(&wire, |s| out.extend_from_slice(s));
+            assert!(done);
+            assert_eq!(out, b"one\r\n.two\r\n");
+        }
     }
 }

@@ -18,7 +18,7 @@ pub use auth::{
     AuthMethod, SaslExchange, ServerOffer, apop_command, candidate_methods, choose_method,
 };
 pub use command::{AuthLine, Command, SaslResponse};
-pub use framing::dot_stuff;
+pub use framing::{LineStarts, dot_stuff};
 pub use login::{Credentials, Greeted, Handshake, LoginError, SignIn, SignedIn, Step};
 pub use reply::{Capabilities, Expire, RespCode, Status, StatusLine, UidlListing, escape_controls};
 pub use session::{

@@ -336,6 +336,7 @@ impl Dispatcher {
         let emitter = self.emitter();
         let passwords = self.passwords.clone();
         let control = self.control.clone();
+        let kind = kind_of(&request).unwrap_or(JobKind::Check);
         let spawned = std::thread::Builder::new()
             .name(format!("letterbox-{account_id}"))
             .spawn(move || {
@@ -347,7 +348,7 @@ impl Dispatcher {
                 if std::panic::catch_unwind(job).is_err() {
                     emitter.emit(Event::Failed {
                         account_id: account_id.clone(),
-                        kind: JobKind::Check,
+                        kind,
                         failure: Failure::invalid(
                             "Letterbox ran into an internal problem with this account. Nothing was deleted from the server.".into(),
                         ),
@@ -374,6 +375,17 @@ impl Dispatcher {
 
 /// The queue that keeps settings saves in order.
 const SETTINGS_QUEUE: &str = "settings file";
+
+/// What kind of account job a request is, if it is one.
+fn kind_of(request: &Request) -> Option<JobKind> {
+    match request {
+        Request::Check(_) => Some(JobKind::Check),
+        Request::Apply(..) => Some(JobKind::Apply),
+        Request::Preview(..) => Some(JobKind::Preview),
+        Request::StartNewLedger(_) => Some(JobKind::Ledger),
+        _ => None,
+    }
+}
 
 fn account_of(request: &Request) -> Option<String> {
     match request {
@@ -424,11 +436,14 @@ fn run_account_job(
         emitter.emit(Event::SettingsLoaded(Box::new(result)));
         return;
     }
-    let (job, kind) = match &request {
-        Request::Check(job) => (job, JobKind::Check),
-        Request::Apply(job, _) => (job, JobKind::Apply),
-        Request::Preview(job, _, _) => (job, JobKind::Preview),
-        Request::StartNewLedger(job) => (job, JobKind::Ledger),
+    let (job, kind) = match (&request, kind_of(&request)) {
+        (
+            Request::Check(job)
+            | Request::Apply(job, _)
+            | Request::Preview(job, _, _)
+            | Request::StartNewLedger(job),
+            Some(kind),
+        ) => (job, kind),
         _ => return,
     };
     let account_id = job.id().to_owned();
@@ -619,5 +634,64 @@ mod tests {
             wakes.load(std::sync::atomic::Ordering::SeqCst) >= 6,
             "every event wakes the UI"
         );
+    }
+
+    /// A keyring whose every call panics: stands in for a bug anywhere in
+    /// a job.
+    struct PanickingKeyring;
+
+    impl crate::settings::secrets::SecretStore for PanickingKeyring {
+        fn get(&self, _: &str) -> Result<Option<Secret<String>>, SecretError> {
+            panic!("a bug in a job");
+        }
+        fn set(&self, _: &str, _: &Secret<String>) -> Result<(), SecretError> {
+            panic!("a bug in a job");
+        }
+        fn delete(&self, _: &str) -> Result<(), SecretError> {
+            panic!("a bug in a job");
+        }
+    }
+
+    #[test]
+    fn a_panicking_job_is_reported_and_frees_its_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwords = Passwords::new(Arc::new(PanickingKeyring), dir.path().join("p.toml"));
+        let worker = Worker::start(passwords, Arc::new(|| {}));
+        let mut settings = AccountSettings::new("a1");
+        settings.host = "127.0.0.1".into();
+        settings.username = "u".into();
+        let job = AccountJob {
+            settings,
+            store: crate::store::StorePaths::in_dir(dir.path()).into(),
+            preview_lines: 5,
+            retr_preview_max_bytes: 1_000_000,
+        };
+        // Two jobs for one account: the second runs only if the first,
+        // which panics, freed the account.
+        worker.send(Request::Check(job.clone()));
+        worker.send(Request::Check(job));
+        let mut internal = 0;
+        let mut finished = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while finished < 2 && std::time::Instant::now() < deadline {
+            match worker.try_recv() {
+                Some(Event::Failed { failure, .. }) => {
+                    assert!(
+                        failure.message.headline.contains("internal problem"),
+                        "{:?}",
+                        failure.message
+                    );
+                    assert!(failure.message.sentences().contains("Nothing was deleted"));
+                    internal += 1;
+                }
+                Some(Event::Finished { account_id }) => {
+                    assert_eq!(account_id, "a1");
+                    finished += 1;
+                }
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        assert_eq!((internal, finished), (2, 2));
     }
 }

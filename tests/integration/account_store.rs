@@ -414,14 +414,14 @@ fn account_uses_its_stored_password_and_its_connection_settings() {
     config.settings("", &[account("ask-each-session")]);
     let run = check(None);
     run.expect_code(2);
-    assert!(run.stderr.contains("LETTERBOX_PASSWORD"), "{}", run.stderr);
+    run.stderr_has("LETTERBOX_PASSWORD");
     check(Some("secret")).expect_code(0);
     // Stored in the file, but not there (yet): the same.
     config.settings("", &[account("file")]);
     config.passwords("other = \"secret\"\n");
     let run = check(None);
     run.expect_code(2);
-    assert!(run.stderr.contains("passwords.toml"), "{}", run.stderr);
+    run.stderr_has("passwords.toml");
     check(Some("secret")).expect_code(0);
     // Without the pinned fingerprint the certificate is not trusted.
     config.settings(
@@ -437,7 +437,7 @@ fn account_names_must_name_one_account() {
     let config = Config::new();
     let run = config.run(&["fetch", "--account", "Home"], None);
     run.expect_code(2);
-    assert!(run.stderr.contains("no accounts"), "{}", run.stderr);
+    run.stderr_has("no accounts");
     config.settings(
         "",
         &[
@@ -447,18 +447,11 @@ fn account_names_must_name_one_account() {
     );
     let run = config.run(&["fetch", "--account", "WORK"], None);
     run.expect_code(2);
-    assert!(
-        run.stderr.contains("id a1") && run.stderr.contains("id a2"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("id a1").stderr_has("id a2");
     let run = config.run(&["check", "--account", "Holiday"], None);
     run.expect_code(2);
-    assert!(
-        run.stderr.contains("Holiday") && run.stderr.contains("127.0.0.1:1995, id a1"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("Holiday")
+        .stderr_has("127.0.0.1:1995, id a1");
     // --url and --account exclude each other, and so do --account and the
     // connection options it takes from the settings.
     for args in [

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::cli::{Run, letterbox, letterbox_env};
+use crate::support::cli::{self, Run, letterbox, letterbox_env};
 use crate::support::pop3_server::{
     Action, Fault, MailServer, Message, ScriptServer, ServerConfig, Step, TlsMode, cert_sha256_hex,
     sample_mailbox, tls_fixture_path,
@@ -18,17 +18,7 @@ fn url(server: &MailServer, scheme: &str) -> String {
 }
 
 fn check_plain(server: &MailServer, extra: &[&str]) -> Run {
-    let url = url(server, "pop3");
-    let mut args = vec![
-        "check",
-        "--url",
-        &url,
-        "--security",
-        "none",
-        "--allow-plaintext",
-    ];
-    args.extend_from_slice(extra);
-    letterbox(&args, PASSWORD)
+    cli::plain("check", ("alice", PASSWORD), server.port(), extra)
 }
 
 fn localhost_pem() -> String {
@@ -97,17 +87,9 @@ fn text_output_reads_well() {
     let server = MailServer::start(ServerConfig::default(), sample_mailbox(2));
     let run = check_plain(&server, &[]);
     run.expect_code(0);
-    assert!(
-        run.stdout.contains("alice on 127.0.0.1: 2 messages"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("Subject: Message 2"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("| this is message number 2."),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("alice on 127.0.0.1: 2 messages");
+    run.stdout_has("Subject: Message 2");
+    run.stdout_has("| this is message number 2.");
 }
 
 #[test]
@@ -182,25 +164,9 @@ fn server_without_uidl_or_top_still_lists() {
 #[test]
 fn wrong_password_is_an_auth_error() {
     let server = MailServer::start(ServerConfig::default(), sample_mailbox(1));
-    let url = url(&server, "pop3");
-    let run = letterbox(
-        &[
-            "check",
-            "--url",
-            &url,
-            "--security",
-            "none",
-            "--allow-plaintext",
-        ],
-        "wrong",
-    );
+    let run = cli::plain("check", ("alice", "wrong"), server.port(), &[]);
     run.expect_code(5);
-    assert!(
-        run.stderr
-            .contains("did not accept the user name or password"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("did not accept the user name or password");
     assert!(run.stdout.is_empty());
 }
 
@@ -217,16 +183,8 @@ fn mailbox_in_use_is_a_server_error_with_a_next_step() {
     let server = MailServer::start(config, sample_mailbox(1));
     let run = check_plain(&server, &[]);
     run.expect_code(6);
-    assert!(
-        run.stderr.contains("in use by another program"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("Close other mail programs"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("in use by another program");
+    run.stderr_has("Close other mail programs");
 }
 
 #[test]
@@ -240,7 +198,7 @@ fn refusing_greeting_and_sys_temp() {
     let server = MailServer::start(config, sample_mailbox(1));
     let run = check_plain(&server, &[]);
     run.expect_code(6);
-    assert!(run.stderr.contains("temporary problem"), "{}", run.stderr);
+    run.stderr_has("temporary problem");
 }
 
 #[test]
@@ -252,13 +210,8 @@ fn dropped_connection_mid_reply_is_a_network_error() {
     let server = MailServer::start(config, sample_mailbox(3));
     let run = check_plain(&server, &[]);
     run.expect_code(3);
-    assert!(
-        run.stderr
-            .contains("connection to the mail server was lost"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("Nothing was deleted"), "{}", run.stderr);
+    run.stderr_has("connection to the mail server was lost");
+    run.stderr_has("Nothing was deleted");
 }
 
 #[test]
@@ -275,7 +228,7 @@ fn stalled_server_times_out() {
     let started = std::time::Instant::now();
     let run = check_plain(&server, &["--timeout-secs", "1"]);
     run.expect_code(3);
-    assert!(run.stderr.contains("stopped answering"), "{}", run.stderr);
+    run.stderr_has("stopped answering");
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "waited for the stall"
@@ -295,11 +248,7 @@ fn garbage_reply_is_a_protocol_error() {
     let server = MailServer::start(config, sample_mailbox(1));
     let run = check_plain(&server, &[]);
     run.expect_code(7);
-    assert!(
-        run.stderr.contains("could not understand"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("could not understand");
 }
 
 #[test]
@@ -315,11 +264,7 @@ fn oversize_reply_line_is_refused_without_hanging() {
     let server = MailServer::start(config, sample_mailbox(1));
     let run = check_plain(&server, &["--timeout-secs", "5"]);
     run.expect_code(7);
-    assert!(
-        run.stderr.contains("longer than 4096 bytes"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("longer than 4096 bytes");
 }
 
 #[test]
@@ -331,7 +276,7 @@ fn nothing_listening_is_a_network_error() {
     let url = format!("pop3s://alice@127.0.0.1:{port}");
     let run = letterbox(&["check", "--url", &url], PASSWORD);
     run.expect_code(3);
-    assert!(run.stderr.contains("could not connect"), "{}", run.stderr);
+    run.stderr_has("could not connect");
 }
 
 #[test]
@@ -344,7 +289,7 @@ fn bad_arguments_are_usage_errors() {
     .expect_code(2);
     let run = letterbox_env(&["check", "--url", "pop3s://a@b"], &[]);
     run.expect_code(2);
-    assert!(run.stderr.contains("LETTERBOX_PASSWORD"), "{}", run.stderr);
+    run.stderr_has("LETTERBOX_PASSWORD");
 }
 
 fn tls_server(cert: &str, mode: TlsMode, advertise_stls: bool) -> MailServer {
@@ -363,12 +308,8 @@ fn untrusted_certificate_is_reported_with_its_fingerprint() {
     let url = url(&server, "pop3s");
     let run = letterbox(&["check", "--url", &url], PASSWORD);
     run.expect_code(4);
-    assert!(
-        run.stderr.contains("not trusted: it is self-signed"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("CN=localhost"), "{}", run.stderr);
+    run.stderr_has("not trusted: it is self-signed");
+    run.stderr_has("CN=localhost");
     let fingerprint = cert_sha256_hex("localhost").to_ascii_uppercase();
     let shown: String = run
         .stderr
@@ -407,11 +348,7 @@ fn pinned_fingerprint_mismatch_sends_no_password() {
     let pin = cert_sha256_hex("localhost");
     let run = letterbox(&["check", "--url", &url, "--fingerprint", &pin], PASSWORD);
     run.expect_code(4);
-    assert!(
-        run.stderr.contains("different certificate"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("different certificate");
     assert_no_credentials_sent(&server);
 }
 
@@ -471,11 +408,7 @@ fn starttls_stripped_is_an_error_not_a_downgrade() {
         PASSWORD,
     );
     run.expect_code(4);
-    assert!(
-        run.stderr.contains("does not offer a secure connection"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("does not offer a secure connection");
     assert_no_credentials_sent(&server);
 }
 
@@ -522,7 +455,7 @@ fn cleartext_password_needs_explicit_permission() {
     let url = url(&server, "pop3");
     let run = letterbox(&["check", "--url", &url, "--security", "none"], PASSWORD);
     run.expect_code(5);
-    assert!(run.stderr.contains("not encrypted"), "{}", run.stderr);
+    run.stderr_has("not encrypted");
     assert_no_credentials_sent(&server);
     check_plain(&server, &[]).expect_code(0);
 }
@@ -595,11 +528,8 @@ fn password_never_reaches_a_log() {
             &[("LETTERBOX_PASSWORD", password), ("LETTERBOX_LOG", "trace")],
         );
         run.expect_code(0);
-        assert!(
-            run.stderr.contains("[redacted]"),
-            "trace log shows the conversation:\n{}",
-            run.stderr
-        );
+        // The trace log shows the conversation, with the secret hidden.
+        run.stderr_has("[redacted]");
         for shown in [&run.stdout, &run.stderr] {
             assert!(
                 !shown.contains(password),

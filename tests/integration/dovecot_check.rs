@@ -128,7 +128,7 @@ fn dovecot_wrong_password_and_untrusted_certificate() {
     run.expect_code(5);
     let run = letterbox(&["check", "--url", &tls], dc.password());
     run.expect_code(4);
-    assert!(run.stderr.contains("SHA-256 fingerprint"), "{}", run.stderr);
+    run.stderr_has("SHA-256 fingerprint");
     assert_eq!(user.count(), 1);
 }
 

@@ -10,6 +10,7 @@ use std::cell::Cell;
 use std::sync::Once;
 
 use letterbox::mail::Preview;
+use letterbox::pop3::LineStarts::AfterCrlf;
 use letterbox::pop3::{Command, Event, Limits, MsgNum, Reply, Secret, Session, State, dot_stuff};
 use letterbox::settings::Settings;
 use proptest::prelude::*;
@@ -169,7 +170,7 @@ fn batch(exchanges: &[Exchange]) -> (Vec<(Command, bool)>, Vec<u8>) {
             Exchange::Retr { streamed, body } => {
                 commands.push((Command::Retr(n), *streamed));
                 wire.extend_from_slice(b"+OK message follows\r\n");
-                wire.extend_from_slice(&dot_stuff(body));
+                wire.extend_from_slice(&dot_stuff(body, AfterCrlf));
             }
             Exchange::RetrRefused => {
                 commands.push((Command::Retr(n), false));
@@ -258,7 +259,7 @@ proptest! {
         streamed in any::<bool>(),
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..6),
     ) {
-        let stuffed = dot_stuff(&body);
+        let stuffed = dot_stuff(&body, AfterCrlf);
         prop_assert!(stuffed.ends_with(b".\r\n"));
         let mut wire = b"+OK\r\n".to_vec();
         wire.extend_from_slice(&stuffed);

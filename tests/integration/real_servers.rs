@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{Run, letterbox};
+use crate::support::cli::{self, Run, letterbox};
 use crate::support::pop3_server::{
     MailServer, Message, ScriptServer, ServerConfig, SessionRecord, Step, TlsMode, crlf_to_lf,
     sample_mailbox, tls_fixture_path,
@@ -145,11 +145,7 @@ fn a_wrong_password_is_still_a_wrong_password() {
     let server = MailServer::start(config, sample_mailbox(1));
     let failed = run(&server, "check", &[]);
     failed.expect_code(5);
-    assert!(
-        failed.stderr.contains("did not accept"),
-        "{}",
-        failed.stderr
-    );
+    failed.stderr_has("did not accept");
     let session = &server.sessions()[0];
     assert_eq!(
         (commands(session, "APOP"), commands(session, "PASS")),
@@ -180,11 +176,7 @@ fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
     let bare = run(&server, "check", &["--preview-download-limit-kb", "2"]);
     bare.expect_code(0);
     assert!(server.sessions()[0].commands_with("RETR").is_empty());
-    assert!(
-        bare.stdout.contains("need a place to keep the copies"),
-        "{}",
-        bare.stdout
-    );
+    bare.stdout_has("need a place to keep the copies");
 
     // With a profile and a 2 KB limit: the two samples are previewed from
     // a RETR, the large one is not, and the text says plainly why.
@@ -224,12 +216,7 @@ fn server_without_top_previews_small_messages_from_retr_and_keeps_them() {
         ],
     );
     text.expect_code(0);
-    assert!(
-        text.stdout
-            .contains("only messages up to 2.0 KB are previewed"),
-        "{}",
-        text.stdout
-    );
+    text.stdout_has("only messages up to 2.0 KB are previewed");
 
     // The retrieved copies are kept: the download that follows (keeping
     // mail on the server) takes them instead of fetching them again.
@@ -356,11 +343,7 @@ fn long_uidls_and_one_unusable_uidl() {
     assert_eq!(listed[0]["uid"], long(1).as_str());
     assert_eq!(long(1).len(), 121);
     assert!(listed[3]["uid"].is_null());
-    assert!(
-        check.stderr.contains("left alone"),
-        "a notice: {}",
-        check.stderr
-    );
+    check.stderr_has("left alone");
     let profile = tempfile::tempdir().expect("tempdir");
     let got = fetch(&server, profile.path(), &["--delete"]);
     assert_eq!(got.json()["downloaded"], 3);
@@ -404,19 +387,11 @@ fn up_to_uidl() -> Vec<Step> {
 }
 
 fn check_plain(port: u16, timeout_secs: &str) -> Run {
-    let url = format!("pop3://alice@127.0.0.1:{port}");
-    letterbox(
-        &[
-            "check",
-            "--url",
-            &url,
-            "--security",
-            "none",
-            "--allow-plaintext",
-            "--timeout-secs",
-            timeout_secs,
-        ],
-        PASSWORD,
+    cli::plain(
+        "check",
+        ("alice", PASSWORD),
+        port,
+        &["--timeout-secs", timeout_secs],
     )
 }
 
@@ -435,11 +410,7 @@ fn a_trickling_reply_ends_at_the_no_progress_deadline() {
     let failed = check_plain(server.port(), "1");
     let elapsed = started.elapsed();
     failed.expect_code(3);
-    assert!(
-        failed.stderr.contains("without getting anywhere"),
-        "{}",
-        failed.stderr
-    );
+    failed.stderr_has("without getting anywhere");
     assert!(elapsed < Duration::from_secs(10), "ended after {elapsed:?}");
     drop(server);
 }
@@ -464,7 +435,7 @@ fn server_text_never_reaches_the_terminal_raw() {
         failed.stderr
     );
     assert!(!failed.stderr.contains('\u{202e}'), "{:?}", failed.stderr);
-    assert!(failed.stderr.contains("\\x1b]0;pwned"), "{}", failed.stderr);
+    failed.stderr_has("\\x1b]0;pwned");
 }
 
 #[test]
@@ -490,10 +461,7 @@ fn a_huge_mailbox_previews_its_newest_messages_first() {
         letterbox::engine::MAX_NEW_PREVIEWS_PER_CHECK
     );
     let text = run(&server, "check", &["--preview-lines", "0"]);
-    assert!(
-        text.stdout.contains("No preview yet"),
-        "the reason is given"
-    );
+    text.stdout_has("No preview yet");
 }
 
 #[test]
@@ -535,7 +503,7 @@ fn a_passing_uidl_refusal_does_not_download_everything_again() {
     let profile_arg = profile.path().display().to_string();
     let again = run(&server, "fetch", &["--profile", &profile_arg]);
     again.expect_code(6);
-    assert!(again.stderr.contains("try later"), "{}", again.stderr);
+    again.stderr_has("try later");
     let second = &server.sessions()[1];
     assert!(
         second.commands_with("RETR").is_empty(),

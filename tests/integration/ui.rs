@@ -37,20 +37,11 @@ impl Fixture {
     /// settings file (it normally does; the demo does not).
     fn app(&self, save_settings: bool) -> Harness<'static, App> {
         let paths = self.paths();
-        let passwords = Passwords::new(self.keyring.clone(), paths.password_file.clone());
-        let settings = demo::demo_settings(self.server.port());
-        passwords
-            .set_for_session("demo", &Secret::new(demo::PASSWORD.into()))
-            .expect("session password");
-        if save_settings {
-            settings.save(&paths.settings_file).expect("settings");
+        let file = paths.settings_file.clone();
+        let mut config = AppConfig::demo(paths, self.keyring.clone(), self.server.port());
+        if save_settings && let Some(settings) = config.fixed_settings.take() {
+            settings.save(&file).expect("settings");
         }
-        let config = AppConfig {
-            paths,
-            passwords,
-            fixed_settings: (!save_settings).then_some(settings),
-            note: None,
-        };
         harness(config)
     }
 
@@ -370,19 +361,7 @@ fn app_with(messages: Vec<Vec<u8>>) -> (DemoServer, tempfile::TempDir, Harness<'
     let server = DemoServer::with_messages(0, true, messages).expect("server");
     let profile = tempfile::tempdir().expect("profile");
     let paths = Paths::in_dir(profile.path());
-    let passwords = Passwords::new(
-        Arc::new(MemoryStore::default()),
-        paths.password_file.clone(),
-    );
-    passwords
-        .set_for_session("demo", &Secret::new(demo::PASSWORD.into()))
-        .expect("password");
-    let config = AppConfig {
-        paths,
-        passwords,
-        fixed_settings: Some(demo::demo_settings(server.port())),
-        note: None,
-    };
+    let config = AppConfig::demo(paths, Arc::new(MemoryStore::default()), server.port());
     (server, profile, harness(config))
 }
 

@@ -20,6 +20,30 @@ impl Run {
         })
     }
 
+    /// Panics with what the binary wrote to stderr unless it contains
+    /// `text`.
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr does not contain {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Panics with what the binary wrote to stdout unless it contains
+    /// `text`.
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text),
+            "stdout does not contain {text:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
     /// Panics with everything printed unless the exit code is `code`.
     pub fn expect_code(&self, code: i32) -> &Run {
         assert_eq!(
@@ -35,6 +59,23 @@ impl Run {
 /// if it runs longer than a minute.
 pub fn letterbox(args: &[&str], password: &str) -> Run {
     letterbox_env(args, &[("LETTERBOX_PASSWORD", password)])
+}
+
+/// Runs `letterbox COMMAND --url pop3://USER@127.0.0.1:PORT --security none
+/// --allow-plaintext EXTRA` with `password`: a mailbox of the test server
+/// without TLS, where nothing about encryption is under test.
+pub fn plain(command: &str, (user, password): (&str, &str), port: u16, extra: &[&str]) -> Run {
+    let url = format!("pop3://{user}@127.0.0.1:{port}");
+    let mut args = vec![
+        command,
+        "--url",
+        &url,
+        "--security",
+        "none",
+        "--allow-plaintext",
+    ];
+    args.extend_from_slice(extra);
+    letterbox(&args, password)
 }
 
 /// Runs `letterbox ARGS` with exactly these Letterbox variables. The app's

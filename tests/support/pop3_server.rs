@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{KeyInit as _, Mac as _};
+use letterbox::pop3::{LineStarts, dot_stuff};
 use md5::Digest as _;
 use native_tls::{HandshakeError, Identity, TlsAcceptor, TlsStream};
 
@@ -1725,29 +1726,10 @@ fn crlf_line(text: &str) -> Vec<u8> {
 /// missing), then the terminating ".".
 fn multiline(status: &str, body: &[u8]) -> Vec<u8> {
     let mut out = crlf_line(status);
-    out.extend_from_slice(&dot_stuff(body));
-    // A body in bare-LF form (`ServerConfig::bare_lf`) ends in a bare LF.
-    let bare_lf_form = body.ends_with(b"\n") && memchr::memmem::find(body, b"\r\n").is_none();
-    if !body.is_empty() && !body.ends_with(b"\r\n") && !bare_lf_form {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
-/// Doubles a "." at the start of every line (RFC 1939 section 3). A bare
-/// LF also starts a line here, so no client can mistake a line for the
-/// terminator whichever line end it splits on.
-pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 2);
-    let mut line_start = true;
-    for &byte in body {
-        if line_start && byte == b'.' {
-            out.push(b'.');
-        }
-        out.push(byte);
-        line_start = byte == b'\n';
-    }
+    // A bare LF also starts a line here (`ServerConfig::bare_lf` sends
+    // bodies in bare-LF form), so no client can mistake a line for the
+    // terminator whichever line end it splits on.
+    out.extend_from_slice(&dot_stuff(body, LineStarts::AfterAnyLf));
     out
 }
 
