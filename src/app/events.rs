@@ -132,6 +132,10 @@ impl App {
                     self.notices.push(problem);
                 }
             }
+            Event::IndexProgress { .. }
+            | Event::MailSynced { .. }
+            | Event::MailChanged { .. }
+            | Event::TrashEmptied { .. } => {}
             Event::KeyringStatus { available, detail } => {
                 self.keyring = Some(if available { Ok(()) } else { Err(detail) });
             }

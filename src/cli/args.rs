@@ -33,6 +33,14 @@ pub enum CliCommand {
     /// downloaded again.
     #[command(after_help = EXIT_CODES)]
     Fetch(FetchArgs),
+    /// Build or bring up to date the index of downloaded mail (what the
+    /// app's Downloaded list and search use) of each store.
+    Index(IndexArgs),
+    /// Find downloaded messages by words of their sender, subject or text
+    /// (the last word may be the start of a word).
+    Search(SearchArgs),
+    /// List the attachments of one message file, or save them.
+    Attachments(AttachmentsArgs),
     /// Run the demo POP3 server alone (for scripts and tests). User and
     /// password are both "demo"; with TLS, trust its certificate with
     /// --fingerprint (printed at start).
@@ -186,6 +194,56 @@ pub struct FetchArgs {
     #[arg(long)]
     pub start_new_ledger: bool,
     /// Print a JSON summary on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which stores `index` and `search` read.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// One account set up in the app, by its name, e-mail address or id.
+    /// Default: every account of the app.
+    #[arg(long, value_name = "NAME", conflicts_with = "profile")]
+    pub account: Option<String>,
+    /// Every store in this folder, as `fetch --profile DIR` makes them.
+    #[arg(long, value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+    /// The app's settings folder. Default: the app's own.
+    #[arg(long, value_name = "DIR", env = "LETTERBOX_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub stores: StoreArgs,
+    /// Print `{"messages":…, "indexed":…, "seconds":…}` instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub stores: StoreArgs,
+    /// The words to look for; every one must match.
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Print a JSON array of matches (`file`, `from`, `subject`, `date`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachmentsArgs {
+    /// A message file (from a Maildir, or any .eml).
+    #[arg(value_name = "MESSAGE-FILE")]
+    pub file: PathBuf,
+    /// Save each attachment into this folder under a safe name; a name
+    /// already taken gets a number, nothing is ever overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Print a JSON array instead of text.
     #[arg(long)]
     pub json: bool,
 }

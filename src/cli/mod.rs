@@ -1,5 +1,6 @@
 //! The command line: `letterbox check` and `fetch` for scripting, tests
-//! and benchmarks. It parses arguments into the engine's types, runs the
+//! and benchmarks, and `index`, `search` and `attachments` for the
+//! downloaded mail. It parses arguments into the engine's types, runs the
 //! engine, and prints results; every failure class has its own exit code
 //! and a sentence on stderr. A mailbox is either given whole (`--url`) or
 //! taken from the app's settings (`--account`); either way its store is
@@ -18,6 +19,7 @@ use crate::pop3::escape_controls;
 
 mod args;
 mod output;
+mod reading;
 mod select;
 
 pub use args::*;
@@ -31,6 +33,9 @@ pub fn run(command: CliCommand) -> ExitCode {
     match command {
         CliCommand::Check(args) => run_check(&args),
         CliCommand::Fetch(args) => run_fetch(&args),
+        CliCommand::Index(args) => reading::run_index(&args),
+        CliCommand::Search(args) => reading::run_search(&args),
+        CliCommand::Attachments(args) => reading::run_attachments(&args),
         CliCommand::DemoServer(args) => run_demo_server(&args),
         CliCommand::GenerateDocs { out } => match generate_docs(&out) {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,21 @@
 //! Turns raw message bytes into what people read: decoded headers (RFC 2047
-//! words, charsets) and a plain-text preview. Built on mailparse. Never
-//! panics and never fails: a broken message gives a best-effort preview.
-//! This is the only module that turns mail bytes into text.
+//! words, charsets), a plain-text preview, the whole message for the
+//! reader (`view`: body text, links, attachments with safe names), the text
+//! the search index keeps, and pictures decoded within limits. Built on
+//! mailparse and html2text. Never panics and never fails: a broken message
+//! gives a best-effort result. This is the only module that turns mail
+//! bytes into text; it never touches the disk or the network.
 
 use mailparse::{MailHeaderMap as _, ParsedMail};
+
+mod html;
+pub mod names;
+pub mod picture;
+mod search;
+mod view;
+
+pub use search::Summary;
+pub use view::{Attachment, Link, MessageView, TextSource, attachment_bytes};
 
 /// Most characters kept of one header field (From, Subject, ...). Real
 /// ones are far shorter; a hostile sender can fold megabytes into one.
@@ -115,7 +127,7 @@ fn body_text(part: &ParsedMail<'_>) -> String {
 
 /// Header values may carry folded whitespace and control characters, and
 /// are cut at [`MAX_HEADER_CHARS`] (the cut shown as "…").
-fn clean_line(value: &str) -> String {
+pub(crate) fn clean_line(value: &str) -> String {
     let mut out = String::with_capacity(value.len().min(MAX_HEADER_CHARS * 4));
     let mut chars = 0;
     for word in value.split_whitespace() {
@@ -142,7 +154,7 @@ fn clean_line(value: &str) -> String {
 /// Characters kept in headers and previews: no control characters, and
 /// none of the invisible marks that reorder text (a sender could make a
 /// name or an attachment's extension read backwards).
-fn shown_as_is(c: char) -> bool {
+pub(crate) fn shown_as_is(c: char) -> bool {
     !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
@@ -187,7 +199,7 @@ fn first_lines(text: &str, max_lines: usize) -> String {
 
 /// HTML to readable text, without rendering anything: tags dropped (script
 /// and style content too), common entities decoded. Only for previews.
-fn strip_html(html: &str) -> String {
+pub(crate) fn strip_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     while let Some(lt) = rest.find('<') {

@@ -1,10 +1,15 @@
 //! Everything Letterbox keeps on disk for an account: the Maildir of
-//! downloaded mail, the ledger of UIDLs, and the preview cache. Every write
+//! downloaded mail (and, in `local`, the reader's changes to it: read
+//! flags, Trash), the ledger of UIDLs, the preview cache, and the index of
+//! the downloaded mail for the list and search (`index`). Every write
 //! is atomic or goes through Maildir's tmp → fsync → rename, and an account
 //! store is locked so two Letterbox processes never work on it at once.
 //! It never talks to a server.
 
+pub mod export;
+pub mod index;
 pub mod ledger;
+pub mod local;
 pub mod maildir;
 pub mod retrieved;
 
@@ -83,6 +88,11 @@ pub struct StorePaths {
 }
 
 impl StorePaths {
+    /// The index of the downloaded mail (a cache of the Maildir).
+    pub fn index_file(&self) -> PathBuf {
+        self.state_dir.join("index.sqlite")
+    }
+
     /// The usual layout: `DIR/ledger.json`, `DIR/Maildir/`.
     pub fn in_dir(dir: &Path) -> StorePaths {
         StorePaths {

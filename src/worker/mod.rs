@@ -19,7 +19,11 @@ use crate::net::{CancelToken, CertificateInfo, Direction, Observe};
 use crate::pop3::Secret;
 use crate::settings::AccountSettings;
 use crate::settings::secrets::{Passwords, SecretError};
+use crate::store::local::Location;
 use crate::store::{StoreError, now_unix};
+
+pub mod reading;
+pub use reading::{LocalChange, MailHome, MailSynced};
 
 /// Called after every event; the app passes `ctx.request_repaint`.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -73,7 +77,15 @@ pub enum Request {
     /// Read the settings file; answered by `Event::SettingsLoaded`. On the
     /// same queue as the saves, so a save never overtakes it.
     LoadSettings(std::path::PathBuf),
-    /// Stop the account's running job and drop its queued ones.
+    /// Bring an account's index of downloaded mail in line with its
+    /// Maildir (queued per Maildir, apart from the network jobs).
+    SyncIndex(MailHome),
+    /// Mark messages read or unread, move them to Trash or back.
+    ChangeMail(MailHome, Vec<Location>, LocalChange),
+    /// Remove the messages in Trash for good.
+    EmptyTrash(MailHome),
+    /// Stop the job of this queue (an account id, or a `MailHome`'s
+    /// queue) and drop its queued ones.
     Cancel(String),
 }
 
@@ -216,6 +228,28 @@ pub enum Event {
     SettingsSaved {
         result: Result<(), String>,
     },
+    /// An index sync parsed `done` of `total` new messages.
+    IndexProgress {
+        account_id: String,
+        done: usize,
+        total: usize,
+    },
+    /// The index is in line with the Maildir (or why it could not be).
+    MailSynced {
+        account_id: String,
+        result: Result<MailSynced, UserMessage>,
+    },
+    /// Messages moved by a `ChangeMail`: where each was and is now.
+    MailChanged {
+        account_id: String,
+        change: LocalChange,
+        moved: Vec<(Location, Location)>,
+        problem: Option<UserMessage>,
+    },
+    TrashEmptied {
+        account_id: String,
+        result: Result<usize, UserMessage>,
+    },
     /// The settings file as read, with notices about what was not
     /// understood; or why it could not be read.
     SettingsLoaded(Box<Result<(crate::settings::Settings, Vec<String>), UserMessage>>),
@@ -230,6 +264,7 @@ enum Control {
 pub struct Worker {
     control: Sender<Control>,
     events: Receiver<Event>,
+    wake: Wake,
 }
 
 impl Worker {
@@ -238,7 +273,7 @@ impl Worker {
         let (event_tx, event_rx) = mpsc::channel();
         let dispatcher = Dispatcher {
             passwords,
-            wake,
+            wake: wake.clone(),
             events: event_tx,
             control: control_tx.clone(),
             busy: HashMap::new(),
@@ -251,6 +286,7 @@ impl Worker {
         Worker {
             control: control_tx,
             events: event_rx,
+            wake,
         }
     }
 
@@ -260,6 +296,11 @@ impl Worker {
 
     pub fn try_recv(&self) -> Option<Event> {
         self.events.try_recv().ok()
+    }
+
+    /// The wake-up call, for one-shot reads (`reading`) that the UI polls.
+    pub fn wake(&self) -> &Wake {
+        &self.wake
     }
 }
 
@@ -316,7 +357,14 @@ impl Dispatcher {
         }
         match account_of(&request) {
             Some(id) if self.busy.contains_key(&id) => {
-                self.queued.entry(id).or_default().push_back(request);
+                let queue = self.queued.entry(id).or_default();
+                // One queued sync brings the index up to date: no need
+                // for two.
+                let repeated = matches!(request, Request::SyncIndex(_))
+                    && queue.iter().any(|r| matches!(r, Request::SyncIndex(_)));
+                if !repeated {
+                    queue.push_back(request);
+                }
             }
             Some(id) => self.spawn(id, request),
             None => self.spawn_free(request),
@@ -337,6 +385,34 @@ impl Dispatcher {
         let passwords = self.passwords.clone();
         let control = self.control.clone();
         let kind = kind_of(&request).unwrap_or(JobKind::Check);
+        if let Request::SyncIndex(home)
+        | Request::ChangeMail(home, ..)
+        | Request::EmptyTrash(home) = &request
+        {
+            let home = home.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("letterbox-{account_id}"))
+                .spawn(move || {
+                    let job = std::panic::AssertUnwindSafe(|| {
+                        reading::run(request, &emitter, &cancel);
+                    });
+                    if std::panic::catch_unwind(job).is_err() {
+                        emitter.emit(Event::MailSynced {
+                            account_id: home.account_id.clone(),
+                            result: Err(UserMessage::new(
+                                "Letterbox ran into an internal problem with the downloaded mail.",
+                                "Your messages are safe in their folder; try again.",
+                                String::new(),
+                            )),
+                        });
+                    }
+                    let _ = control.send(Control::Done(account_id));
+                });
+            if spawned.is_err() {
+                tracing::error!("could not start a worker thread");
+            }
+            return;
+        }
         let spawned = std::thread::Builder::new()
             .name(format!("letterbox-{account_id}"))
             .spawn(move || {
@@ -393,6 +469,9 @@ fn account_of(request: &Request) -> Option<String> {
         | Request::Apply(job, _)
         | Request::Preview(job, _, _)
         | Request::StartNewLedger(job) => Some(job.id().to_owned()),
+        Request::SyncIndex(home) | Request::ChangeMail(home, ..) | Request::EmptyTrash(home) => {
+            Some(home.queue())
+        }
         // Not an account, but saves must not overtake each other.
         Request::SaveSettings(..) | Request::LoadSettings(_) => Some(SETTINGS_QUEUE.to_owned()),
         Request::TestConnection { .. }
