@@ -37,6 +37,7 @@ fn run_app() -> ExitCode {
         paths,
         fixed_settings: None,
         note: None,
+        native_dialogs: true,
     };
     finish(app::run_native(config, None))
 }
@@ -57,6 +58,11 @@ fn run_demo() -> ExitCode {
         note: Some("Demo mailbox on this computer (user demo, password demo); your own settings are not touched".into()),
         ..AppConfig::demo(Paths::in_dir(&dir), keyring, server.port())
     };
+    if let Some(settings) = &config.fixed_settings
+        && let Err(e) = letterbox::demo::seed_downloads(&config.paths, settings)
+    {
+        eprintln!("letterbox: the demo's sample downloads could not be made: {e}");
+    }
     let result = app::run_native(config, Some(dir.join("ui-state")));
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,14 +1,21 @@
-//! The accounts sidebar: each account with its new-message badge, totals,
-//! quota meter, last check and last error.
+//! The accounts sidebar: each account with its new-message badge, its two
+//! places (On the server, Downloaded, and Trash when it holds mail),
+//! totals, quota meter, last check and last error; and All downloaded mail.
 
 use crate::mail::human_size;
 
+use super::library::{Library, MailCommand, Place};
 use super::{Command, View, icons, local_time};
 
 /// Past this share of the quota a full mailbox is near: new mail bounces.
 const QUOTA_WARNING: f32 = 0.9;
 
-pub(crate) fn accounts_ui(ui: &mut egui::Ui, view: &View, commands: &mut Vec<Command>) {
+pub(crate) fn accounts_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    library: &Library,
+    commands: &mut Vec<Command>,
+) {
     egui::Panel::left("accounts")
         .resizable(true)
         .default_size(230.0)
@@ -29,6 +36,24 @@ pub(crate) fn accounts_ui(ui: &mut egui::Ui, view: &View, commands: &mut Vec<Com
                 return;
             }
             egui::ScrollArea::vertical().show(ui, |ui| {
+                let unread: usize = view
+                    .settings
+                    .accounts
+                    .iter()
+                    .map(|a| library.unread(&a.id))
+                    .sum();
+                let all = if unread > 0 {
+                    format!("All downloaded mail ({unread} unread)")
+                } else {
+                    "All downloaded mail".to_owned()
+                };
+                if ui
+                    .selectable_label(view.place == Place::AllDownloaded, all)
+                    .clicked()
+                {
+                    commands.push(MailCommand::Place(None, Place::AllDownloaded).into());
+                }
+                ui.add_space(6.0);
                 for account in &view.settings.accounts {
                     let state = view.accounts.get(&account.id);
                     let selected = view.selected.is_some_and(|s| s.id == account.id);
@@ -57,6 +82,7 @@ pub(crate) fn accounts_ui(ui: &mut egui::Ui, view: &View, commands: &mut Vec<Com
                             );
                         }
                     });
+                    places_ui(ui, view, library, &account.id, new, commands);
                     if let Some(state) = state {
                         if state.checked {
                             ui.label(format!(
@@ -96,4 +122,41 @@ pub(crate) fn accounts_ui(ui: &mut egui::Ui, view: &View, commands: &mut Vec<Com
                 }
             });
         });
+}
+
+/// An account's places, indented under its name.
+fn places_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    library: &Library,
+    account_id: &str,
+    new: usize,
+    commands: &mut Vec<Command>,
+) {
+    let here = view.selected.is_some_and(|s| s.id == account_id);
+    let counts = library.counts.get(account_id).copied().unwrap_or_default();
+    ui.indent(("places", account_id), |ui| {
+        let server = if new > 0 {
+            format!("On the server ({new} new)")
+        } else {
+            "On the server".to_owned()
+        };
+        let downloaded = if counts.unread > 0 {
+            format!("Downloaded ({} unread)", counts.unread)
+        } else {
+            "Downloaded".to_owned()
+        };
+        let mut places = vec![(Place::Server, server), (Place::Downloaded, downloaded)];
+        if counts.trashed > 0 || (here && view.place == Place::Trash) {
+            places.push((Place::Trash, format!("Trash ({})", counts.trashed)));
+        }
+        for (place, title) in places {
+            if ui
+                .selectable_label(here && view.place == place, title)
+                .clicked()
+            {
+                commands.push(MailCommand::Place(Some(account_id.to_owned()), place).into());
+            }
+        }
+    });
 }

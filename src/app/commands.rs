@@ -37,6 +37,8 @@ pub(crate) enum Command {
     DismissError(String),
     DismissApplyProblems(String),
     ClearLog,
+    /// Something about downloaded mail (see `library`).
+    Mail(library::MailCommand),
 }
 
 impl App {
@@ -58,7 +60,9 @@ impl App {
             Command::DismissError(id) => self.state_mut(&id).error = None,
             Command::DismissApplyProblems(id) => self.state_mut(&id).apply_problems.clear(),
             Command::ClearLog => self.log.clear(),
+            Command::Mail(command) => self.run_mail_command(command),
             Command::SelectAccount(id) => {
+                self.persisted.place = Place::Server;
                 if self.persisted.selected_account.as_deref() != Some(id.as_str()) {
                     self.selection.ids.clear();
                     self.selection.focus = None;
@@ -234,6 +238,13 @@ impl App {
         });
         if check {
             self.commands.push(Command::CheckAll);
+        }
+        if self.persisted.place.is_local() {
+            // The downloaded list has its own keys (see `downloaded`).
+            if all {
+                self.library.selection = self.library.rows.iter().map(library::listed_id).collect();
+            }
+            return;
         }
         if delete {
             self.commands.push(Command::StageDelete);

@@ -31,6 +31,11 @@ impl App {
                     self.longer_previews.remove(key);
                 }
                 self.state_mut(&account_id).applied(&report);
+                if !report.downloaded.is_empty()
+                    && let Some(home) = self.mail_home(&account_id)
+                {
+                    self.worker.send(Request::SyncIndex(home));
+                }
             }
             Event::Preview {
                 account_id: _,
@@ -132,10 +137,10 @@ impl App {
                     self.notices.push(problem);
                 }
             }
-            Event::IndexProgress { .. }
+            event @ (Event::IndexProgress { .. }
             | Event::MailSynced { .. }
             | Event::MailChanged { .. }
-            | Event::TrashEmptied { .. } => {}
+            | Event::TrashEmptied { .. }) => self.mail_event(event),
             Event::KeyringStatus { available, detail } => {
                 self.keyring = Some(if available { Ok(()) } else { Err(detail) });
             }

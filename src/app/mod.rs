@@ -6,14 +6,18 @@
 mod accounts;
 mod commands;
 pub(crate) use commands::Command;
+mod downloaded;
 mod events;
 mod fonts;
 mod icons;
+mod library;
+mod mail_dialogs;
 mod messages;
 mod native;
 pub use native::{APP_ID, run_native};
 pub mod model;
 mod preview;
+mod reader;
 mod settings_dialog;
 mod status;
 mod toolbar;
@@ -33,6 +37,7 @@ use crate::settings::secrets::{Passwords, SecretStore};
 use crate::settings::{AccountSettings, Paths, Settings};
 use crate::worker::{AccountJob, Event, Failure, JobKind, Request, Worker};
 
+use library::{Library, Place};
 use model::{AccountState, RowStatus, SortKey, visible_rows};
 use settings_dialog::SettingsDialog;
 
@@ -45,6 +50,10 @@ pub struct AppConfig {
     pub fixed_settings: Option<Settings>,
     /// Shown in the status bar, e.g. what the demo is.
     pub note: Option<String>,
+    /// Ask where to save with the system's file dialog (through the
+    /// desktop portal). Off: the app's own typed-path dialog, as where no
+    /// portal answers (and in tests).
+    pub native_dialogs: bool,
 }
 
 impl AppConfig {
@@ -66,6 +75,7 @@ impl AppConfig {
             passwords,
             fixed_settings: Some(settings),
             note: None,
+            native_dialogs: true,
         }
     }
 }
@@ -76,6 +86,7 @@ impl AppConfig {
 #[serde(default)]
 struct Persisted {
     selected_account: Option<String>,
+    place: Place,
     sort: SortKey,
     ascending: bool,
 }
@@ -88,6 +99,8 @@ pub(crate) struct View<'a> {
     pub settings: &'a Settings,
     pub accounts: &'a HashMap<String, AccountState>,
     pub selected: Option<&'a AccountSettings>,
+    /// What the central panel shows.
+    pub place: Place,
 }
 
 impl View<'_> {
@@ -155,6 +168,7 @@ pub struct App {
     keyring: Option<Result<(), String>>,
     next_auto_check: Option<Instant>,
     commands: Vec<Command>,
+    library: Library,
 }
 
 impl App {
@@ -201,6 +215,10 @@ impl App {
             keyring: None,
             next_auto_check: None,
             commands: Vec::new(),
+            library: Library {
+                native_dialogs: config.native_dialogs,
+                ..Library::default()
+            },
         };
         if let Some(settings) = config.fixed_settings {
             app.settings_arrived(settings, Vec::new());
@@ -230,6 +248,9 @@ impl App {
             self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
         }
         self.schedule_auto_check();
+        // What is already downloaded shows at once; the syncs catch up.
+        self.refresh_list(false);
+        self.sync_all_mail();
     }
 
     fn selected_account(&self) -> Option<&AccountSettings> {
@@ -299,6 +320,7 @@ impl eframe::App for App {
         while let Some(event) = self.worker.try_recv() {
             self.handle_event(event);
         }
+        self.poll_library(ctx);
         if let Some(due) = self.next_auto_check {
             let now = Instant::now();
             if now >= due {
@@ -330,12 +352,23 @@ impl eframe::App for App {
                 .selected_account
                 .as_deref()
                 .and_then(|id| self.settings.account(id)),
+            place: self.persisted.place,
         };
-        toolbar::toolbar_ui(ui, &view, selected_keys, &mut commands);
+        toolbar::toolbar_ui(ui, &view, selected_keys, &self.library, &mut commands);
         status::status_bar_ui(ui, &view, self.note.as_deref(), &mut self.log_open);
-        accounts::accounts_ui(ui, &view, &mut commands);
+        accounts::accounts_ui(ui, &view, &self.library, &mut commands);
         egui::CentralPanel::default().show(ui, |ui| {
             status::banners_ui(ui, &view, &self.notices, &mut commands);
+            if view.place.is_local() {
+                status::mail_notice_ui(ui, &self.library, &mut commands);
+                let mut pane = self.library.pane.take();
+                if let Some(opened) = pane.as_mut() {
+                    reader::reader_pane_ui(ui, opened, &mut commands);
+                }
+                self.library.pane = pane;
+                downloaded::downloaded_ui(ui, &view, view.place, &mut self.library, &mut commands);
+                return;
+            }
             preview::preview_panel_ui(
                 ui,
                 &view,
@@ -351,6 +384,10 @@ impl eframe::App for App {
             };
             messages::messages_ui(ui, &view, table, &mut commands);
         });
+        for opened in &mut self.library.windows {
+            reader::reader_window_ui(&ctx, opened, &mut commands);
+        }
+        mail_dialogs::mail_dialog_ui(&ctx, &mut self.library.dialog, &mut commands);
         status::log_window_ui(&ctx, &self.log, &mut self.log_open, &mut commands);
         status::confirm_ui(&ctx, &mut self.confirm, &mut commands);
         status::password_prompt_ui(&ctx, &mut self.password_prompt, &mut commands);

@@ -317,3 +317,30 @@ pub(crate) fn password_prompt_ui(
         *prompt_state = None;
     }
 }
+
+/// The last thing done to downloaded mail, with Undo after a Delete, or
+/// what went wrong.
+pub(crate) fn mail_notice_ui(
+    ui: &mut egui::Ui,
+    library: &super::library::Library,
+    commands: &mut Vec<Command>,
+) {
+    use super::library::MailCommand;
+    if library.notice.is_none() && library.problem.is_none() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        if let Some(problem) = &library.problem {
+            ui.colored_label(ui.visuals().error_fg_color, problem.sentences());
+        } else if let Some(notice) = &library.notice {
+            ui.label(notice);
+        }
+        if library.undo.is_some() && ui.button("Undo").clicked() {
+            commands.push(MailCommand::Undo.into());
+        }
+        if ui.small_button("Dismiss").clicked() {
+            commands.push(MailCommand::DismissNotice.into());
+        }
+    });
+    ui.separator();
+}

@@ -92,6 +92,44 @@ pub fn sample_mailbox() -> Vec<Vec<u8>> {
 
 include!(concat!(env!("OUT_DIR"), "/demo_samples.rs"));
 
+/// The sample messages already downloaded when `--demo` starts (kept on
+/// the server), so the Downloaded view is not empty on a first try: the
+/// welcome letter, the newsletter, the Greek postcard and the HTML-only
+/// café mail. The photo and the invoice are left for the user to download.
+pub const SEEDED: [&str; 4] = ["demo-0001", "demo-0004", "demo-0007", "demo-0018"];
+
+/// Downloads [`SEEDED`] into the demo profile with the real engine, as a
+/// user's Download would. Returns how many were downloaded.
+pub fn seed_downloads(
+    paths: &crate::settings::Paths,
+    settings: &crate::settings::Settings,
+) -> Result<usize, String> {
+    use crate::engine::{Action, Plan};
+    let account_settings = settings.accounts.first().ok_or("no demo account")?;
+    let account = crate::accounts::to_account(
+        account_settings,
+        crate::pop3::Secret::new(PASSWORD.to_owned()),
+    )?;
+    let home =
+        crate::accounts::stores::store_for_account(paths, account_settings, &settings.general);
+    let mut store = home.open().map_err(|e| e.to_string())?;
+    let plan = Plan {
+        items: SEEDED
+            .iter()
+            .map(|key| ((*key).to_owned(), Action::DownloadKeep))
+            .collect(),
+    };
+    let report = crate::engine::apply(
+        &account,
+        &mut store,
+        &plan,
+        crate::net::Observe::default(),
+        &mut |_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(report.downloaded.len())
+}
+
 /// The settings of the demo: one account pointed at the demo server on
 /// `port`, pinned to the bundled certificate, password kept for the session.
 pub fn demo_settings(port: u16) -> crate::settings::Settings {

@@ -8,6 +8,7 @@
 
 use mailparse::{MailHeaderMap as _, ParsedMail};
 
+pub mod compose;
 mod html;
 pub mod names;
 pub mod picture;
@@ -295,7 +296,7 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// `"Name" <addr>` → `Name`; `addr` → `addr`.
-fn display_name(from: &str) -> String {
+pub(crate) fn display_name(from: &str) -> String {
     if let Ok(list) = mailparse::addrparse(from)
         && let Some(first) = list.iter().next()
     {

@@ -111,23 +111,35 @@ impl MailIndex {
         }
     }
 
-    /// Opens an existing index for reading only; `None` if there is none
-    /// yet. Never writes, so it never waits for a sync.
+    /// Opens an existing index to read from it; `None` if there is none
+    /// yet (or it is being made). Only reads, so it never waits for a sync
+    /// (WAL). Opened read-write all the same, without creating anything:
+    /// a read-only connection cannot set up the shared-memory file that
+    /// WAL readers need once the last writer has closed.
     pub fn open_read_only(path: &Path) -> Result<Option<MailIndex>, IndexError> {
         if !path.is_file() {
             return Ok(None);
         }
         let db = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        db.busy_timeout(std::time::Duration::from_secs(2))?;
-        let version: Option<i64> = db
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: Option<i64> = match db
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
             })
             .optional()
-            .unwrap_or(None);
+        {
+            Ok(version) => version,
+            // A file just created, whose tables are not there yet.
+            Err(rusqlite::Error::SqliteFailure(_, Some(message)))
+                if message.starts_with("no such table") =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         if version != Some(SCHEMA_VERSION) {
             return Ok(None);
         }

@@ -244,3 +244,23 @@ fn queries_quote_every_word() {
         Some("\"say\" \"\"\"hi\"\"\" \"now\"*".into())
     );
 }
+
+#[test]
+fn a_reader_can_open_the_index_after_the_writer_closed_it() {
+    let f = Fixture::new();
+    f.deliver("1.a", &message("A <a@x>", "Hello", "", "x"));
+    drop(f.sync());
+    // The last writer's close checkpointed the WAL away.
+    assert!(!f.dir.path().join("index.sqlite-wal").exists());
+    let reader = MailIndex::open_read_only(&f.index_path())
+        .unwrap()
+        .expect("an index");
+    assert_eq!(reader.list(false).unwrap().len(), 1);
+    // A file that is not an index yet reads as none, not as an error.
+    let fresh = f.dir.path().join("fresh.sqlite");
+    rusqlite::Connection::open(&fresh)
+        .unwrap()
+        .execute_batch("CREATE TABLE x(y)")
+        .unwrap();
+    assert!(MailIndex::open_read_only(&fresh).unwrap().is_none());
+}

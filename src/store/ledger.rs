@@ -147,6 +147,17 @@ impl Ledger {
         }
     }
 
+    /// Reads the ledger without changing anything on disk: `None` when it
+    /// is missing or damaged (whoever opens the store deals with that).
+    pub fn peek(path: &Path) -> Option<Ledger> {
+        let bytes = fs::read(path).ok()?;
+        let data: LedgerFile = serde_json::from_slice(&bytes).ok()?;
+        (data.format == FORMAT && data.version <= VERSION).then(|| Ledger {
+            path: path.to_owned(),
+            data,
+        })
+    }
+
     fn empty(path: &Path) -> Ledger {
         Ledger {
             path: path.to_owned(),

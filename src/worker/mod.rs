@@ -244,6 +244,8 @@ pub enum Event {
         account_id: String,
         change: LocalChange,
         moved: Vec<(Location, Location)>,
+        /// Moved to Trash, and (by the ledger) still on the server.
+        still_on_server: Vec<String>,
         problem: Option<UserMessage>,
     },
     TrashEmptied {

@@ -22,10 +22,11 @@ use crate::explain::{Explain, UserMessage};
 use crate::mail::picture::{Picture, decode};
 use crate::mail::{MessageView, attachment_bytes, names::runs_code_when_opened};
 use crate::net::CancelToken;
+use crate::store::Ledger;
 use crate::store::StorePaths;
 use crate::store::export::{private_temp_folder, save_as, save_new};
 use crate::store::index::{Counts, Indexed, MailIndex, SyncReport};
-use crate::store::local::LocalMail;
+use crate::store::local::{LocalMail, Location};
 
 use super::{Emitter, Event, Wake};
 
@@ -118,10 +119,16 @@ pub(super) fn run(request: super::Request, emitter: &Emitter, cancel: &CancelTok
                     Err(e) => problem = Some(io_message("move a message", &e)),
                 }
             }
+            let still_on_server = if change == LocalChange::Trash {
+                on_server(&home, &moved)
+            } else {
+                Vec::new()
+            };
             emitter.emit(Event::MailChanged {
                 account_id: home.account_id.clone(),
                 change,
                 moved,
+                still_on_server,
                 problem,
             });
             sync(&home, emitter, cancel);
@@ -136,6 +143,20 @@ pub(super) fn run(request: super::Request, emitter: &Emitter, cancel: &CancelTok
         }
         _ => {}
     }
+}
+
+/// The server keys of moved messages that, by the ledger, are still on
+/// the server (as of the last session).
+fn on_server(home: &MailHome, moved: &[(Location, Location)]) -> Vec<String> {
+    let Some(ledger) = Ledger::peek(&home.paths.state_dir.join("ledger.json")) else {
+        return Vec::new();
+    };
+    let bases: std::collections::HashSet<&str> = moved.iter().map(|(_, l)| l.base_name()).collect();
+    ledger
+        .entries()
+        .filter(|(_, e)| e.on_server && e.file.as_deref().is_some_and(|f| bases.contains(f)))
+        .map(|(key, _)| key.to_owned())
+        .collect()
 }
 
 fn sync(home: &MailHome, emitter: &Emitter, cancel: &CancelToken) {
@@ -386,7 +407,12 @@ pub fn open_with_program(
 /// Hands a web or mail link to the desktop's browser or mail program.
 pub fn open_link(wake: &Wake, url: String) -> Promise<Result<(), UserMessage>> {
     promise(wake, move || {
-        opener::open_browser(&url).map_err(|e| {
+        let opened = if url.to_ascii_lowercase().starts_with("mailto:") {
+            opener::open(&url)
+        } else {
+            opener::open_browser(&url)
+        };
+        opened.map_err(|e| {
             UserMessage::new(
                 "No program on this computer offered to open the link.",
                 "Copy the address and paste it where you need it.",

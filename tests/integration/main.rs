@@ -15,6 +15,7 @@ mod fetch_faults;
 mod fuzz_regressions;
 mod pop3_server_selftest;
 mod properties;
+mod reader_ui;
 mod real_servers;
 mod smoke;
 mod transcripts;

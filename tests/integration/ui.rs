@@ -14,14 +14,14 @@ use letterbox::pop3::Secret;
 use letterbox::settings::Paths;
 use letterbox::settings::secrets::{MemoryStore, Passwords, SecretStore};
 
-struct Fixture {
-    server: DemoServer,
-    profile: tempfile::TempDir,
-    keyring: Arc<MemoryStore>,
+pub(crate) struct Fixture {
+    pub server: DemoServer,
+    pub profile: tempfile::TempDir,
+    pub keyring: Arc<MemoryStore>,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         Fixture {
             server: DemoServer::start(0, true).expect("demo server"),
             profile: tempfile::tempdir().expect("profile"),
@@ -29,13 +29,13 @@ impl Fixture {
         }
     }
 
-    fn paths(&self) -> Paths {
+    pub(crate) fn paths(&self) -> Paths {
         Paths::in_dir(self.profile.path())
     }
 
     /// The app with the demo account; `save_settings` lets it write the
     /// settings file (it normally does; the demo does not).
-    fn app(&self, save_settings: bool) -> Harness<'static, App> {
+    pub(crate) fn app(&self, save_settings: bool) -> Harness<'static, App> {
         let paths = self.paths();
         let file = paths.settings_file.clone();
         let mut config = AppConfig::demo(paths, self.keyring.clone(), self.server.port());
@@ -45,7 +45,7 @@ impl Fixture {
         harness(config)
     }
 
-    fn maildir_files(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn maildir_files(&self) -> Vec<Vec<u8>> {
         let new = self.paths().accounts_dir.join("demo/Maildir/new");
         let mut files: Vec<Vec<u8>> = std::fs::read_dir(new)
             .into_iter()
@@ -60,7 +60,9 @@ impl Fixture {
 
 /// A harness around the real app. Emoji in the demo mail have no glyph in
 /// any font egui can draw (it has no colour emoji): tofu, as on screen.
-fn harness(config: AppConfig) -> Harness<'static, App> {
+pub(crate) fn harness(mut config: AppConfig) -> Harness<'static, App> {
+    // No desktop portal here: the app's own typed-path dialog.
+    config.native_dialogs = false;
     let mut harness = Harness::builder()
         .with_size([1200.0, 800.0])
         .allow_missing_glyphs()
@@ -73,14 +75,14 @@ fn harness(config: AppConfig) -> Harness<'static, App> {
 }
 
 /// A few frames: windows and menus take one to size themselves.
-fn settle(harness: &mut Harness<'_, App>) {
+pub(crate) fn settle(harness: &mut Harness<'_, App>) {
     for _ in 0..3 {
         harness.step();
     }
 }
 
 /// Steps frames until `done`, with the worker threads running meanwhile.
-fn wait_until(
+pub(crate) fn wait_until(
     harness: &mut Harness<'_, App>,
     what: &str,
     mut done: impl FnMut(&Harness<'_, App>) -> bool,
@@ -92,20 +94,38 @@ fn wait_until(
             harness.step();
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            panic!(
+                "timed out waiting for {what}; on screen: {:?}",
+                labels(harness)
+            );
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-fn has_label(harness: &Harness<'_, App>, label: &str) -> bool {
+/// Every label on screen, for a failing test's message.
+pub(crate) fn labels(harness: &Harness<'_, App>) -> Vec<String> {
+    harness
+        .root()
+        .children_recursive()
+        .filter_map(|node| {
+            let node = node.accesskit_node();
+            node.label().or_else(|| node.value())
+        })
+        .filter(|label| !label.is_empty())
+        .collect()
+}
+
+pub(crate) fn has_label(harness: &Harness<'_, App>, label: &str) -> bool {
     harness.query_all_by_label(label).next().is_some()
 }
 
-fn has_text(harness: &Harness<'_, App>, text: &str) -> bool {
+pub(crate) fn has_text(harness: &Harness<'_, App>, text: &str) -> bool {
     harness.query_all_by_label_contains(text).next().is_some()
 }
 
-fn check_mail(harness: &mut Harness<'_, App>) {
+pub(crate) fn check_mail(harness: &mut Harness<'_, App>) {
     harness.get_by_label("Check mail").click();
     wait_until(harness, "the check to finish", |h| has_text(h, "21 new"));
 }
@@ -140,7 +160,9 @@ fn check_preview_download_keep_and_delete() {
 
     // Download it: the file appears in the Maildir, the row says so.
     harness.get_by_label("Download").click();
-    wait_until(&mut harness, "the download", |h| has_label(h, "Downloaded"));
+    wait_until(&mut harness, "the download", |h| {
+        fixture.maildir_files().len() == 1 && h.query_all_by_label("Downloaded").count() == 2
+    });
     let files = fixture.maildir_files();
     assert_eq!(files.len(), 1);
     assert!(
@@ -321,6 +343,7 @@ fn untrusted_certificate_can_be_trusted_from_the_banner() {
         passwords,
         fixed_settings: None,
         note: None,
+        native_dialogs: false,
     };
     let mut harness = harness(config);
     harness.get_by_label("Check mail").click();
@@ -504,6 +527,7 @@ fn server_without_top_explains_missing_previews() {
         passwords,
         fixed_settings: Some(settings),
         note: None,
+        native_dialogs: false,
     });
     harness.get_by_label("Check mail").click();
     wait_until(&mut harness, "the check", |h| has_text(h, "2 new"));
@@ -560,6 +584,7 @@ fn settings_are_read_off_the_ui_thread() {
         passwords,
         fixed_settings: None,
         note: None,
+        native_dialogs: false,
     };
     // The file arrives when the test says so, or after 10 s: an app that
     // read it on the UI thread would only get there that late, and then

@@ -1,0 +1,358 @@
+//! The list of downloaded mail (an account's, its Trash, or everyone's):
+//! a search box that finds as you type, then a table like the server
+//! list — read mark, From, Subject, Date, Size, attachment mark; sortable
+//! columns, multi-select with Shift/Ctrl, arrow keys, Enter or a
+//! double-click to open a message in its own window, and virtual scrolling.
+
+use egui_extras::{Column, TableBuilder};
+
+use crate::mail::human_size;
+
+use super::library::{Library, MailCommand, MailSort, Place, listed_id};
+use super::{Command, View, icons, local_time};
+
+pub(crate) fn downloaded_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    place: Place,
+    library: &mut Library,
+    commands: &mut Vec<Command>,
+) {
+    let account = view.selected;
+    ui.horizontal(|ui| {
+        let title = match (place, account) {
+            (Place::AllDownloaded, _) => "All downloaded mail".to_owned(),
+            (Place::Trash, Some(a)) => format!("Trash of {}", a.display_name()),
+            (_, Some(a)) => format!("Downloaded to {}", a.display_name()),
+            (_, None) => "Downloaded".to_owned(),
+        };
+        ui.heading(title);
+        if place == Place::Trash
+            && let Some(a) = account
+        {
+            let trashed = library.counts.get(&a.id).map_or(0, |c| c.trashed);
+            if ui
+                .add_enabled(trashed > 0, egui::Button::new("Empty trash"))
+                .on_hover_text("Remove the messages in Trash from this computer for good")
+                .clicked()
+            {
+                commands.push(MailCommand::EmptyTrash(a.id.clone()).into());
+            }
+        }
+    });
+    if place != Place::Trash {
+        ui.horizontal(|ui| {
+            let label = ui.label("Search:");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut library.query)
+                        .hint_text("sender, subject or a word of the text")
+                        .desired_width(300.0),
+                )
+                .labelled_by(label.id);
+            if field.changed() {
+                commands.push(MailCommand::Search.into());
+            }
+            if !library.query.is_empty() && ui.button("Clear search").clicked() {
+                library.query.clear();
+                commands.push(MailCommand::Search.into());
+            }
+        });
+    }
+    if let Some(message) = &library.problem {
+        ui.colored_label(ui.visuals().error_fg_color, message.sentences());
+    }
+    let syncing: Vec<String> = library
+        .syncing
+        .iter()
+        .filter(|(id, _)| place == Place::AllDownloaded || account.is_some_and(|a| &a.id == *id))
+        .map(|(_, (done, total))| format!("Listing downloaded mail: {done} of {total}…"))
+        .collect();
+    for line in &syncing {
+        ui.horizontal(|ui| {
+            ui.add(egui::Spinner::new());
+            ui.label(line);
+        });
+    }
+    if library.rows.is_empty() {
+        ui.add_space(20.0);
+        ui.label(if library.loading.is_some() || !syncing.is_empty() {
+            "Loading…".to_owned()
+        } else if !library.query.trim().is_empty() && place != Place::Trash {
+            format!("No downloaded message matches “{}”.", library.query.trim())
+        } else if place == Place::Trash {
+            "Trash is empty.".to_owned()
+        } else {
+            "No downloaded mail yet. Select messages on the server and press Download.".to_owned()
+        });
+        return;
+    }
+    if !library.query.trim().is_empty() && place != Place::Trash {
+        let count = library.rows.len();
+        ui.label(format!(
+            "{count} {} found",
+            if count == 1 { "message" } else { "messages" }
+        ));
+    }
+    table_ui(ui, view, place, library, commands);
+}
+
+fn table_ui(
+    ui: &mut egui::Ui,
+    view: &View,
+    place: Place,
+    library: &mut Library,
+    commands: &mut Vec<Command>,
+) {
+    let order = library.order();
+    let moved = keyboard(ui, library, &order, commands);
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+    let area = ui.available_rect_before_wrap();
+    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(area));
+    let ui = &mut child;
+    let show_account = place == Place::AllDownloaded;
+    let mut table = TableBuilder::new(ui)
+        .id_salt("downloaded")
+        .min_scrolled_height(0.0)
+        .max_scroll_height(area.height())
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::exact(70.0));
+    if show_account {
+        table = table.column(Column::initial(110.0).at_least(50.0).clip(true));
+    }
+    table = table
+        .column(Column::initial(180.0).at_least(60.0).clip(true))
+        .column(Column::remainder().at_least(120.0).clip(true))
+        .column(Column::initial(130.0).at_least(60.0))
+        .column(Column::initial(80.0).at_least(50.0))
+        .column(Column::exact(24.0));
+    if let Some(position) = moved {
+        table = table.scroll_to_row(position, None);
+    }
+    let mut clicked: Option<(usize, egui::Modifiers, bool)> = None;
+    let mut context: Option<Command> = None;
+    table
+        .header(row_height, |mut header| {
+            header.col(|ui| {
+                ui.strong("Read");
+            });
+            if show_account {
+                header.col(|ui| {
+                    ui.strong("Account");
+                });
+            }
+            for (key, title) in [
+                (MailSort::From, "From"),
+                (MailSort::Subject, "Subject"),
+                (MailSort::Date, "Date"),
+                (MailSort::Size, "Size"),
+            ] {
+                header.col(|ui| {
+                    let button = ui
+                        .add(egui::Button::new(egui::RichText::new(title).strong()).frame(false))
+                        .on_hover_text(format!("Sort by {}", title.to_lowercase()));
+                    if library.sort == key {
+                        let at = button.rect.right_center() + egui::vec2(8.0, 0.0);
+                        let color = ui.visuals().text_color();
+                        icons::sort_arrow(ui.painter(), at, library.ascending, color);
+                    }
+                    if button.clicked() {
+                        if library.sort == key {
+                            library.ascending = !library.ascending;
+                        } else {
+                            library.sort = key;
+                            library.ascending = key != MailSort::Date;
+                        }
+                    }
+                });
+            }
+            header.col(|ui| {
+                icons::paperclip(ui, "Attachments");
+            });
+        })
+        .body(|body| {
+            body.rows(row_height, order.len(), |mut table_row| {
+                let listed = &library.rows[order[table_row.index()]];
+                let message = &listed.message;
+                let id = listed_id(listed);
+                table_row.set_selected(library.selection.contains(&id));
+                let unread = !message.location.seen();
+                let style = |text: String| {
+                    let rich = egui::RichText::new(text);
+                    if unread { rich.strong() } else { rich }
+                };
+                let account_name = view
+                    .settings
+                    .account(&listed.account_id)
+                    .map(|a| a.display_name())
+                    .unwrap_or_default();
+                let mut cells = vec![if unread { "Unread" } else { "Read" }.to_owned()];
+                if show_account {
+                    cells.push(account_name);
+                }
+                cells.extend([
+                    display_from(&message.from),
+                    if message.subject.is_empty() {
+                        "(no subject)".to_owned()
+                    } else {
+                        message.subject.clone()
+                    },
+                    message.date_unix.map(local_time).unwrap_or_default(),
+                    human_size(message.size_bytes),
+                ]);
+                for text in cells {
+                    table_row.col(|ui| {
+                        ui.add(egui::Label::new(style(text)).selectable(false).truncate());
+                    });
+                }
+                table_row.col(|ui| {
+                    if message.attachments > 0 {
+                        icons::paperclip(ui, "Has attachments");
+                    }
+                });
+                let response = table_row.response();
+                if response.clicked() || response.double_clicked() {
+                    clicked = Some((
+                        table_row.index(),
+                        response.ctx.input(|i| i.modifiers),
+                        response.double_clicked(),
+                    ));
+                }
+                response.context_menu(|ui| {
+                    if !library.selection.contains(&id) {
+                        library.selection.clear();
+                        library.selection.insert(id.clone());
+                        library.focus = Some(id.clone());
+                    }
+                    if ui.button("Open in a window").clicked() {
+                        context = Some(MailCommand::OpenWindow(id.clone()).into());
+                    }
+                    let (label, read) = if unread {
+                        ("Mark as read", true)
+                    } else {
+                        ("Mark as unread", false)
+                    };
+                    if ui.button(label).clicked() {
+                        context = Some(MailCommand::SetRead(read).into());
+                    }
+                    if place == Place::Trash {
+                        if ui.button("Restore").clicked() {
+                            context = Some(MailCommand::Restore.into());
+                        }
+                    } else if ui.button("Delete").clicked() {
+                        context = Some(MailCommand::Trash.into());
+                    }
+                });
+            });
+        });
+    if let Some((position, modifiers, double)) = clicked {
+        let id = click(library, &order, position, modifiers);
+        commands.push(MailCommand::Show(id.clone()).into());
+        if double {
+            commands.push(MailCommand::OpenWindow(id).into());
+        }
+    }
+    if let Some(command) = context {
+        commands.push(command);
+    }
+}
+
+/// The sender's name, else the address.
+fn display_from(from: &str) -> String {
+    let shown = crate::mail::Preview {
+        from: from.to_owned(),
+        ..Default::default()
+    }
+    .from_display();
+    if shown.is_empty() {
+        "(unknown sender)".to_owned()
+    } else {
+        shown
+    }
+}
+
+/// Click, Ctrl+click and Shift+click; returns the clicked row's id.
+fn click(
+    library: &mut Library,
+    order: &[usize],
+    position: usize,
+    modifiers: egui::Modifiers,
+) -> String {
+    let id_at = |p: usize| listed_id(&library.rows[order[p]]);
+    let id = id_at(position);
+    if modifiers.shift {
+        let anchor = library
+            .focus
+            .as_ref()
+            .and_then(|f| (0..order.len()).find(|&p| &id_at(p) == f))
+            .unwrap_or(position);
+        let (from, to) = (anchor.min(position), anchor.max(position));
+        let ids: Vec<String> = (from..=to).map(id_at).collect();
+        if !modifiers.command {
+            library.selection.clear();
+        }
+        library.selection.extend(ids);
+    } else if modifiers.command {
+        if !library.selection.remove(&id) {
+            library.selection.insert(id.clone());
+        }
+        library.focus = Some(id.clone());
+    } else {
+        library.selection.clear();
+        library.selection.insert(id.clone());
+        library.focus = Some(id.clone());
+    }
+    id
+}
+
+/// Up/Down move (Shift extends), Enter opens a window, Delete moves to
+/// Trash; returns the row to scroll to.
+fn keyboard(
+    ui: &egui::Ui,
+    library: &mut Library,
+    order: &[usize],
+    commands: &mut Vec<Command>,
+) -> Option<usize> {
+    if ui.ctx().egui_wants_keyboard_input() || order.is_empty() {
+        return None;
+    }
+    let (up, down, shift, enter, delete) = ui.input(|i| {
+        (
+            i.key_pressed(egui::Key::ArrowUp),
+            i.key_pressed(egui::Key::ArrowDown),
+            i.modifiers.shift,
+            i.key_pressed(egui::Key::Enter),
+            i.key_pressed(egui::Key::Delete),
+        )
+    });
+    if enter && let Some(focus) = library.focus.clone() {
+        commands.push(MailCommand::OpenWindow(focus).into());
+    }
+    if delete && !library.selection.is_empty() {
+        commands.push(MailCommand::Trash.into());
+    }
+    if !up && !down {
+        return None;
+    }
+    let id_at = |p: usize| listed_id(&library.rows[order[p]]);
+    let current = library
+        .focus
+        .as_ref()
+        .and_then(|f| (0..order.len()).find(|&p| &id_at(p) == f));
+    let next = match (current, down) {
+        (None, _) => 0,
+        (Some(p), true) => (p + 1).min(order.len() - 1),
+        (Some(p), false) => p.saturating_sub(1),
+    };
+    let id = id_at(next);
+    if !shift {
+        library.selection.clear();
+    }
+    library.selection.insert(id.clone());
+    library.focus = Some(id.clone());
+    commands.push(MailCommand::Show(id).into());
+    Some(next)
+}

@@ -1,0 +1,869 @@
+//! The downloaded mail in the window: which place the user looks at (the
+//! server's list, an account's Downloaded or Trash, or all downloaded
+//! mail), the list shown there (loaded or searched with a promise, never
+//! on the UI thread), the message open in the reader pane and in windows
+//! of their own, the dialogs around them, and what the worker's mail
+//! events change. Drawing is in `downloaded`, `reader` and `mail_dialogs`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use poll_promise::Promise;
+use serde::{Deserialize, Serialize};
+
+use crate::explain::UserMessage;
+use crate::mail::Link;
+use crate::store::index::Counts;
+use crate::store::local::Location;
+use crate::worker::reading::{self, ListedMail, OpenedMessage, SaveTo};
+use crate::worker::{LocalChange, MailHome, Request};
+
+use super::{App, Command};
+
+/// What the central panel shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Place {
+    /// The selected account's messages on the server (triage).
+    #[default]
+    Server,
+    /// The selected account's downloaded mail.
+    Downloaded,
+    /// The selected account's Trash.
+    Trash,
+    /// Every account's downloaded mail together.
+    AllDownloaded,
+}
+
+impl Place {
+    pub fn is_local(self) -> bool {
+        self != Place::Server
+    }
+}
+
+/// A message in the local lists: its account and its base name.
+pub(crate) fn mail_id(account_id: &str, base: &str) -> String {
+    format!("{account_id}/{base}")
+}
+
+pub(crate) fn listed_id(listed: &ListedMail) -> String {
+    mail_id(&listed.account_id, listed.message.base_name())
+}
+
+/// How the downloaded list is sorted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum MailSort {
+    From,
+    Subject,
+    #[default]
+    Date,
+    Size,
+}
+
+/// A message read in the pane or in a window of its own.
+pub(crate) struct Opened {
+    pub id: String,
+    pub promise: Promise<Result<Arc<OpenedMessage>, UserMessage>>,
+    pub pictures: Option<HashMap<usize, egui::TextureHandle>>,
+    pub show_source: bool,
+    pub all_headers: bool,
+    /// Marked read once shown.
+    pub marked_read: bool,
+    /// For windows: still open.
+    pub open: bool,
+}
+
+impl Opened {
+    pub fn ready(&self) -> Option<&Arc<OpenedMessage>> {
+        self.promise.ready().and_then(|r| r.as_ref().ok())
+    }
+}
+
+/// What a pending save or open is, to say when it finishes.
+pub(crate) enum Task {
+    Save(Promise<Result<Vec<PathBuf>, UserMessage>>),
+    Open(Promise<Result<PathBuf, UserMessage>>),
+    Link(Promise<Result<(), UserMessage>>),
+    /// The system's save dialog is open: where to save what.
+    Pick {
+        promise: Promise<(Option<PathBuf>, Duration)>,
+        what: SaveWhat,
+    },
+}
+
+/// What a save dialog saves.
+#[derive(Clone, Debug)]
+pub(crate) struct SaveWhat {
+    pub message: PathBuf,
+    /// `(part, safe name)`; empty: the whole message (Export as .eml).
+    pub parts: Vec<(usize, String)>,
+    /// All parts into a folder (Save all…).
+    pub folder: bool,
+    pub suggested: String,
+}
+
+/// The small dialogs of the reader.
+pub(crate) enum MailDialog {
+    /// A link was clicked: show where it really goes before opening it.
+    Link(Link),
+    /// Opening an attachment that runs code when opened.
+    Risky {
+        message: PathBuf,
+        part: usize,
+        name: String,
+    },
+    /// Where no system save dialog answers: type the path.
+    SavePath {
+        what: SaveWhat,
+        text: String,
+        /// The file exists and the user was asked whether to replace it.
+        confirm_replace: bool,
+    },
+    /// Deleted messages are still on the server: remove them there too?
+    AlsoOnServer {
+        account_id: String,
+        keys: Vec<String>,
+    },
+}
+
+/// What a list shows: the place, the account (none for All) and the
+/// search words.
+pub(crate) type ListWanted = (Place, Option<String>, String);
+type ListPromise = Promise<Result<Vec<ListedMail>, UserMessage>>;
+
+/// Everything the window knows about downloaded mail.
+#[derive(Default)]
+pub(crate) struct Library {
+    pub counts: HashMap<String, Counts>,
+    /// `(done, total)` of a running index sync, per account.
+    pub syncing: HashMap<String, (usize, usize)>,
+    pub rows: Vec<ListedMail>,
+    /// What `rows` show: the place, the account (not for All) and the query.
+    pub rows_for: Option<ListWanted>,
+    pub loading: Option<(ListPromise, ListWanted)>,
+    /// When the list started loading, for the log line of its first rows.
+    pub loading_since: Option<Instant>,
+    pub query: String,
+    pub selection: BTreeSet<String>,
+    pub focus: Option<String>,
+    pub sort: MailSort,
+    pub ascending: bool,
+    pub pane: Option<Opened>,
+    pub windows: Vec<Opened>,
+    pub dialog: Option<MailDialog>,
+    pub tasks: Vec<Task>,
+    /// The last thing done, in a sentence (Saved as …, moved to Trash).
+    pub notice: Option<String>,
+    /// Messages the last Delete moved to Trash, for Undo.
+    pub undo: Option<(String, Vec<Location>)>,
+    pub problem: Option<UserMessage>,
+    /// Use the system's file dialogs (off in tests: the typed-path dialog).
+    pub native_dialogs: bool,
+}
+
+impl Library {
+    pub fn unread(&self, account_id: &str) -> usize {
+        self.counts.get(account_id).map_or(0, |c| c.unread)
+    }
+
+    pub fn row(&self, id: &str) -> Option<&ListedMail> {
+        self.rows.iter().find(|r| listed_id(r) == id)
+    }
+
+    /// The rows in the order shown.
+    pub fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.rows.len()).collect();
+        let rows = &self.rows;
+        let key = |i: &usize| &rows[*i].message;
+        match self.sort {
+            MailSort::Date => order.sort_by_key(|i| key(i).date_unix),
+            MailSort::Size => order.sort_by_key(|i| key(i).size_bytes),
+            MailSort::From => order.sort_by_cached_key(|i| key(i).from.to_lowercase()),
+            MailSort::Subject => order.sort_by_cached_key(|i| key(i).subject.to_lowercase()),
+        }
+        if !self.ascending {
+            order.reverse();
+        }
+        order
+    }
+}
+
+impl App {
+    pub(super) fn mail_home(&self, account_id: &str) -> Option<MailHome> {
+        let account = self.settings.account(account_id)?;
+        let home = crate::accounts::stores::store_for_account(
+            &self.paths,
+            account,
+            &self.settings.general,
+        );
+        Some(MailHome {
+            account_id: account_id.to_owned(),
+            paths: home.paths,
+        })
+    }
+
+    /// Brings every account's index up to date (at start, after Settings).
+    pub(super) fn sync_all_mail(&mut self) {
+        let ids: Vec<String> = self
+            .settings
+            .accounts
+            .iter()
+            .map(|a| a.id.clone())
+            .collect();
+        for id in ids {
+            if let Some(home) = self.mail_home(&id) {
+                self.worker.send(Request::SyncIndex(home));
+            }
+        }
+    }
+
+    /// What the list should show now.
+    fn wanted_rows(&self) -> Option<ListWanted> {
+        let place = self.persisted.place;
+        let query = if place == Place::Trash {
+            String::new()
+        } else {
+            self.library.query.trim().to_owned()
+        };
+        match place {
+            Place::Server => None,
+            Place::AllDownloaded => Some((place, None, query)),
+            Place::Downloaded | Place::Trash => {
+                Some((place, self.persisted.selected_account.clone(), query))
+            }
+        }
+    }
+
+    /// Loads the list when what it should show changed (or `force`).
+    pub(super) fn refresh_list(&mut self, force: bool) {
+        let Some(wanted) = self.wanted_rows() else {
+            return;
+        };
+        let current = self
+            .library
+            .loading
+            .as_ref()
+            .map(|(_, w)| w)
+            .or(self.library.rows_for.as_ref());
+        if !force && current == Some(&wanted) {
+            return;
+        }
+        if self.library.loading.is_some() && !force {
+            // The newest wish is loaded when the running load ends.
+            if self.library.loading.as_ref().map(|(_, w)| w) == Some(&wanted) {
+                return;
+            }
+        }
+        let homes: Vec<MailHome> = match &wanted.1 {
+            Some(id) => self.mail_home(id).into_iter().collect(),
+            None => {
+                let ids: Vec<String> = self
+                    .settings
+                    .accounts
+                    .iter()
+                    .map(|a| a.id.clone())
+                    .collect();
+                ids.iter().filter_map(|id| self.mail_home(id)).collect()
+            }
+        };
+        let promise = reading::load_list(
+            self.worker.wake(),
+            homes,
+            wanted.0 == Place::Trash,
+            wanted.2.clone(),
+        );
+        self.library.loading_since.get_or_insert_with(Instant::now);
+        self.library.loading = Some((promise, wanted));
+    }
+
+    /// Polls the promises of the reader: the list, the open messages, and
+    /// saves and opens in flight. Called in the logic part of each frame.
+    pub(super) fn poll_library(&mut self, ctx: &egui::Context) {
+        if let Some((promise, _)) = &self.library.loading
+            && promise.ready().is_some()
+        {
+            let Some((promise, wanted)) = self.library.loading.take() else {
+                return;
+            };
+            match promise.block_and_take() {
+                Ok(rows) => {
+                    if let Some(since) = self.library.loading_since.take() {
+                        tracing::debug!(
+                            rows = rows.len(),
+                            ms = since.elapsed().as_millis() as u64,
+                            "downloaded list shown"
+                        );
+                    }
+                    let ids: BTreeSet<String> = rows.iter().map(listed_id).collect();
+                    self.library.selection.retain(|id| ids.contains(id));
+                    self.library.rows = rows;
+                    self.library.rows_for = Some(wanted);
+                    self.library.problem = None;
+                }
+                Err(message) => self.library.problem = Some(message),
+            }
+            // The user may have typed on meanwhile.
+            self.refresh_list(false);
+        }
+        self.poll_opened(ctx);
+        self.poll_tasks();
+    }
+
+    fn poll_opened(&mut self, ctx: &egui::Context) {
+        let mut mark_read = Vec::new();
+        let library = &mut self.library;
+        for opened in library.pane.iter_mut().chain(library.windows.iter_mut()) {
+            let Some(message) = opened.ready().cloned() else {
+                continue;
+            };
+            if opened.pictures.is_none() {
+                let textures = message
+                    .pictures
+                    .iter()
+                    .map(|(part, picture)| {
+                        let image = egui::ColorImage::from_rgba_unmultiplied(
+                            [picture.width as usize, picture.height as usize],
+                            &picture.rgba,
+                        );
+                        let texture = ctx.load_texture(
+                            format!("{}#{part}", opened.id),
+                            image,
+                            egui::TextureOptions::LINEAR,
+                        );
+                        (*part, texture)
+                    })
+                    .collect();
+                opened.pictures = Some(textures);
+            }
+            if !opened.marked_read {
+                opened.marked_read = true;
+                mark_read.push(opened.id.clone());
+            }
+        }
+        library.windows.retain(|w| w.open);
+        for id in mark_read {
+            if let Some(row) = self.library.row(&id)
+                && !row.message.location.seen()
+                && !row.message.location.trashed
+            {
+                let account_id = row.account_id.clone();
+                let location = row.message.location.clone();
+                if let Some(home) = self.mail_home(&account_id) {
+                    self.worker
+                        .send(Request::ChangeMail(home, vec![location], LocalChange::Read));
+                }
+            }
+        }
+    }
+
+    fn poll_tasks(&mut self) {
+        let tasks = std::mem::take(&mut self.library.tasks);
+        for task in tasks {
+            match task {
+                Task::Save(promise) => match promise.try_take() {
+                    Ok(Ok(paths)) => {
+                        self.library.notice = Some(match paths.as_slice() {
+                            [one] => format!("Saved as {}", one.display()),
+                            many => format!(
+                                "Saved {} files in {}",
+                                many.len(),
+                                many.first()
+                                    .and_then(|p| p.parent())
+                                    .map(|p| p.display().to_string())
+                                    .unwrap_or_default()
+                            ),
+                        });
+                    }
+                    Ok(Err(message)) => self.library.problem = Some(message),
+                    Err(promise) => self.library.tasks.push(Task::Save(promise)),
+                },
+                Task::Open(promise) => match promise.try_take() {
+                    Ok(Ok(path)) => {
+                        self.library.notice = Some(format!("Opened {}", path.display()));
+                    }
+                    Ok(Err(message)) => self.library.problem = Some(message),
+                    Err(promise) => self.library.tasks.push(Task::Open(promise)),
+                },
+                Task::Link(promise) => match promise.try_take() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(message)) => self.library.problem = Some(message),
+                    Err(promise) => self.library.tasks.push(Task::Link(promise)),
+                },
+                Task::Pick { promise, what } => match promise.try_take() {
+                    Ok((Some(path), _)) => self.save_to(what, path, true),
+                    // No answer at all, at once: no dialog service; a
+                    // person cannot cancel that fast.
+                    Ok((None, took)) if took < Duration::from_millis(400) => {
+                        self.typed_save_dialog(what);
+                    }
+                    Ok((None, _)) => {}
+                    Err(promise) => self.library.tasks.push(Task::Pick { promise, what }),
+                },
+            }
+        }
+    }
+
+    /// Starts saving `what` at `path` (a file, or a folder for Save all).
+    fn save_to(&mut self, what: SaveWhat, path: PathBuf, replace: bool) {
+        let to = if what.folder {
+            SaveTo::Folder(path)
+        } else {
+            SaveTo::File { path, replace }
+        };
+        let promise = reading::save(self.worker.wake(), what.message, what.parts, to);
+        self.library.tasks.push(Task::Save(promise));
+    }
+
+    fn typed_save_dialog(&mut self, what: SaveWhat) {
+        let folder = directories::UserDirs::new()
+            .and_then(|d| {
+                d.download_dir()
+                    .map(|p| p.to_owned())
+                    .or_else(|| Some(d.home_dir().to_owned()))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        let text = if what.folder {
+            folder.display().to_string()
+        } else {
+            folder.join(&what.suggested).display().to_string()
+        };
+        self.library.dialog = Some(MailDialog::SavePath {
+            what,
+            text,
+            confirm_replace: false,
+        });
+    }
+
+    /// Asks where to save: the system's dialog, or the typed one.
+    fn ask_where(&mut self, what: SaveWhat) {
+        if !self.library.native_dialogs {
+            self.typed_save_dialog(what);
+            return;
+        }
+        let wake = self.worker.wake().clone();
+        let (suggested, folder) = (what.suggested.clone(), what.folder);
+        let promise = Promise::spawn_thread("letterbox-dialog", move || {
+            let started = Instant::now();
+            let dialog = rfd::FileDialog::new();
+            let picked = if folder {
+                dialog.set_title("Save all attachments in…").pick_folder()
+            } else {
+                dialog
+                    .set_title("Save as")
+                    .set_file_name(&suggested)
+                    .save_file()
+            };
+            wake();
+            (picked, started.elapsed())
+        });
+        self.library.tasks.push(Task::Pick { promise, what });
+    }
+
+    /// Where a message opened earlier is now: reading it, or another
+    /// program, may have moved it (`new/` to `cur/`, into Trash).
+    fn current_path(&self, opened_at: &std::path::Path) -> PathBuf {
+        let base = opened_at
+            .file_name()
+            .map(|n| crate::store::local::base_name(&n.to_string_lossy()).to_owned())
+            .unwrap_or_default();
+        self.library
+            .rows
+            .iter()
+            .find(|r| r.message.base_name() == base)
+            .map_or_else(|| opened_at.to_owned(), |r| r.path.clone())
+    }
+
+    pub(super) fn run_mail_command(&mut self, command: MailCommand) {
+        let command = match command {
+            MailCommand::Save {
+                message,
+                part,
+                name,
+            } => MailCommand::Save {
+                message: self.current_path(&message),
+                part,
+                name,
+            },
+            MailCommand::SaveAll { message, parts } => MailCommand::SaveAll {
+                message: self.current_path(&message),
+                parts,
+            },
+            MailCommand::Export { message, name } => MailCommand::Export {
+                message: self.current_path(&message),
+                name,
+            },
+            MailCommand::Open {
+                message,
+                part,
+                name,
+                confirmed,
+            } => MailCommand::Open {
+                message: self.current_path(&message),
+                part,
+                name,
+                confirmed,
+            },
+            MailCommand::OpenInMailProgram(message) => {
+                MailCommand::OpenInMailProgram(self.current_path(&message))
+            }
+            other => other,
+        };
+        match command {
+            MailCommand::Place(account_id, place) => {
+                if let Some(id) = account_id {
+                    self.persisted.selected_account = Some(id);
+                }
+                if self.persisted.place != place {
+                    self.library.selection.clear();
+                    self.library.focus = None;
+                    self.library.pane = None;
+                }
+                self.persisted.place = place;
+                self.refresh_list(false);
+                // Another program may have changed the folders meanwhile.
+                let ids: Vec<String> = match place {
+                    Place::Server => Vec::new(),
+                    Place::AllDownloaded => self
+                        .settings
+                        .accounts
+                        .iter()
+                        .map(|a| a.id.clone())
+                        .collect(),
+                    _ => self.persisted.selected_account.iter().cloned().collect(),
+                };
+                for id in ids {
+                    if let Some(home) = self.mail_home(&id) {
+                        self.worker.send(Request::SyncIndex(home));
+                    }
+                }
+            }
+            MailCommand::Search => self.refresh_list(false),
+            MailCommand::Show(id) => self.show_in_pane(&id),
+            MailCommand::OpenWindow(id) => {
+                if let Some(opened) = self.open(&id) {
+                    self.library.windows.retain(|w| w.id != id);
+                    self.library.windows.push(Opened {
+                        open: true,
+                        ..opened
+                    });
+                }
+            }
+            MailCommand::SetRead(read) => {
+                let change = if read {
+                    LocalChange::Read
+                } else {
+                    LocalChange::Unread
+                };
+                self.change_selected(change);
+            }
+            MailCommand::Trash => self.change_selected(LocalChange::Trash),
+            MailCommand::Restore => self.change_selected(LocalChange::Restore),
+            MailCommand::Undo => {
+                if let Some((account_id, locations)) = self.library.undo.take()
+                    && let Some(home) = self.mail_home(&account_id)
+                {
+                    self.worker
+                        .send(Request::ChangeMail(home, locations, LocalChange::Restore));
+                    self.library.notice = None;
+                }
+            }
+            MailCommand::EmptyTrash(account_id) => {
+                if let Some(home) = self.mail_home(&account_id) {
+                    self.worker.send(Request::EmptyTrash(home));
+                }
+            }
+            MailCommand::AlsoOnServer { account_id, keys } => {
+                let count = keys.len();
+                self.state_mut(&account_id).staged_deletions.extend(keys);
+                self.library.notice = Some(format!(
+                    "{count} {} marked for deletion on the server; Apply in “On the server” removes {}.",
+                    if count == 1 { "message" } else { "messages" },
+                    if count == 1 { "it" } else { "them" }
+                ));
+            }
+            MailCommand::Save {
+                message,
+                part,
+                name,
+            } => self.ask_where(SaveWhat {
+                message,
+                suggested: name.clone(),
+                parts: vec![(part, name)],
+                folder: false,
+            }),
+            MailCommand::SaveAll { message, parts } => self.ask_where(SaveWhat {
+                message,
+                parts,
+                folder: true,
+                suggested: String::new(),
+            }),
+            MailCommand::Export { message, name } => self.ask_where(SaveWhat {
+                message,
+                parts: Vec::new(),
+                folder: false,
+                suggested: name,
+            }),
+            MailCommand::SaveTyped {
+                what,
+                path,
+                replace,
+            } => {
+                let path = expand_home(&path);
+                if !what.folder && !replace && path.exists() {
+                    self.library.dialog = Some(MailDialog::SavePath {
+                        what,
+                        text: path.display().to_string(),
+                        confirm_replace: true,
+                    });
+                    return;
+                }
+                self.save_to(what, path, replace);
+            }
+            MailCommand::Open {
+                message,
+                part,
+                name,
+                confirmed,
+            } => {
+                if !confirmed && reading::needs_warning(&name) {
+                    self.library.dialog = Some(MailDialog::Risky {
+                        message,
+                        part,
+                        name,
+                    });
+                    return;
+                }
+                let promise =
+                    reading::open_with_program(self.worker.wake(), message, Some((part, name)));
+                self.library.tasks.push(Task::Open(promise));
+            }
+            MailCommand::OpenInMailProgram(message) => {
+                let promise = reading::open_with_program(self.worker.wake(), message, None);
+                self.library.tasks.push(Task::Open(promise));
+            }
+            MailCommand::AskLink(link) => self.library.dialog = Some(MailDialog::Link(link)),
+            MailCommand::OpenLink(url) => {
+                let promise = reading::open_link(self.worker.wake(), url);
+                self.library.tasks.push(Task::Link(promise));
+            }
+            MailCommand::DismissNotice => {
+                self.library.notice = None;
+                self.library.problem = None;
+            }
+        }
+    }
+
+    /// Reads a message for the pane (or reuses what is already read).
+    fn show_in_pane(&mut self, id: &str) {
+        if self.library.pane.as_ref().is_some_and(|p| p.id == id) {
+            return;
+        }
+        self.library.pane = self.open(id);
+    }
+
+    fn open(&self, id: &str) -> Option<Opened> {
+        let row = self.library.row(id)?;
+        Some(Opened {
+            id: id.to_owned(),
+            promise: reading::open_message(self.worker.wake(), row.path.clone()),
+            pictures: None,
+            show_source: false,
+            all_headers: false,
+            marked_read: row.message.location.seen() || row.message.location.trashed,
+            open: true,
+        })
+    }
+
+    /// The selected rows by account: the rows a change applies to.
+    fn selected_by_account(&self) -> HashMap<String, Vec<Location>> {
+        let mut by_account: HashMap<String, Vec<Location>> = HashMap::new();
+        for row in &self.library.rows {
+            if self.library.selection.contains(&listed_id(row)) {
+                by_account
+                    .entry(row.account_id.clone())
+                    .or_default()
+                    .push(row.message.location.clone());
+            }
+        }
+        by_account
+    }
+
+    fn change_selected(&mut self, change: LocalChange) {
+        for (account_id, locations) in self.selected_by_account() {
+            if let Some(home) = self.mail_home(&account_id) {
+                self.worker
+                    .send(Request::ChangeMail(home, locations, change));
+            }
+        }
+        if matches!(change, LocalChange::Trash | LocalChange::Restore) {
+            self.library.pane = None;
+            self.library.selection.clear();
+            self.library.focus = None;
+        }
+    }
+
+    /// A worker event about downloaded mail.
+    pub(super) fn mail_event(&mut self, event: crate::worker::Event) {
+        use crate::worker::Event;
+        match event {
+            Event::IndexProgress {
+                account_id,
+                done,
+                total,
+            } => {
+                self.library.syncing.insert(account_id, (done, total));
+            }
+            Event::MailSynced { account_id, result } => {
+                self.library.syncing.remove(&account_id);
+                match result {
+                    Ok(synced) => {
+                        self.library
+                            .counts
+                            .insert(account_id.clone(), synced.counts);
+                    }
+                    Err(message) => self.library.problem = Some(message),
+                }
+                let shown = self
+                    .library
+                    .rows_for
+                    .as_ref()
+                    .is_some_and(|(_, account, _)| {
+                        account.as_deref().is_none_or(|a| a == account_id)
+                    });
+                if shown || self.library.rows_for.is_none() {
+                    self.refresh_list(true);
+                }
+            }
+            Event::MailChanged {
+                account_id,
+                change,
+                moved,
+                still_on_server,
+                problem,
+            } => {
+                if let Some(problem) = problem {
+                    self.library.problem = Some(problem);
+                }
+                // Follow the moves at once; the sync that follows confirms.
+                let local = self.mail_home(&account_id).map(|h| h.local());
+                for (before, after) in &moved {
+                    for row in self
+                        .library
+                        .rows
+                        .iter_mut()
+                        .filter(|r| r.account_id == account_id)
+                    {
+                        if &row.message.location == before {
+                            row.message.location = after.clone();
+                            if let Some(local) = &local {
+                                row.path = local.path_of(after);
+                            }
+                        }
+                    }
+                }
+                if change == LocalChange::Trash && !moved.is_empty() {
+                    let count = moved.len();
+                    self.library.notice = Some(format!(
+                        "{count} {} moved to Trash.",
+                        if count == 1 { "message" } else { "messages" }
+                    ));
+                    self.library.undo = Some((
+                        account_id.clone(),
+                        moved.into_iter().map(|(_, a)| a).collect(),
+                    ));
+                    let staged = self
+                        .accounts
+                        .get(&account_id)
+                        .map(|s| s.staged_deletions.clone())
+                        .unwrap_or_default();
+                    let keys: Vec<String> = still_on_server
+                        .into_iter()
+                        .filter(|k| !staged.contains(k))
+                        .collect();
+                    if !keys.is_empty() {
+                        self.library.dialog = Some(MailDialog::AlsoOnServer { account_id, keys });
+                    }
+                }
+            }
+            Event::TrashEmptied { result, .. } => match result {
+                Ok(count) => {
+                    self.library.notice = Some(format!(
+                        "{count} {} removed for good.",
+                        if count == 1 { "message" } else { "messages" }
+                    ));
+                    self.library.undo = None;
+                }
+                Err(message) => self.library.problem = Some(message),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// `~/x` → the home folder's `x`.
+fn expand_home(text: &str) -> PathBuf {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("~/")
+        && let Some(dirs) = directories::UserDirs::new()
+    {
+        return dirs.home_dir().join(rest);
+    }
+    PathBuf::from(text)
+}
+
+/// What the reader's views ask for.
+#[derive(Debug)]
+pub(crate) enum MailCommand {
+    /// Show a place (of this account, if given).
+    Place(Option<String>, Place),
+    /// The search text changed.
+    Search,
+    /// Show this message in the pane.
+    Show(String),
+    /// Open this message in a window of its own.
+    OpenWindow(String),
+    SetRead(bool),
+    Trash,
+    Restore,
+    Undo,
+    EmptyTrash(String),
+    AlsoOnServer {
+        account_id: String,
+        keys: Vec<String>,
+    },
+    Save {
+        message: PathBuf,
+        part: usize,
+        name: String,
+    },
+    SaveAll {
+        message: PathBuf,
+        parts: Vec<(usize, String)>,
+    },
+    Export {
+        message: PathBuf,
+        name: String,
+    },
+    SaveTyped {
+        what: SaveWhat,
+        path: String,
+        replace: bool,
+    },
+    Open {
+        message: PathBuf,
+        part: usize,
+        name: String,
+        confirmed: bool,
+    },
+    OpenInMailProgram(PathBuf),
+    AskLink(Link),
+    OpenLink(String),
+    DismissNotice,
+}
+
+impl From<MailCommand> for Command {
+    fn from(command: MailCommand) -> Command {
+        Command::Mail(command)
+    }
+}

@@ -1,0 +1,152 @@
+//! The reader's small dialogs: where a clicked link really goes, a warning
+//! before opening a file that runs code, a typed path where no system
+//! save dialog answers (and whether to replace a file that is there), and
+//! whether to remove a deleted message from the server too.
+
+use super::Command;
+use super::library::{MailCommand, MailDialog};
+
+pub(crate) fn mail_dialog_ui(
+    ctx: &egui::Context,
+    dialog: &mut Option<MailDialog>,
+    commands: &mut Vec<Command>,
+) {
+    let Some(current) = dialog.as_mut() else {
+        return;
+    };
+    let mut close = false;
+    let modal = egui::Modal::new(egui::Id::unique("mail-dialog")).show(ctx, |ui| {
+        ui.set_max_width(480.0);
+        match current {
+            MailDialog::Link(link) => {
+                ui.heading("Open this link?");
+                ui.label("It goes to:");
+                ui.add(egui::Label::new(egui::RichText::new(&link.url).monospace()).wrap().selectable(true));
+                if !link.text.is_empty() && link.text != link.url {
+                    ui.label(format!("The message shows it as “{}”.", link.text));
+                    if link.text.contains("://") || link.text.contains("www.") {
+                        ui.colored_label(
+                            ui.visuals().warn_fg_color,
+                            "The text looks like another address than the one the link goes to: be careful.",
+                        );
+                    }
+                }
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Open in browser").clicked() {
+                        commands.push(MailCommand::OpenLink(link.url.clone()).into());
+                        close = true;
+                    }
+                    if ui.button("Copy address").clicked() {
+                        ui.ctx().copy_text(link.url.clone());
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            }
+            MailDialog::Risky { message, part, name } => {
+                ui.heading("Open this file?");
+                ui.label(format!(
+                    "“{name}” is a program or script: opening it runs it, with access to your files. Mail is how most harmful programs arrive."
+                ));
+                ui.label("Open it only if you expected it from someone you trust.");
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Open anyway").clicked() {
+                        commands.push(
+                            MailCommand::Open {
+                                message: message.clone(),
+                                part: *part,
+                                name: name.clone(),
+                                confirmed: true,
+                            }
+                            .into(),
+                        );
+                        close = true;
+                    }
+                    if ui.button("Don't open").clicked() {
+                        close = true;
+                    }
+                });
+            }
+            MailDialog::SavePath {
+                what,
+                text,
+                confirm_replace,
+            } => {
+                ui.heading(if what.folder { "Save all in a folder" } else { "Save as" });
+                if *confirm_replace {
+                    ui.label(format!("{text} already exists. Replace it?"));
+                    ui.horizontal(|ui| {
+                        if ui.button("Replace").clicked() {
+                            commands.push(
+                                MailCommand::SaveTyped {
+                                    what: what.clone(),
+                                    path: text.clone(),
+                                    replace: true,
+                                }
+                                .into(),
+                            );
+                            close = true;
+                        }
+                        if ui.button("Choose another name").clicked() {
+                            *confirm_replace = false;
+                        }
+                    });
+                    return;
+                }
+                let label = ui.label(if what.folder { "Folder" } else { "File" });
+                let field = ui
+                    .add(egui::TextEdit::singleline(text).desired_width(440.0))
+                    .labelled_by(label.id);
+                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                ui.horizontal(|ui| {
+                    if (ui.button("Save").clicked() || entered) && !text.trim().is_empty() {
+                        commands.push(
+                            MailCommand::SaveTyped {
+                                what: what.clone(),
+                                path: text.clone(),
+                                replace: false,
+                            }
+                            .into(),
+                        );
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            }
+            MailDialog::AlsoOnServer { account_id, keys } => {
+                let count = keys.len();
+                ui.heading("Also remove it from the server?");
+                ui.label(if count == 1 {
+                    "This message is still on the server. Deleting it here does not delete it there.".to_owned()
+                } else {
+                    format!("{count} of these messages are still on the server. Deleting them here does not delete them there.")
+                });
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Mark for deletion on the server").clicked() {
+                        commands.push(
+                            MailCommand::AlsoOnServer {
+                                account_id: account_id.clone(),
+                                keys: keys.clone(),
+                            }
+                            .into(),
+                        );
+                        close = true;
+                    }
+                    if ui.button("Keep on the server").clicked() {
+                        close = true;
+                    }
+                });
+            }
+        }
+    });
+    if close || modal.should_close() {
+        *dialog = None;
+    }
+}
