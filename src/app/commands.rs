@@ -215,11 +215,10 @@ impl App {
                 self.save_settings(settings);
             }
             Command::TestConnection(id, settings, password) => {
-                self.worker.send(Request::TestConnection {
-                    id,
-                    settings,
-                    password,
-                });
+                let promise = self.worker.test_connection(settings, password);
+                if let Some(dialog) = self.settings_dialog.as_mut() {
+                    dialog.test_started(id, promise);
+                }
             }
         }
     }

@@ -62,16 +62,28 @@ pub(crate) fn downloaded_ui(
     if let Some(message) = &library.problem {
         ui.colored_label(ui.visuals().error_fg_color, message.sentences());
     }
-    let syncing: Vec<String> = library
+    let syncing: Vec<(String, String)> = library
         .syncing
         .iter()
         .filter(|(id, _)| place == Place::AllDownloaded || account.is_some_and(|a| &a.id == *id))
-        .map(|(_, (done, total))| format!("Listing downloaded mail: {done} of {total}…"))
+        .map(|(id, (done, total))| {
+            (
+                id.clone(),
+                format!("Listing downloaded mail: {done} of {total}…"),
+            )
+        })
         .collect();
-    for line in &syncing {
+    for (account_id, line) in &syncing {
         ui.horizontal(|ui| {
             ui.add(egui::Spinner::new());
             ui.label(line);
+            if ui
+                .button("Stop listing")
+                .on_hover_text("Stop for now; it goes on where it stopped next time")
+                .clicked()
+            {
+                commands.push(MailCommand::StopListing(account_id.clone()).into());
+            }
         });
     }
     if library.rows.is_empty() {

@@ -102,11 +102,6 @@ impl App {
                     text: line,
                 });
             }
-            Event::TestResult { id, result } => {
-                if let Some(dialog) = self.settings_dialog.as_mut() {
-                    dialog.test_finished(id, result);
-                }
-            }
             Event::PasswordSaved { account_id, result } => {
                 if let Err(e) = result {
                     let name = self

@@ -647,6 +647,11 @@ impl App {
                 let promise = reading::open_link(self.worker.wake(), url);
                 self.library.tasks.push(Task::Link(promise));
             }
+            MailCommand::StopListing(account_id) => {
+                if let Some(home) = self.mail_home(&account_id) {
+                    self.worker.send(Request::Cancel(home.queue()));
+                }
+            }
             MailCommand::DismissNotice => {
                 self.library.notice = None;
                 self.library.problem = None;
@@ -860,6 +865,8 @@ pub(crate) enum MailCommand {
     AskLink(Link),
     OpenLink(String),
     DismissNotice,
+    /// Stop an account's index sync (it resumes at the next one).
+    StopListing(String),
 }
 
 impl From<MailCommand> for Command {

@@ -17,7 +17,8 @@ use super::Command;
 struct TestRun {
     id: u64,
     account_id: String,
-    result: Option<Result<ConnectionReport, Failure>>,
+    /// The test runs on a thread of its own; its result, when ready.
+    result: Option<poll_promise::Promise<Result<ConnectionReport, Failure>>>,
 }
 
 pub(crate) struct SettingsDialog {
@@ -62,11 +63,16 @@ impl SettingsDialog {
         }
     }
 
-    pub fn test_finished(&mut self, id: u64, result: Result<ConnectionReport, Failure>) {
+    /// The test `id` was started; `promise` gives its result.
+    pub fn test_started(
+        &mut self,
+        id: u64,
+        promise: poll_promise::Promise<Result<ConnectionReport, Failure>>,
+    ) {
         if let Some(test) = self.test.as_mut()
             && test.id == id
         {
-            test.result = Some(result);
+            test.result = Some(promise);
         }
     }
 
@@ -336,10 +342,9 @@ impl SettingsDialog {
     /// "Test connection" and its result, under the form so both stay in view.
     fn test_ui(&mut self, ui: &mut egui::Ui, index: usize, commands: &mut Vec<Command>) {
         let account = self.draft.accounts[index].clone();
-        let testing = self
-            .test
-            .as_ref()
-            .is_some_and(|t| t.account_id == account.id && t.result.is_none());
+        let testing = self.test.as_ref().is_some_and(|t| {
+            t.account_id == account.id && t.result.as_ref().is_none_or(|p| p.ready().is_none())
+        });
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(!testing, egui::Button::new("Test connection"))
@@ -376,66 +381,68 @@ impl SettingsDialog {
     fn test_result_ui(&self, ui: &mut egui::Ui, account_id: &str) -> Option<String> {
         let test = self.test.as_ref().filter(|t| t.account_id == account_id)?;
         let mut trust = None;
-        egui::Frame::group(ui.style()).show(ui, |ui| match &test.result {
-            None => {}
-            Some(Ok(report)) => {
-                ui.label(egui::RichText::new("The connection works.").strong());
-                let yes_no = |b: bool| if b { "yes" } else { "no" };
-                ui.label(format!("Encryption: {}", report.encryption));
-                if let Some(fp) = &report.certificate_sha256 {
-                    ui.add(
-                        egui::Label::new(
-                            egui::RichText::new(format!("Certificate SHA-256: {fp}"))
-                                .monospace()
-                                .small(),
-                        )
-                        .wrap(),
-                    );
-                }
-                if let Some(method) = report.logged_in_with {
-                    ui.label(format!("Signed in with: {method}"));
-                }
-                ui.label(format!(
-                    "Sign-in methods offered: {}",
-                    report.auth_methods.join(", ")
-                ));
-                ui.label(format!(
-                    "Pipelining: {}   TOP (previews): {}   UIDL: {}",
-                    yes_no(report.pipelining),
-                    yes_no(report.top),
-                    yes_no(report.uidl)
-                ));
-                if let Some(expire) = &report.expire {
-                    ui.label(format!("The server removes mail: {expire}"));
-                }
-                if let Some(delay) = report.login_delay_secs {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            match test.result.as_ref().and_then(|p| p.ready()) {
+                None => {}
+                Some(Ok(report)) => {
+                    ui.label(egui::RichText::new("The connection works.").strong());
+                    let yes_no = |b: bool| if b { "yes" } else { "no" };
+                    ui.label(format!("Encryption: {}", report.encryption));
+                    if let Some(fp) = &report.certificate_sha256 {
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(format!("Certificate SHA-256: {fp}"))
+                                    .monospace()
+                                    .small(),
+                            )
+                            .wrap(),
+                        );
+                    }
+                    if let Some(method) = report.logged_in_with {
+                        ui.label(format!("Signed in with: {method}"));
+                    }
                     ui.label(format!(
-                        "Minimum time between checks: {} minutes",
-                        delay.div_ceil(60)
+                        "Sign-in methods offered: {}",
+                        report.auth_methods.join(", ")
                     ));
-                }
-                if let Some(count) = report.message_count {
-                    ui.label(format!("Messages waiting: {count}"));
-                }
-            }
-            Some(Err(failure)) => {
-                ui.colored_label(ui.visuals().error_fg_color, &failure.message.headline);
-                ui.label(&failure.message.next_step);
-                if let Some(cert) = &failure.certificate {
-                    ui.label(format!("Issued to: {}", cert.subject));
-                    ui.label(format!("Issued by: {}", cert.issuer));
-                    ui.label(format!("Valid: {} to {}", cert.not_before, cert.not_after));
-                    ui.add(egui::Label::new(
-                        egui::RichText::new(format!("SHA-256: {}", cert.sha256))
-                            .monospace()
-                            .small(),
+                    ui.label(format!(
+                        "Pipelining: {}   TOP (previews): {}   UIDL: {}",
+                        yes_no(report.pipelining),
+                        yes_no(report.top),
+                        yes_no(report.uidl)
                     ));
-                    if ui.button("Trust this certificate").clicked() {
-                        trust = Some(cert.sha256.to_string());
+                    if let Some(expire) = &report.expire {
+                        ui.label(format!("The server removes mail: {expire}"));
+                    }
+                    if let Some(delay) = report.login_delay_secs {
+                        ui.label(format!(
+                            "Minimum time between checks: {} minutes",
+                            delay.div_ceil(60)
+                        ));
+                    }
+                    if let Some(count) = report.message_count {
+                        ui.label(format!("Messages waiting: {count}"));
                     }
                 }
-                if !failure.message.detail.is_empty() {
-                    ui.small(&failure.message.detail);
+                Some(Err(failure)) => {
+                    ui.colored_label(ui.visuals().error_fg_color, &failure.message.headline);
+                    ui.label(&failure.message.next_step);
+                    if let Some(cert) = &failure.certificate {
+                        ui.label(format!("Issued to: {}", cert.subject));
+                        ui.label(format!("Issued by: {}", cert.issuer));
+                        ui.label(format!("Valid: {} to {}", cert.not_before, cert.not_after));
+                        ui.add(egui::Label::new(
+                            egui::RichText::new(format!("SHA-256: {}", cert.sha256))
+                                .monospace()
+                                .small(),
+                        ));
+                        if ui.button("Trust this certificate").clicked() {
+                            trust = Some(cert.sha256.to_string());
+                        }
+                    }
+                    if !failure.message.detail.is_empty() {
+                        ui.small(&failure.message.detail);
+                    }
                 }
             }
         });

@@ -57,14 +57,6 @@ pub enum Request {
     Preview(AccountJob, String, u32),
     /// The user chose to start a new ledger after it was damaged.
     StartNewLedger(AccountJob),
-    /// Try an account's settings without saving them. `id` comes back in
-    /// the result.
-    TestConnection {
-        id: u64,
-        settings: AccountSettings,
-        /// `None`: use the stored password.
-        password: Option<Secret<String>>,
-    },
     /// Find out whether the OS keyring answers (it can block, so not on
     /// the UI thread).
     ProbeKeyring,
@@ -213,10 +205,6 @@ pub enum Event {
         direction: Direction,
         line: String,
     },
-    TestResult {
-        id: u64,
-        result: Result<ConnectionReport, Failure>,
-    },
     PasswordSaved {
         account_id: String,
         result: Result<(), String>,
@@ -267,6 +255,7 @@ pub struct Worker {
     control: Sender<Control>,
     events: Receiver<Event>,
     wake: Wake,
+    passwords: Passwords,
 }
 
 impl Worker {
@@ -274,7 +263,7 @@ impl Worker {
         let (control_tx, control_rx) = mpsc::channel();
         let (event_tx, event_rx) = mpsc::channel();
         let dispatcher = Dispatcher {
-            passwords,
+            passwords: passwords.clone(),
             wake: wake.clone(),
             events: event_tx,
             control: control_tx.clone(),
@@ -289,6 +278,7 @@ impl Worker {
             control: control_tx,
             events: event_rx,
             wake,
+            passwords,
         }
     }
 
@@ -303,6 +293,33 @@ impl Worker {
     /// The wake-up call, for one-shot reads (`reading`) that the UI polls.
     pub fn wake(&self) -> &Wake {
         &self.wake
+    }
+
+    /// "Test connection": tries an account's settings without saving
+    /// them, on a thread of its own (`None`: the stored password).
+    pub fn test_connection(
+        &self,
+        settings: AccountSettings,
+        password: Option<Secret<String>>,
+    ) -> poll_promise::Promise<Result<ConnectionReport, Failure>> {
+        let passwords = self.passwords.clone();
+        reading::promise(&self.wake, move || {
+            let password = match password {
+                Some(password) => Ok(password),
+                None => match passwords.get(&settings) {
+                    Ok(Some(password)) => Ok(password),
+                    Ok(None) => Err(Failure::no_password(None)),
+                    Err(e) => Err(Failure::no_password(Some(e))),
+                },
+            };
+            password.and_then(
+                |password| match crate::accounts::to_account(&settings, password) {
+                    Ok(account) => engine::test_connection(&account, Observe::default())
+                        .map_err(|e| Failure::from_engine(&e)),
+                    Err(problem) => Err(Failure::invalid(problem)),
+                },
+            )
+        })
     }
 }
 
@@ -476,8 +493,7 @@ fn account_of(request: &Request) -> Option<String> {
         }
         // Not an account, but saves must not overtake each other.
         Request::SaveSettings(..) | Request::LoadSettings(_) => Some(SETTINGS_QUEUE.to_owned()),
-        Request::TestConnection { .. }
-        | Request::SavePassword(..)
+        Request::SavePassword(..)
         | Request::ForgetPassword(_)
         | Request::ProbeKeyring
         | Request::Cancel(_) => None,
@@ -620,28 +636,6 @@ fn run_account_job(
 
 fn run_free_job(request: Request, passwords: &Passwords, emitter: &Emitter) {
     match request {
-        Request::TestConnection {
-            id,
-            settings,
-            password,
-        } => {
-            let password = match password {
-                Some(password) => Ok(password),
-                None => match passwords.get(&settings) {
-                    Ok(Some(password)) => Ok(password),
-                    Ok(None) => Err(Failure::no_password(None)),
-                    Err(e) => Err(Failure::no_password(Some(e))),
-                },
-            };
-            let result = password.and_then(|password| {
-                match crate::accounts::to_account(&settings, password) {
-                    Ok(account) => engine::test_connection(&account, Observe::default())
-                        .map_err(|e| Failure::from_engine(&e)),
-                    Err(problem) => Err(Failure::invalid(problem)),
-                }
-            });
-            emitter.emit(Event::TestResult { id, result });
-        }
         Request::ProbeKeyring => {
             let (available, detail) = match passwords.keyring_available() {
                 Ok(()) => (true, String::new()),

@@ -45,8 +45,9 @@ pub struct MailHome {
 }
 
 impl MailHome {
-    /// The worker queue of this Maildir's jobs.
-    pub(super) fn queue(&self) -> String {
+    /// The worker queue of this Maildir's jobs (what `Request::Cancel`
+    /// takes to stop them).
+    pub fn queue(&self) -> String {
         format!("mail:{}", self.account_id)
     }
 
@@ -202,7 +203,7 @@ pub struct ListedMail {
 }
 
 /// Runs `work` on a thread of its own; wakes the UI when it is done.
-fn promise<T: Send + 'static>(
+pub(super) fn promise<T: Send + 'static>(
     wake: &Wake,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Promise<T> {

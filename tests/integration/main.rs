@@ -16,6 +16,7 @@ mod fuzz_regressions;
 mod pop3_server_selftest;
 mod properties;
 mod reader_ui;
+mod reading_cli;
 mod real_servers;
 mod smoke;
 mod transcripts;

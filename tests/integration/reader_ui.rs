@@ -236,3 +236,89 @@ fn trash_can_be_emptied_and_other_programs_changes_show() {
         has_text(h, &format!("Downloaded ({} unread)", seeded - 2))
     });
 }
+
+#[test]
+fn a_message_with_remote_content_makes_no_network_request() {
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    // A web server on loopback that counts every connection made to it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = std::thread::spawn({
+        let (requests, stop) = (requests.clone(), stop.clone());
+        move || {
+            while !stop.load(Ordering::SeqCst) {
+                if listener.accept().is_ok() {
+                    requests.fetch_add(1, Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    });
+
+    let url = |path: &str| format!("http://127.0.0.1:{port}/{path}");
+    let html = format!(
+        r#"<html><head><link rel="stylesheet" href="{css}">
+<style>body {{ background: url({bg}) }} @import url("{more}");</style>
+<script src="{js}"></script><script>fetch("{beacon}")</script>
+<meta http-equiv="refresh" content="0; url={refresh}"></head>
+<body><p>Hello reader, nothing here calls home.</p>
+<img src="{pixel}" width="1" height="1"><iframe src="{frame}"></iframe>
+<video src="{video}" autoplay></video>
+<a href="{click}">a link</a></body></html>"#,
+        css = url("style.css"),
+        bg = url("bg.png"),
+        more = url("more.css"),
+        js = url("app.js"),
+        beacon = url("beacon"),
+        refresh = url("refresh"),
+        pixel = url("pixel.gif"),
+        frame = url("frame.html"),
+        video = url("video.mp4"),
+        click = url("click"),
+    );
+    let raw = format!(
+        "From: Tracker <news@tracker.example>\r\nSubject: Remote content\r\nDate: Tue, 24 Nov 2026 12:00:00 +0000\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    );
+    let fixture = Fixture::new();
+    let maildir = fixture.paths().accounts_dir.join("demo/Maildir");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    std::fs::write(maildir.join("new/1.remote.test,S=1"), raw).unwrap();
+
+    let mut harness = fixture.app(false);
+    wait_until(&mut harness, "the unread count", |h| {
+        has_text(h, "Downloaded (1 unread)")
+    });
+    harness.get_by_label_contains("Downloaded (").click();
+    wait_until(&mut harness, "the list", |h| {
+        in_list(h) && has_label(h, "Remote content")
+    });
+    harness.get_by_label("Remote content").click();
+    wait_until(&mut harness, "the message", |h| {
+        has_text(h, "Hello reader, nothing here calls home.")
+    });
+    // The link is listed with where it goes; clicking it only asks.
+    harness.get_by_label(&url("click")).click();
+    wait_until(&mut harness, "the question", |h| {
+        has_text(h, "Open this link?")
+    });
+    harness.get_by_label("Cancel").click();
+    for _ in 0..50 {
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::SeqCst);
+    counter.join().unwrap();
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        0,
+        "the message made requests"
+    );
+}
