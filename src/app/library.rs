@@ -130,7 +130,7 @@ pub(crate) enum MailDialog {
 /// What a list shows: the place, the account (none for All) and the
 /// search words.
 pub(crate) type ListWanted = (Place, Option<String>, String);
-type ListPromise = Promise<Result<Vec<ListedMail>, UserMessage>>;
+type ListPromise = Promise<Result<reading::Listed, UserMessage>>;
 
 /// Everything the window knows about downloaded mail.
 #[derive(Default)]
@@ -287,7 +287,15 @@ impl App {
                 return;
             };
             match promise.block_and_take() {
-                Ok(rows) => {
+                Ok(reading::Listed { rows, damaged }) => {
+                    for home in damaged {
+                        self.library.problem = Some(UserMessage::new(
+                            "The list of downloaded mail was damaged; Letterbox is making it again.",
+                            "Your messages are safe in their folder; they show again in a moment.",
+                            String::new(),
+                        ));
+                        self.worker.send(Request::RebuildIndex(home));
+                    }
                     if let Some(since) = self.library.loading_since.take() {
                         tracing::debug!(
                             rows = rows.len(),

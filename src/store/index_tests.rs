@@ -264,3 +264,41 @@ fn a_reader_can_open_the_index_after_the_writer_closed_it() {
         .unwrap();
     assert!(MailIndex::open_read_only(&fresh).unwrap().is_none());
 }
+
+#[test]
+fn damage_inside_the_file_is_found_by_readers_and_by_the_next_sync() {
+    let f = Fixture::new();
+    for i in 0..300 {
+        f.deliver(
+            &format!("{i}.m"),
+            &message("A <a@x>", &format!("Subject {i}"), "", &"words ".repeat(50)),
+        );
+    }
+    drop(f.sync());
+    // Keep SQLite's header, ruin every page after the first.
+    let mut bytes = std::fs::read(f.index_path()).unwrap();
+    assert!(bytes.len() > 8192, "{}", bytes.len());
+    for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
+        *b = (i * 7 % 251) as u8;
+    }
+    std::fs::write(f.index_path(), &bytes).unwrap();
+
+    // A reader meets the damage when it opens the file or when it searches.
+    let found = MailIndex::open_read_only(&f.index_path())
+        .and_then(|reader| reader.expect("an index").search("words"));
+    assert!(
+        found.as_ref().is_err_and(IndexError::is_damage),
+        "{found:?}"
+    );
+
+    // The writer sets it aside and indexes every message again.
+    let mut index = MailIndex::open(&f.index_path()).unwrap();
+    let report = index.sync(&f.mail, &mut |_, _| {}, &|| false).unwrap();
+    assert!(f.dir.path().join("index.sqlite.damaged").is_file());
+    assert_eq!(report.indexed, 300);
+    assert_eq!(index.search("words").unwrap().len(), 300);
+
+    // A reader's own rebuild starts afresh too.
+    let rebuilt = MailIndex::rebuild(&f.index_path()).unwrap();
+    assert!(rebuilt.list(false).unwrap().is_empty());
+}

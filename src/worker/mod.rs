@@ -72,6 +72,9 @@ pub enum Request {
     /// Bring an account's index of downloaded mail in line with its
     /// Maildir (queued per Maildir, apart from the network jobs).
     SyncIndex(MailHome),
+    /// The index was found damaged while reading it: set it aside and
+    /// build it again from the Maildir.
+    RebuildIndex(MailHome),
     /// Mark messages read or unread, move them to Trash or back.
     ChangeMail(MailHome, Vec<Location>, LocalChange),
     /// Remove the messages in Trash for good.
@@ -488,9 +491,10 @@ fn account_of(request: &Request) -> Option<String> {
         | Request::Apply(job, _)
         | Request::Preview(job, _, _)
         | Request::StartNewLedger(job) => Some(job.id().to_owned()),
-        Request::SyncIndex(home) | Request::ChangeMail(home, ..) | Request::EmptyTrash(home) => {
-            Some(home.queue())
-        }
+        Request::SyncIndex(home)
+        | Request::RebuildIndex(home)
+        | Request::ChangeMail(home, ..)
+        | Request::EmptyTrash(home) => Some(home.queue()),
         // Not an account, but saves must not overtake each other.
         Request::SaveSettings(..) | Request::LoadSettings(_) => Some(SETTINGS_QUEUE.to_owned()),
         Request::SavePassword(..)

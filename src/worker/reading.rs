@@ -104,6 +104,17 @@ fn io_message(action: &str, error: &std::io::Error) -> UserMessage {
 pub(super) fn run(request: super::Request, emitter: &Emitter, cancel: &CancelToken) {
     match request {
         super::Request::SyncIndex(home) => sync(&home, emitter, cancel),
+        super::Request::RebuildIndex(home) => {
+            tracing::warn!(account = %home.account_id, "the mail index is damaged; rebuilding it");
+            if let Err(e) = MailIndex::rebuild(&home.paths.index_file()) {
+                emitter.emit(Event::MailSynced {
+                    account_id: home.account_id.clone(),
+                    result: Err(e.user_message()),
+                });
+                return;
+            }
+            sync(&home, emitter, cancel);
+        }
         super::Request::ChangeMail(home, locations, change) => {
             let local = home.local();
             let mut moved = Vec::new();
@@ -224,26 +235,43 @@ pub(super) fn promise<T: Send + 'static>(
 /// The messages of these accounts (in Trash, or not), or those matching
 /// `query` when it has words, newest first. An account without an index
 /// yet has none to show until its first sync.
+/// What a list load found.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub rows: Vec<ListedMail>,
+    /// Accounts whose index turned out damaged: rebuild them
+    /// (`Request::RebuildIndex`); their rows are missing meanwhile.
+    pub damaged: Vec<MailHome>,
+}
+
 pub fn load_list(
     wake: &Wake,
     homes: Vec<MailHome>,
     trashed: bool,
     query: String,
-) -> Promise<Result<Vec<ListedMail>, UserMessage>> {
+) -> Promise<Result<Listed, UserMessage>> {
     promise(wake, move || {
         let mut all = Vec::new();
+        let mut damaged = Vec::new();
         for home in &homes {
-            let Some(index) = MailIndex::open_read_only(&home.paths.index_file())
-                .map_err(|e| e.user_message())?
-            else {
-                continue;
+            let read = MailIndex::open_read_only(&home.paths.index_file()).and_then(|index| {
+                let Some(index) = index else {
+                    return Ok(Vec::new());
+                };
+                if trashed || query.trim().is_empty() {
+                    index.list(trashed)
+                } else {
+                    index.search(&query)
+                }
+            });
+            let found = match read {
+                Ok(found) => found,
+                Err(e) if e.is_damage() => {
+                    damaged.push(home.clone());
+                    continue;
+                }
+                Err(e) => return Err(e.user_message()),
             };
-            let found = if trashed || query.trim().is_empty() {
-                index.list(trashed)
-            } else {
-                index.search(&query)
-            }
-            .map_err(|e| e.user_message())?;
             let local = home.local();
             all.extend(found.into_iter().map(|message| ListedMail {
                 account_id: home.account_id.clone(),
@@ -254,7 +282,7 @@ pub fn load_list(
         if homes.len() > 1 {
             all.sort_by_key(|m| std::cmp::Reverse(m.message.date_unix));
         }
-        Ok(all)
+        Ok(Listed { rows: all, damaged })
     })
 }
 
