@@ -126,9 +126,8 @@ fn main() {
 
     let kb = (big.len() as f64) / 1000.0;
     println!(
-        "Reading downloaded mail: {COUNT} messages, {:.1} MiB ({}), this machine",
+        "Reading downloaded mail: {COUNT} messages, {:.1} MiB (tools/make-mailbox.py --seed 1 --total-mb 50 --profile mixed), this machine",
         dir_mib(&maildir),
-        "tools/make-mailbox.py --seed 1 --total-mb 50 --profile mixed"
     );
     println!("| what | median | limit |");
     println!("|---|---|---|");
