@@ -97,10 +97,19 @@ pub(crate) fn mail_dialog_ui(
                     });
                     return;
                 }
+                ui.label(if what.folder {
+                    "Type the folder to save the attachments in; files already there are kept, and new ones get a number."
+                } else {
+                    "Type where to save it (~ is your home folder)."
+                });
                 let label = ui.label(if what.folder { "Folder" } else { "File" });
                 let field = ui
                     .add(egui::TextEdit::singleline(text).desired_width(440.0))
                     .labelled_by(label.id);
+                // What is typed goes into the field, not somewhere else.
+                if ui.memory(|m| m.focused().is_none()) {
+                    field.request_focus();
+                }
                 let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 ui.horizontal(|ui| {
                     if (ui.button("Save").clicked() || entered) && !text.trim().is_empty() {

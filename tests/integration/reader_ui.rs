@@ -322,4 +322,3 @@ fn a_message_with_remote_content_makes_no_network_request() {
         "the message made requests"
     );
 }
-
