@@ -190,7 +190,7 @@ fn table_ui(
                 let listed = &library.rows[order[table_row.index()]];
                 let message = &listed.message;
                 let id = listed_id(listed);
-                table_row.set_selected(library.selection.contains(&id));
+                table_row.set_selected(library.selection.ids.contains(&id));
                 let unread = !message.location.seen();
                 let style = |text: String| {
                     let rich = egui::RichText::new(text);
@@ -234,10 +234,10 @@ fn table_ui(
                     ));
                 }
                 response.context_menu(|ui| {
-                    if !library.selection.contains(&id) {
-                        library.selection.clear();
-                        library.selection.insert(id.clone());
-                        library.focus = Some(id.clone());
+                    if !library.selection.ids.contains(&id) {
+                        library.selection.ids.clear();
+                        library.selection.ids.insert(id.clone());
+                        library.selection.focus = Some(id.clone());
                     }
                     if ui.button("Open in a window").clicked() {
                         context = Some(MailCommand::OpenWindow(id.clone()).into());
@@ -261,7 +261,15 @@ fn table_ui(
             });
         });
     if let Some((position, modifiers, double)) = clicked {
-        let id = click(library, &order, position, modifiers);
+        let rows = &library.rows;
+        let id_at = |p: usize| listed_id(&rows[order[p]]);
+        let id = library.selection.click(
+            order.len(),
+            id_at,
+            position,
+            modifiers.shift,
+            modifiers.command,
+        );
         commands.push(MailCommand::Show(id.clone()).into());
         if double {
             commands.push(MailCommand::OpenWindow(id).into());
@@ -286,40 +294,6 @@ fn display_from(from: &str) -> String {
     }
 }
 
-/// Click, Ctrl+click and Shift+click; returns the clicked row's id.
-fn click(
-    library: &mut Library,
-    order: &[usize],
-    position: usize,
-    modifiers: egui::Modifiers,
-) -> String {
-    let id_at = |p: usize| listed_id(&library.rows[order[p]]);
-    let id = id_at(position);
-    if modifiers.shift {
-        let anchor = library
-            .focus
-            .as_ref()
-            .and_then(|f| (0..order.len()).find(|&p| &id_at(p) == f))
-            .unwrap_or(position);
-        let (from, to) = (anchor.min(position), anchor.max(position));
-        let ids: Vec<String> = (from..=to).map(id_at).collect();
-        if !modifiers.command {
-            library.selection.clear();
-        }
-        library.selection.extend(ids);
-    } else if modifiers.command {
-        if !library.selection.remove(&id) {
-            library.selection.insert(id.clone());
-        }
-        library.focus = Some(id.clone());
-    } else {
-        library.selection.clear();
-        library.selection.insert(id.clone());
-        library.focus = Some(id.clone());
-    }
-    id
-}
-
 /// Up/Down move (Shift extends), Enter opens a window, Delete moves to
 /// Trash; returns the row to scroll to.
 fn keyboard(
@@ -340,31 +314,18 @@ fn keyboard(
             i.key_pressed(egui::Key::Delete),
         )
     });
-    if enter && let Some(focus) = library.focus.clone() {
+    if enter && let Some(focus) = library.selection.focus.clone() {
         commands.push(MailCommand::OpenWindow(focus).into());
     }
-    if delete && !library.selection.is_empty() {
+    if delete && !library.selection.ids.is_empty() {
         commands.push(MailCommand::Trash.into());
     }
     if !up && !down {
         return None;
     }
-    let id_at = |p: usize| listed_id(&library.rows[order[p]]);
-    let current = library
-        .focus
-        .as_ref()
-        .and_then(|f| (0..order.len()).find(|&p| &id_at(p) == f));
-    let next = match (current, down) {
-        (None, _) => 0,
-        (Some(p), true) => (p + 1).min(order.len() - 1),
-        (Some(p), false) => p.saturating_sub(1),
-    };
-    let id = id_at(next);
-    if !shift {
-        library.selection.clear();
-    }
-    library.selection.insert(id.clone());
-    library.focus = Some(id.clone());
+    let rows = &library.rows;
+    let id_at = |p: usize| listed_id(&rows[order[p]]);
+    let (next, id) = library.selection.step(order.len(), id_at, down, shift)?;
     commands.push(MailCommand::Show(id).into());
     Some(next)
 }

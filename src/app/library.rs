@@ -145,8 +145,7 @@ pub(crate) struct Library {
     /// When the list started loading, for the log line of its first rows.
     pub loading_since: Option<Instant>,
     pub query: String,
-    pub selection: BTreeSet<String>,
-    pub focus: Option<String>,
+    pub selection: super::Selection,
     pub sort: MailSort,
     pub ascending: bool,
     pub pane: Option<Opened>,
@@ -304,7 +303,7 @@ impl App {
                         );
                     }
                     let ids: BTreeSet<String> = rows.iter().map(listed_id).collect();
-                    self.library.selection.retain(|id| ids.contains(id));
+                    self.library.selection.ids.retain(|id| ids.contains(id));
                     self.library.rows = rows;
                     self.library.rows_for = Some(wanted);
                     self.library.problem = None;
@@ -523,8 +522,7 @@ impl App {
                     self.persisted.selected_account = Some(id);
                 }
                 if self.persisted.place != place {
-                    self.library.selection.clear();
-                    self.library.focus = None;
+                    self.library.selection = super::Selection::default();
                     self.library.pane = None;
                 }
                 self.persisted.place = place;
@@ -692,7 +690,7 @@ impl App {
     fn selected_by_account(&self) -> HashMap<String, Vec<Location>> {
         let mut by_account: HashMap<String, Vec<Location>> = HashMap::new();
         for row in &self.library.rows {
-            if self.library.selection.contains(&listed_id(row)) {
+            if self.library.selection.ids.contains(&listed_id(row)) {
                 by_account
                     .entry(row.account_id.clone())
                     .or_default()
@@ -711,8 +709,7 @@ impl App {
         }
         if matches!(change, LocalChange::Trash | LocalChange::Restore) {
             self.library.pane = None;
-            self.library.selection.clear();
-            self.library.focus = None;
+            self.library.selection = super::Selection::default();
         }
     }
 

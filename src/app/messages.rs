@@ -202,43 +202,17 @@ pub(crate) fn messages_ui(
             });
         });
     if let Some((position, modifiers)) = clicked {
-        click(rows, selection, &order, position, modifiers);
+        let id_at = |p: usize| row_id(&rows[order[p]], order[p]);
+        selection.click(
+            order.len(),
+            id_at,
+            position,
+            modifiers.shift,
+            modifiers.command,
+        );
     }
     if let Some(command) = context {
         commands.push(command);
-    }
-}
-
-/// Click, Ctrl+click (toggle) and Shift+click (range) selection.
-fn click(
-    rows: &[Row],
-    selection: &mut Selection,
-    view: &[usize],
-    position: usize,
-    modifiers: egui::Modifiers,
-) {
-    let id_at = |p: usize| row_id(&rows[view[p]], view[p]);
-    let id = id_at(position);
-    if modifiers.shift {
-        let anchor = selection
-            .focus
-            .as_ref()
-            .and_then(|f| (0..view.len()).find(|&p| &id_at(p) == f))
-            .unwrap_or(position);
-        let (from, to) = (anchor.min(position), anchor.max(position));
-        if !modifiers.command {
-            selection.ids.clear();
-        }
-        selection.ids.extend((from..=to).map(id_at));
-    } else if modifiers.command {
-        if !selection.ids.remove(&id) {
-            selection.ids.insert(id.clone());
-        }
-        selection.focus = Some(id);
-    } else {
-        selection.ids.clear();
-        selection.ids.insert(id.clone());
-        selection.focus = Some(id);
     }
 }
 
@@ -264,20 +238,7 @@ fn keyboard_move(
         return None;
     }
     let id_at = |p: usize| row_id(&rows[view[p]], view[p]);
-    let current = selection
-        .focus
-        .as_ref()
-        .and_then(|f| (0..view.len()).find(|&p| &id_at(p) == f));
-    let next = match (current, down) {
-        (None, _) => 0,
-        (Some(p), true) => (p + 1).min(view.len() - 1),
-        (Some(p), false) => p.saturating_sub(1),
-    };
-    let id = id_at(next);
-    if !shift {
-        selection.ids.clear();
-    }
-    selection.ids.insert(id.clone());
-    selection.focus = Some(id);
-    Some(next)
+    selection
+        .step(view.len(), id_at, down, shift)
+        .map(|(next, _)| next)
 }

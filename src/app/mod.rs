@@ -122,12 +122,7 @@ pub(crate) struct LogLine {
 
 const LOG_LINES: usize = 5000;
 
-pub(crate) struct Selection {
-    /// Row ids: the message key, or `#index` for rows without one.
-    pub ids: BTreeSet<String>,
-    /// The row the preview shows and Shift-selection starts from.
-    pub focus: Option<String>,
-}
+pub(crate) use model::Selection;
 
 pub(crate) enum Confirm {
     Deletions {

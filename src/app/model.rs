@@ -11,6 +11,83 @@ use crate::mail::Preview;
 use crate::store::Status;
 use crate::worker::{Failure, JobKind};
 
+/// The selected rows of a list, by row id, and the focused one (what the
+/// pane shows and Shift-selection starts from). The rules for clicks and
+/// arrow keys are the same in every list, so they live here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub ids: BTreeSet<String>,
+    pub focus: Option<String>,
+}
+
+impl Selection {
+    /// Click, Ctrl+click (toggle) and Shift+click (range, added to the
+    /// selection with Ctrl) on the row at `position` of `count` shown rows,
+    /// whose ids `id_at` gives. Returns the clicked row's id.
+    pub fn click(
+        &mut self,
+        count: usize,
+        id_at: impl Fn(usize) -> String,
+        position: usize,
+        shift: bool,
+        command: bool,
+    ) -> String {
+        let id = id_at(position);
+        if shift {
+            let anchor = self
+                .focus
+                .as_ref()
+                .and_then(|f| (0..count).find(|&p| &id_at(p) == f))
+                .unwrap_or(position);
+            let (from, to) = (anchor.min(position), anchor.max(position));
+            if !command {
+                self.ids.clear();
+            }
+            self.ids.extend((from..=to).map(&id_at));
+        } else if command {
+            if !self.ids.remove(&id) {
+                self.ids.insert(id.clone());
+            }
+            self.focus = Some(id.clone());
+        } else {
+            self.ids.clear();
+            self.ids.insert(id.clone());
+            self.focus = Some(id.clone());
+        }
+        id
+    }
+
+    /// Up or Down from the focused row (Shift extends the selection);
+    /// returns the position moved to, and its id.
+    pub fn step(
+        &mut self,
+        count: usize,
+        id_at: impl Fn(usize) -> String,
+        down: bool,
+        shift: bool,
+    ) -> Option<(usize, String)> {
+        if count == 0 {
+            return None;
+        }
+        let current = self
+            .focus
+            .as_ref()
+            .and_then(|f| (0..count).find(|&p| &id_at(p) == f));
+        let next = match (current, down) {
+            (None, _) => 0,
+            (Some(p), true) => (p + 1).min(count - 1),
+            (Some(p), false) => p.saturating_sub(1),
+        };
+        let id = id_at(next);
+        if !shift {
+            self.ids.clear();
+        }
+        self.ids.insert(id.clone());
+        self.focus = Some(id.clone());
+        Some((next, id))
+    }
+}
+
 /// What the status column says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RowStatus {
@@ -308,6 +385,39 @@ impl AccountState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clicks_and_arrows_select_like_every_list() {
+        let ids = ["a", "b", "c", "d", "e"];
+        let id_at = |p: usize| ids[p].to_owned();
+        let set = |s: &Selection| s.ids.iter().cloned().collect::<Vec<_>>().join("");
+        let mut s = Selection::default();
+        assert_eq!(s.click(5, id_at, 1, false, false), "b");
+        assert_eq!((set(&s), s.focus.as_deref()), ("b".into(), Some("b")));
+        s.click(5, id_at, 3, true, false);
+        assert_eq!(set(&s), "bcd", "Shift selects the range from the focus");
+        s.click(5, id_at, 0, false, true);
+        assert_eq!(set(&s), "abcd", "Ctrl adds");
+        s.click(5, id_at, 2, false, true);
+        assert_eq!(set(&s), "abd", "Ctrl removes");
+        assert_eq!(s.focus.as_deref(), Some("c"));
+        assert_eq!(s.step(5, id_at, true, false), Some((3, "d".into())));
+        assert_eq!(set(&s), "d", "an arrow alone moves the selection");
+        s.step(5, id_at, true, true);
+        assert_eq!(set(&s), "de", "Shift+arrow extends it");
+        assert_eq!(
+            s.step(5, id_at, true, false),
+            Some((4, "e".into())),
+            "stops at the end"
+        );
+        assert_eq!(Selection::default().step(0, id_at, true, false), None);
+        let mut fresh = Selection::default();
+        assert_eq!(
+            fresh.step(5, id_at, false, false),
+            Some((0, "a".into())),
+            "from nothing: the first"
+        );
+    }
 
     fn row(key: &str, from: &str, subject: &str, date: i64, size: u64) -> Row {
         let preview = Preview {

@@ -67,7 +67,12 @@ fn local_actions_ui(
     let selected: Vec<_> = library
         .rows
         .iter()
-        .filter(|r| library.selection.contains(&super::library::listed_id(r)))
+        .filter(|r| {
+            library
+                .selection
+                .ids
+                .contains(&super::library::listed_id(r))
+        })
         .collect();
     let any = !selected.is_empty();
     let all_read = any && selected.iter().all(|r| r.message.location.seen());

@@ -66,17 +66,25 @@ impl Preview {
     }
 }
 
+/// The first `name` field, decoded and cleaned; empty if there is none.
+pub(crate) fn header_of(mail: &ParsedMail<'_>, name: &str) -> String {
+    mail.headers
+        .get_first_value(name)
+        .map(|v| clean_line(&v))
+        .unwrap_or_default()
+}
+
+/// A Date field as Unix seconds, when it can be read.
+pub(crate) fn date_of(date: &str) -> Option<i64> {
+    (!date.is_empty())
+        .then(|| mailparse::dateparse(date).ok())
+        .flatten()
+}
+
 fn preview_of(mail: &ParsedMail<'_>, max_lines: usize) -> Preview {
-    let header = |name: &str| {
-        mail.headers
-            .get_first_value(name)
-            .map(|v| clean_line(&v))
-            .unwrap_or_default()
-    };
+    let header = |name: &str| header_of(mail, name);
     let date = header("Date");
-    let date_unix = (!date.is_empty())
-        .then(|| mailparse::dateparse(&date).ok())
-        .flatten();
+    let date_unix = date_of(&date);
     let mut has_attachments = false;
     let mut plain = None;
     let mut html = None;

@@ -10,7 +10,7 @@
 use mailparse::{DispositionType, MailHeaderMap as _, ParsedMail};
 
 use super::names::{file_name_from_part, safe_file_name};
-use super::{clean_line, shown_as_is};
+use super::{clean_line, date_of, header_of, shown_as_is};
 
 /// Most bytes of body text shown; the rest is one click away (View
 /// source). Laying out megabytes of text would make the window stutter.
@@ -133,16 +133,9 @@ impl MessageView {
 }
 
 fn view_of(mail: &ParsedMail<'_>) -> MessageView {
-    let header = |name: &str| {
-        mail.headers
-            .get_first_value(name)
-            .map(|v| clean_line(&v))
-            .unwrap_or_default()
-    };
+    let header = |name: &str| header_of(mail, name);
     let date = header("Date");
-    let date_unix = (!date.is_empty())
-        .then(|| mailparse::dateparse(&date).ok())
-        .flatten();
+    let date_unix = date_of(&date);
     let headers = mail
         .headers
         .iter()
