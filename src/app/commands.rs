@@ -241,8 +241,7 @@ impl App {
         if self.persisted.place.is_local() {
             // The downloaded list has its own keys (see `downloaded`).
             if all {
-                self.library.selection.ids =
-                    self.library.rows.iter().map(library::listed_id).collect();
+                self.library.selection.ids = self.library.ids.iter().cloned().collect();
             }
             return;
         }

@@ -8,7 +8,7 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::mail::human_size;
 
-use super::library::{Library, MailCommand, MailSort, Place, listed_id};
+use super::library::{Library, MailCommand, MailSort, Place};
 use super::{Command, View, icons, local_time};
 
 pub(crate) fn downloaded_ui(
@@ -36,7 +36,7 @@ pub(crate) fn downloaded_ui(
                 .on_hover_text("Remove the messages in Trash from this computer for good")
                 .clicked()
             {
-                commands.push(MailCommand::EmptyTrash(a.id.clone()).into());
+                commands.push(MailCommand::AskEmptyTrash(a.id.clone()).into());
             }
         }
     });
@@ -189,7 +189,7 @@ fn table_ui(
             body.rows(row_height, order.len(), |mut table_row| {
                 let listed = &library.rows[order[table_row.index()]];
                 let message = &listed.message;
-                let id = listed_id(listed);
+                let id = library.ids[order[table_row.index()]].clone();
                 table_row.set_selected(library.selection.ids.contains(&id));
                 let unread = !message.location.seen();
                 let style = |text: String| {
@@ -261,8 +261,8 @@ fn table_ui(
             });
         });
     if let Some((position, modifiers, double)) = clicked {
-        let rows = &library.rows;
-        let id_at = |p: usize| listed_id(&rows[order[p]]);
+        let ids = &library.ids;
+        let id_at = |p: usize| ids[order[p]].clone();
         let id = library.selection.click(
             order.len(),
             id_at,
@@ -323,8 +323,8 @@ fn keyboard(
     if !up && !down {
         return None;
     }
-    let rows = &library.rows;
-    let id_at = |p: usize| listed_id(&rows[order[p]]);
+    let ids = &library.ids;
+    let id_at = |p: usize| ids[order[p]].clone();
     let (next, id) = library.selection.step(order.len(), id_at, down, shift)?;
     commands.push(MailCommand::Show(id).into());
     Some(next)

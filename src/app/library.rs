@@ -17,7 +17,7 @@ use crate::explain::UserMessage;
 use crate::mail::Link;
 use crate::store::index::Counts;
 use crate::store::local::Location;
-use crate::worker::reading::{self, ListedMail, OpenedMessage, SaveTo};
+use crate::worker::reading::{self, ListedMail, OpenedMessage, SaveError, SaveTo};
 use crate::worker::{LocalChange, MailHome, Request};
 
 use super::{App, Command};
@@ -82,7 +82,12 @@ impl Opened {
 
 /// What a pending save or open is, to say when it finishes.
 pub(crate) enum Task {
-    Save(Promise<Result<Vec<PathBuf>, UserMessage>>),
+    /// A save, with what it saves when that is to be asked again (the
+    /// typed path names a file that exists).
+    Save {
+        promise: Promise<Result<Vec<PathBuf>, SaveError>>,
+        what: Option<SaveWhat>,
+    },
     Open(Promise<Result<PathBuf, UserMessage>>),
     Link(Promise<Result<(), UserMessage>>),
     /// The system's save dialog is open: where to save what.
@@ -121,10 +126,18 @@ pub(crate) enum MailDialog {
         confirm_replace: bool,
     },
     /// Deleted messages are still on the server: remove them there too?
-    AlsoOnServer {
-        account_id: String,
-        keys: Vec<String>,
-    },
+    /// (Server keys by account.)
+    AlsoOnServer { offers: Vec<(String, Vec<String>)> },
+    /// Empty trash removes files for good: ask first.
+    EmptyTrash { account_id: String, count: usize },
+}
+
+/// What the last Delete did, for Undo: the messages it moved to Trash and
+/// the server deletions it staged, by account.
+#[derive(Debug, Default)]
+pub(crate) struct Undo {
+    pub moved: Vec<(String, Vec<Location>)>,
+    pub staged: Vec<(String, Vec<String>)>,
 }
 
 /// What a list shows: the place, the account (none for All) and the
@@ -139,6 +152,10 @@ pub(crate) struct Library {
     /// `(done, total)` of a running index sync, per account.
     pub syncing: HashMap<String, (usize, usize)>,
     pub rows: Vec<ListedMail>,
+    /// Each row's id (`listed_id`), worked out once per list.
+    pub ids: Vec<String>,
+    /// The rows in the order shown, for the sort it was made for.
+    pub(crate) order_cache: Option<((MailSort, bool), Vec<usize>)>,
     /// What `rows` show: the place, the account (not for All) and the query.
     pub rows_for: Option<ListWanted>,
     pub loading: Option<(ListPromise, ListWanted)>,
@@ -154,8 +171,8 @@ pub(crate) struct Library {
     pub tasks: Vec<Task>,
     /// The last thing done, in a sentence (Saved as …, moved to Trash).
     pub notice: Option<String>,
-    /// Messages the last Delete moved to Trash, for Undo.
-    pub undo: Option<(String, Vec<Location>)>,
+    /// What the last Delete did, for Undo.
+    pub undo: Option<Undo>,
     pub problem: Option<UserMessage>,
     /// Use the system's file dialogs (off in tests: the typed-path dialog).
     pub native_dialogs: bool,
@@ -167,11 +184,25 @@ impl Library {
     }
 
     pub fn row(&self, id: &str) -> Option<&ListedMail> {
-        self.rows.iter().find(|r| listed_id(r) == id)
+        self.ids.iter().position(|i| i == id).map(|p| &self.rows[p])
     }
 
-    /// The rows in the order shown.
-    pub fn order(&self) -> Vec<usize> {
+    /// Replaces the list (and what is worked out from it).
+    pub fn set_rows(&mut self, rows: Vec<ListedMail>) {
+        self.ids = rows.iter().map(listed_id).collect();
+        self.rows = rows;
+        self.order_cache = None;
+    }
+
+    /// The rows in the order shown; sorted again only when the list or
+    /// the sort changed, not every frame.
+    pub fn order(&mut self) -> Vec<usize> {
+        let wanted = (self.sort, self.ascending);
+        if let Some((made_for, order)) = &self.order_cache
+            && *made_for == wanted
+        {
+            return order.clone();
+        }
         let mut order: Vec<usize> = (0..self.rows.len()).collect();
         let rows = &self.rows;
         let key = |i: &usize| &rows[*i].message;
@@ -184,6 +215,7 @@ impl Library {
         if !self.ascending {
             order.reverse();
         }
+        self.order_cache = Some((wanted, order.clone()));
         order
     }
 }
@@ -302,9 +334,9 @@ impl App {
                             "downloaded list shown"
                         );
                     }
-                    let ids: BTreeSet<String> = rows.iter().map(listed_id).collect();
+                    self.library.set_rows(rows);
+                    let ids: BTreeSet<&String> = self.library.ids.iter().collect();
                     self.library.selection.ids.retain(|id| ids.contains(id));
-                    self.library.rows = rows;
                     self.library.rows_for = Some(wanted);
                     self.library.problem = None;
                 }
@@ -324,24 +356,27 @@ impl App {
             let Some(message) = opened.ready().cloned() else {
                 continue;
             };
-            if opened.pictures.is_none() {
-                let textures = message
-                    .pictures
-                    .iter()
-                    .map(|(part, picture)| {
-                        let image = egui::ColorImage::from_rgba_unmultiplied(
-                            [picture.width as usize, picture.height as usize],
-                            &picture.rgba,
-                        );
-                        let texture = ctx.load_texture(
-                            format!("{}#{part}", opened.id),
-                            image,
-                            egui::TextureOptions::LINEAR,
-                        );
-                        (*part, texture)
-                    })
-                    .collect();
-                opened.pictures = Some(textures);
+            // One picture becomes a texture per frame (a big one is a few
+            // milliseconds of copying): the window stays responsive.
+            let textures = opened.pictures.get_or_insert_with(HashMap::new);
+            if let Some((part, picture)) = message
+                .pictures
+                .iter()
+                .find(|(part, _)| !textures.contains_key(part))
+            {
+                let image = egui::ColorImage::from_rgba_unmultiplied(
+                    [picture.width as usize, picture.height as usize],
+                    &picture.rgba,
+                );
+                let texture = ctx.load_texture(
+                    format!("{}#{part}", opened.id),
+                    image,
+                    egui::TextureOptions::LINEAR,
+                );
+                textures.insert(*part, texture);
+                if textures.len() < message.pictures.len() {
+                    ctx.request_repaint();
+                }
             }
             if !opened.marked_read {
                 opened.marked_read = true;
@@ -368,7 +403,7 @@ impl App {
         let tasks = std::mem::take(&mut self.library.tasks);
         for task in tasks {
             match task {
-                Task::Save(promise) => match promise.try_take() {
+                Task::Save { promise, what } => match promise.try_take() {
                     Ok(Ok(paths)) => {
                         self.library.notice = Some(match paths.as_slice() {
                             [one] => format!("Saved as {}", one.display()),
@@ -382,8 +417,18 @@ impl App {
                             ),
                         });
                     }
-                    Ok(Err(message)) => self.library.problem = Some(message),
-                    Err(promise) => self.library.tasks.push(Task::Save(promise)),
+                    // The typed path names a file that is there: ask.
+                    Ok(Err(SaveError::Exists(path))) => {
+                        if let Some(what) = what {
+                            self.library.dialog = Some(MailDialog::SavePath {
+                                what,
+                                text: path.display().to_string(),
+                                confirm_replace: true,
+                            });
+                        }
+                    }
+                    Ok(Err(SaveError::Failed(message))) => self.library.problem = Some(message),
+                    Err(promise) => self.library.tasks.push(Task::Save { promise, what }),
                 },
                 Task::Open(promise) => match promise.try_take() {
                     Ok(Ok(path)) => {
@@ -418,18 +463,25 @@ impl App {
         } else {
             SaveTo::File { path, replace }
         };
-        let promise = reading::save(self.worker.wake(), what.message, what.parts, to);
-        self.library.tasks.push(Task::Save(promise));
+        let promise = reading::save(
+            self.worker.wake(),
+            what.message.clone(),
+            what.parts.clone(),
+            to,
+        );
+        self.library.tasks.push(Task::Save {
+            promise,
+            what: Some(what),
+        });
     }
 
     fn typed_save_dialog(&mut self, what: SaveWhat) {
-        let folder = directories::UserDirs::new()
-            .and_then(|d| {
-                d.download_dir()
-                    .map(|p| p.to_owned())
-                    .or_else(|| Some(d.home_dir().to_owned()))
-            })
-            .unwrap_or_else(|| PathBuf::from("."));
+        // From the environment only: no disk is read on this thread.
+        let folder = std::env::var_os("XDG_DOWNLOAD_DIR")
+            .or_else(|| std::env::var_os("HOME"))
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| PathBuf::from("/"));
         let text = if what.folder {
             folder.display().to_string()
         } else {
@@ -563,25 +615,61 @@ impl App {
                 };
                 self.change_selected(change);
             }
-            MailCommand::Trash => self.change_selected(LocalChange::Trash),
+            MailCommand::Trash => {
+                if self.persisted.place == Place::Trash {
+                    return; // already there: Empty trash removes for good
+                }
+                // A new Delete: Undo takes back this one.
+                self.library.undo = None;
+                self.change_selected(LocalChange::Trash);
+            }
             MailCommand::Restore => self.change_selected(LocalChange::Restore),
             MailCommand::Undo => {
-                if let Some((account_id, locations)) = self.library.undo.take()
-                    && let Some(home) = self.mail_home(&account_id)
-                {
-                    self.worker
-                        .send(Request::ChangeMail(home, locations, LocalChange::Restore));
-                    self.library.notice = None;
+                let Some(undo) = self.library.undo.take() else {
+                    return;
+                };
+                for (account_id, locations) in undo.moved {
+                    if let Some(home) = self.mail_home(&account_id) {
+                        self.worker.send(Request::ChangeMail(
+                            home,
+                            locations,
+                            LocalChange::Restore,
+                        ));
+                    }
                 }
+                for (account_id, keys) in undo.staged {
+                    let state = self.state_mut(&account_id);
+                    for key in keys {
+                        state.staged_deletions.remove(&key);
+                    }
+                }
+                self.library.notice = None;
+            }
+            MailCommand::AskEmptyTrash(account_id) => {
+                let count = self
+                    .library
+                    .counts
+                    .get(&account_id)
+                    .map_or(0, |c| c.trashed);
+                self.library.dialog = Some(MailDialog::EmptyTrash { account_id, count });
             }
             MailCommand::EmptyTrash(account_id) => {
                 if let Some(home) = self.mail_home(&account_id) {
                     self.worker.send(Request::EmptyTrash(home));
                 }
             }
-            MailCommand::AlsoOnServer { account_id, keys } => {
-                let count = keys.len();
-                self.state_mut(&account_id).staged_deletions.extend(keys);
+            MailCommand::AlsoOnServer { offers } => {
+                let count: usize = offers.iter().map(|(_, keys)| keys.len()).sum();
+                for (account_id, keys) in &offers {
+                    self.state_mut(account_id)
+                        .staged_deletions
+                        .extend(keys.iter().cloned());
+                }
+                self.library
+                    .undo
+                    .get_or_insert_with(Undo::default)
+                    .staged
+                    .extend(offers);
                 self.library.notice = Some(format!(
                     "{count} {} marked for deletion on the server; Apply in “On the server” removes {}.",
                     if count == 1 { "message" } else { "messages" },
@@ -615,15 +703,14 @@ impl App {
                 path,
                 replace,
             } => {
-                let path = expand_home(&path);
-                if !what.folder && !replace && path.exists() {
-                    self.library.dialog = Some(MailDialog::SavePath {
-                        what,
-                        text: path.display().to_string(),
-                        confirm_replace: true,
-                    });
+                let Some(path) = expand_home(&path).filter(|p| p.is_absolute()) else {
+                    self.library.problem = Some(UserMessage::new(
+                        "Letterbox needs the whole path to save to.",
+                        "Type it from the top, starting with / (or ~ for your home folder).",
+                        path,
+                    ));
                     return;
-                }
+                };
                 self.save_to(what, path, replace);
             }
             MailCommand::Open {
@@ -689,8 +776,8 @@ impl App {
     /// The selected rows by account: the rows a change applies to.
     fn selected_by_account(&self) -> HashMap<String, Vec<Location>> {
         let mut by_account: HashMap<String, Vec<Location>> = HashMap::new();
-        for row in &self.library.rows {
-            if self.library.selection.ids.contains(&listed_id(row)) {
+        for (row, id) in self.library.rows.iter().zip(&self.library.ids) {
+            if self.library.selection.ids.contains(id) {
                 by_account
                     .entry(row.account_id.clone())
                     .or_default()
@@ -778,10 +865,14 @@ impl App {
                         "{count} {} moved to Trash.",
                         if count == 1 { "message" } else { "messages" }
                     ));
-                    self.library.undo = Some((
-                        account_id.clone(),
-                        moved.into_iter().map(|(_, a)| a).collect(),
-                    ));
+                    self.library
+                        .undo
+                        .get_or_insert_with(Undo::default)
+                        .moved
+                        .push((
+                            account_id.clone(),
+                            moved.into_iter().map(|(_, a)| a).collect(),
+                        ));
                     let staged = self
                         .accounts
                         .get(&account_id)
@@ -792,7 +883,18 @@ impl App {
                         .filter(|k| !staged.contains(k))
                         .collect();
                     if !keys.is_empty() {
-                        self.library.dialog = Some(MailDialog::AlsoOnServer { account_id, keys });
+                        // Delete in All downloaded mail answers once per
+                        // account: one question for all of them.
+                        match &mut self.library.dialog {
+                            Some(MailDialog::AlsoOnServer { offers }) => {
+                                offers.push((account_id, keys));
+                            }
+                            _ => {
+                                self.library.dialog = Some(MailDialog::AlsoOnServer {
+                                    offers: vec![(account_id, keys)],
+                                });
+                            }
+                        }
                     }
                 }
             }
@@ -812,14 +914,16 @@ impl App {
 }
 
 /// `~/x` → the home folder's `x`.
-fn expand_home(text: &str) -> PathBuf {
+fn expand_home(text: &str) -> Option<PathBuf> {
     let text = text.trim();
-    if let Some(rest) = text.strip_prefix("~/")
-        && let Some(dirs) = directories::UserDirs::new()
-    {
-        return dirs.home_dir().join(rest);
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    if text == "~" {
+        return home();
     }
-    PathBuf::from(text)
+    if let Some(rest) = text.strip_prefix("~/") {
+        return home().map(|h| h.join(rest));
+    }
+    Some(PathBuf::from(text))
 }
 
 /// What the reader's views ask for.
@@ -837,10 +941,11 @@ pub(crate) enum MailCommand {
     Trash,
     Restore,
     Undo,
+    /// Ask before emptying an account's Trash.
+    AskEmptyTrash(String),
     EmptyTrash(String),
     AlsoOnServer {
-        account_id: String,
-        keys: Vec<String>,
+        offers: Vec<(String, Vec<String>)>,
     },
     Save {
         message: PathBuf,

@@ -128,8 +128,8 @@ pub(crate) fn mail_dialog_ui(
                     }
                 });
             }
-            MailDialog::AlsoOnServer { account_id, keys } => {
-                let count = keys.len();
+            MailDialog::AlsoOnServer { offers } => {
+                let count: usize = offers.iter().map(|(_, keys)| keys.len()).sum();
                 ui.heading("Also remove it from the server?");
                 ui.label(if count == 1 {
                     "This message is still on the server. Deleting it here does not delete it there.".to_owned()
@@ -141,14 +141,34 @@ pub(crate) fn mail_dialog_ui(
                     if ui.button("Mark for deletion on the server").clicked() {
                         commands.push(
                             MailCommand::AlsoOnServer {
-                                account_id: account_id.clone(),
-                                keys: keys.clone(),
+                                offers: offers.clone(),
                             }
                             .into(),
                         );
                         close = true;
                     }
                     if ui.button("Keep on the server").clicked() {
+                        close = true;
+                    }
+                });
+            }
+            MailDialog::EmptyTrash { account_id, count } => {
+                ui.heading("Empty the trash?");
+                ui.label(format!(
+                    "{} in Trash will be removed from this computer for good. This cannot be undone.",
+                    if *count == 1 {
+                        "The message".to_owned()
+                    } else {
+                        format!("All {count} messages")
+                    }
+                ));
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Remove for good").clicked() {
+                        commands.push(MailCommand::EmptyTrash(account_id.clone()).into());
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
                         close = true;
                     }
                 });

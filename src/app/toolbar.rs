@@ -67,12 +67,9 @@ fn local_actions_ui(
     let selected: Vec<_> = library
         .rows
         .iter()
-        .filter(|r| {
-            library
-                .selection
-                .ids
-                .contains(&super::library::listed_id(r))
-        })
+        .zip(&library.ids)
+        .filter(|(_, id)| library.selection.ids.contains(*id))
+        .map(|(row, _)| row)
         .collect();
     let any = !selected.is_empty();
     let all_read = any && selected.iter().all(|r| r.message.location.seen());

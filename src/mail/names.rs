@@ -145,22 +145,29 @@ pub fn runs_code_when_opened(file_name: &str) -> bool {
 }
 
 /// A name not taken in `folder`: `name`, else `name (2).ext`, `name (3).ext`,
-/// ... (Saving creates the file exclusively all the same, so a name
-/// another program takes in between is never overwritten.)
-pub fn unused_name(folder: &std::path::Path, name: &str) -> String {
+/// ... (the stem cut so the number always fits in 255 bytes). `None` when
+/// 10,000 numbers are taken. Saving creates the file exclusively all the
+/// same, so a name another program takes in between is never overwritten.
+pub fn unused_name(folder: &std::path::Path, name: &str) -> Option<String> {
     // A dangling symbolic link takes a name too.
     let taken = |name: &str| std::fs::symlink_metadata(folder.join(name)).is_ok();
     if !taken(name) {
-        return name.to_owned();
+        return Some(name.to_owned());
     }
     let (stem, ext) = match name.rfind('.') {
-        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
+        Some(dot) if dot > 0 && name.len() - dot <= 16 => (&name[..dot], &name[dot..]),
         _ => (name, ""),
     };
-    (2..)
-        .map(|n| shorten(&format!("{stem} ({n}){ext}"), MAX_NAME_BYTES))
+    (2..10_000)
+        .map(|n| {
+            let suffix = format!(" ({n}){ext}");
+            let mut end = MAX_NAME_BYTES.saturating_sub(suffix.len()).min(stem.len());
+            while !stem.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}{suffix}", &stem[..end])
+        })
         .find(|candidate| !taken(candidate))
-        .unwrap_or_else(|| name.to_owned())
 }
 
 #[cfg(test)]
@@ -220,13 +227,28 @@ mod tests {
     #[test]
     fn a_taken_name_gets_a_number() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(unused_name(dir.path(), "a.pdf"), "a.pdf");
+        assert_eq!(unused_name(dir.path(), "a.pdf").unwrap(), "a.pdf");
         std::fs::write(dir.path().join("a.pdf"), b"1").unwrap();
-        assert_eq!(unused_name(dir.path(), "a.pdf"), "a (2).pdf");
+        assert_eq!(unused_name(dir.path(), "a.pdf").unwrap(), "a (2).pdf");
         std::fs::write(dir.path().join("a (2).pdf"), b"2").unwrap();
-        assert_eq!(unused_name(dir.path(), "a.pdf"), "a (3).pdf");
+        assert_eq!(unused_name(dir.path(), "a.pdf").unwrap(), "a (3).pdf");
         std::fs::write(dir.path().join("noext"), b"3").unwrap();
-        assert_eq!(unused_name(dir.path(), "noext"), "noext (2)");
+        assert_eq!(unused_name(dir.path(), "noext").unwrap(), "noext (2)");
+        // A name as long as a name can be still gets its number.
+        let long = safe_file_name(&format!("{}.pdf", "x".repeat(400)), "");
+        assert_eq!(long.len(), MAX_NAME_BYTES);
+        std::fs::write(dir.path().join(&long), b"4").unwrap();
+        let next = unused_name(dir.path(), &long).unwrap();
+        assert!(
+            next.ends_with("x (2).pdf") && next.len() <= MAX_NAME_BYTES,
+            "{next}"
+        );
+        std::fs::write(dir.path().join(&next), b"5").unwrap();
+        assert!(
+            unused_name(dir.path(), &long)
+                .unwrap()
+                .ends_with("x (3).pdf")
+        );
     }
 
     #[test]

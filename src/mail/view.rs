@@ -290,7 +290,10 @@ fn decoded_text(part: &ParsedMail<'_>, notes: &mut Vec<String>) -> String {
         notes.push(
             "Part of this message was damaged on its way; it is shown as it was received.".into(),
         );
-        String::from_utf8_lossy(&part.get_body_raw().unwrap_or_default()).into_owned()
+        let raw = part
+            .get_body_raw()
+            .unwrap_or_else(|_| part.get_body_encoded_raw());
+        String::from_utf8_lossy(&raw).into_owned()
     })
 }
 

@@ -18,7 +18,10 @@ use crate::mail::names::unused_name;
 pub fn save_new(folder: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     std::fs::create_dir_all(folder)?;
     for _ in 0..1000 {
-        let path = folder.join(unused_name(folder, name));
+        let Some(free) = unused_name(folder, name) else {
+            break;
+        };
+        let path = folder.join(free);
         let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,

@@ -160,8 +160,12 @@ impl MailIndex {
         // No integrity check here: it reads the whole file on every open.
         // Damage shows as SQLITE_CORRUPT or NOTADB where it is met, and
         // `sync` rebuilds then.
-        db.execute_batch("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)")?;
-        let version: Option<i64> = db
+        // The app and the command line may open a new index at once: the
+        // tables are made under the write lock, by one of them.
+        let mut db = db;
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)")?;
+        let version: Option<i64> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
             })
@@ -169,7 +173,7 @@ impl MailIndex {
         if version != Some(SCHEMA_VERSION) {
             // Another version's tables, or none yet: start afresh. It is
             // only a cache of the Maildir.
-            db.execute_batch(
+            tx.execute_batch(
                 "DROP TABLE IF EXISTS messages;
                  DROP TABLE IF EXISTS search;
                  CREATE TABLE messages(
@@ -192,11 +196,12 @@ impl MailIndex {
                      content='', contentless_delete=1,
                      tokenize='unicode61 remove_diacritics 2', prefix='2 3');",
             )?;
-            db.execute(
+            tx.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?1)",
                 [SCHEMA_VERSION],
             )?;
         }
+        tx.commit()?;
         Ok(MailIndex {
             db,
             path: path.to_owned(),
@@ -291,7 +296,9 @@ impl MailIndex {
             }
         }
         // What is left in `known` is no longer in the Maildir.
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (_, (id, ..)) in known.drain() {
             tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
             tx.execute("DELETE FROM search WHERE rowid = ?1", [id])?;
@@ -321,11 +328,14 @@ impl MailIndex {
                 return Err(IndexError::Cancelled);
             }
             let parsed = parse_all(mail, batch);
-            let tx = self.db.transaction()?;
+            let tx = self
+                .db
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for ((location, size, mtime), summary) in batch.iter().zip(parsed) {
                 let Some(summary) = summary else { continue };
-                insert(&tx, location, *size, *mtime, &summary)?;
-                report.indexed += 1;
+                if insert(&tx, location, *size, *mtime, &summary)? {
+                    report.indexed += 1;
+                }
             }
             tx.commit()?;
             progress(report.indexed, total);
@@ -415,11 +425,14 @@ fn insert(
     size: i64,
     mtime: i64,
     summary: &Summary,
-) -> Result<(), IndexError> {
-    tx.execute(
+) -> Result<bool, IndexError> {
+    // Another writer (the command line beside the app) may have indexed
+    // it since this sync looked: then its row stands.
+    let inserted = tx.execute(
         "INSERT INTO messages(base, location, trashed, in_new, seen, file_size, mtime,
              from_text, to_text, subject, date_unix, attachments)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT(base) DO NOTHING",
         params![
             base_name(&location.file_name),
             location_key(location),
@@ -435,12 +448,15 @@ fn insert(
             summary.attachments,
         ],
     )?;
+    if inserted == 0 {
+        return Ok(false);
+    }
     let id = tx.last_insert_rowid();
     tx.execute(
         "INSERT INTO search(rowid, from_text, subject, body) VALUES (?1, ?2, ?3, ?4)",
         params![id, summary.from, summary.subject, summary.text],
     )?;
-    Ok(())
+    Ok(true)
 }
 
 /// Parses a batch of message files on as many threads as there are cores.

@@ -302,3 +302,37 @@ fn damage_inside_the_file_is_found_by_readers_and_by_the_next_sync() {
     let rebuilt = MailIndex::rebuild(&f.index_path()).unwrap();
     assert!(rebuilt.list(false).unwrap().is_empty());
 }
+
+#[test]
+fn two_writers_can_sync_one_index_at_once() {
+    let f = Fixture::new();
+    for i in 0..700 {
+        f.deliver(
+            &format!("{i}.m"),
+            &message("A <a@x>", &format!("S {i}"), "", "x"),
+        );
+    }
+    let path = f.index_path();
+    let indexed: Vec<usize> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut index = MailIndex::open(&path).expect("open");
+                    index
+                        .sync(&f.mail, &mut |_, _| {}, &|| false)
+                        .expect("sync")
+                        .indexed
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let index = MailIndex::open_read_only(&path).unwrap().unwrap();
+    assert_eq!(index.list(false).unwrap().len(), 700);
+    assert_eq!(
+        indexed.iter().sum::<usize>(),
+        700,
+        "each message indexed once: {indexed:?}"
+    );
+    assert_eq!(index.search("x").unwrap().len(), 700);
+}

@@ -431,9 +431,25 @@ mod tests {
             entry.status = Status::Saving;
             entry.file = Some(file.clone());
         }
-        assert_eq!(ledger.reconcile(&maildir, 5), 2);
+        // A third one was read and moved to Trash before the crash.
+        let trashed = maildir.unique_name(1);
+        maildir.create_tmp(&trashed).unwrap();
+        maildir.commit(&trashed).unwrap();
+        let local = crate::store::local::LocalMail::new(maildir.root());
+        let at = local.find(&trashed).unwrap().unwrap();
+        let read = local.set_seen(&at, true).unwrap();
+        local.set_trashed(&read, true).unwrap();
+        let entry = ledger.note_on_server("c", 1, 0);
+        entry.status = Status::Saving;
+        entry.file = Some(trashed.clone());
+        assert_eq!(ledger.reconcile(&maildir, 5), 3);
         assert_eq!(ledger.get("a").unwrap().status, Status::Downloaded);
         assert_eq!(ledger.get("b").unwrap().status, Status::New);
         assert_eq!(ledger.get("b").unwrap().file, None);
+        assert_eq!(
+            ledger.get("c").unwrap().status,
+            Status::Downloaded,
+            "in Trash it was still downloaded: never again"
+        );
     }
 }

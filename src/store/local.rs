@@ -202,15 +202,21 @@ impl LocalMail {
             self.ensure_folder(dir)?;
         }
         // Never over another file: base names are unique, so a file at the
-        // target is a copy another program made; leave both alone.
-        if target.exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} already exists", target.display()),
-            ));
-        }
+        // target is a copy another program made; leave both alone. A link
+        // fails where a name is taken (a rename would replace it); a crash
+        // between link and unlink leaves the message under both names.
         let source = self.path_of(from);
-        fs::rename(&source, &target)?;
+        fs::hard_link(&source, &target).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} already exists", target.display()),
+                )
+            } else {
+                e
+            }
+        })?;
+        fs::remove_file(&source)?;
         if let Some(dir) = target.parent() {
             sync_folder(dir)?;
         }

@@ -152,25 +152,35 @@ impl Maildir {
     }
 
     /// Where the message with this base name is now: `new/NAME`, or
-    /// `cur/NAME:2,FLAGS` once a mail reader has seen it.
+    /// `cur/NAME:2,FLAGS` once a mail reader has seen it, or the same in
+    /// the Trash folder (`.Trash/`) once the user deleted it there: a
+    /// message in Trash was still downloaded.
     pub fn find(&self, name: &str) -> Option<PathBuf> {
-        let in_new = self.root.join("new").join(name);
-        if in_new.is_file() {
-            return Some(in_new);
-        }
-        let cur = self.root.join("cur");
-        let exact = cur.join(name);
-        if exact.is_file() {
-            return Some(exact);
-        }
         let prefix = format!("{name}:");
-        fs::read_dir(&cur).ok()?.flatten().find_map(|entry| {
-            let file_name = entry.file_name();
-            file_name
-                .to_str()
-                .is_some_and(|n| n.starts_with(&prefix))
-                .then(|| entry.path())
-        })
+        for folder in [self.root.clone(), self.root.join(super::local::TRASH)] {
+            let in_new = folder.join("new").join(name);
+            if in_new.is_file() {
+                return Some(in_new);
+            }
+            let cur = folder.join("cur");
+            let exact = cur.join(name);
+            if exact.is_file() {
+                return Some(exact);
+            }
+            let found = fs::read_dir(&cur).ok().and_then(|entries| {
+                entries.flatten().find_map(|entry| {
+                    let file_name = entry.file_name();
+                    file_name
+                        .to_str()
+                        .is_some_and(|n| n.starts_with(&prefix))
+                        .then(|| entry.path())
+                })
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     /// Every delivered message file (`new/` and `cur/`), sorted by path.

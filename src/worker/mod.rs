@@ -371,7 +371,11 @@ impl Dispatcher {
 
     fn handle(&mut self, request: Request) {
         if let Request::Cancel(account_id) = &request {
-            self.queued.remove(account_id);
+            // Stopping a Maildir's sync keeps the user's own changes that
+            // wait behind it (read marks, Delete, Undo, Empty trash).
+            if let Some(queue) = self.queued.get_mut(account_id) {
+                queue.retain(|r| matches!(r, Request::ChangeMail(..) | Request::EmptyTrash(_)));
+            }
             if let Some(token) = self.busy.get(account_id) {
                 token.cancel();
             }
@@ -407,10 +411,7 @@ impl Dispatcher {
         let passwords = self.passwords.clone();
         let control = self.control.clone();
         let kind = kind_of(&request).unwrap_or(JobKind::Check);
-        if let Request::SyncIndex(home)
-        | Request::ChangeMail(home, ..)
-        | Request::EmptyTrash(home) = &request
-        {
+        if let Some(home) = mail_home_of(&request) {
             let home = home.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("letterbox-{account_id}"))
@@ -473,6 +474,18 @@ impl Dispatcher {
 
 /// The queue that keeps settings saves in order.
 const SETTINGS_QUEUE: &str = "settings file";
+
+/// The Maildir a downloaded-mail job works on, if the request is one: those
+/// run on the Maildir's own queue (`reading::run`).
+fn mail_home_of(request: &Request) -> Option<&MailHome> {
+    match request {
+        Request::SyncIndex(home)
+        | Request::RebuildIndex(home)
+        | Request::ChangeMail(home, ..)
+        | Request::EmptyTrash(home) => Some(home),
+        _ => None,
+    }
+}
 
 /// What kind of account job a request is, if it is one.
 fn kind_of(request: &Request) -> Option<JobKind> {

@@ -120,6 +120,29 @@ pub(super) fn run(request: super::Request, emitter: &Emitter, cancel: &CancelTok
             let mut moved = Vec::new();
             let mut problem = None;
             for location in locations {
+                // The file may have moved since the list was read (a read
+                // mark, another program): find it by its base name.
+                let location = if local.path_of(&location).is_file() {
+                    location
+                } else {
+                    match local.find(location.base_name()) {
+                        Ok(Some(now)) => now,
+                        Ok(None) => continue, // gone: nothing to change
+                        Err(e) => {
+                            problem = Some(io_message("find a message", &e));
+                            continue;
+                        }
+                    }
+                };
+                let nothing_to_do = match change {
+                    LocalChange::Trash => location.trashed,
+                    LocalChange::Restore => !location.trashed,
+                    LocalChange::Read => location.seen() && !location.in_new,
+                    LocalChange::Unread => !location.seen() && !location.in_new,
+                };
+                if nothing_to_do {
+                    continue;
+                }
                 let result = match change {
                     LocalChange::Read => local.set_seen(&location, true),
                     LocalChange::Unread => local.set_seen(&location, false),
@@ -329,6 +352,20 @@ pub fn open_message(
     })
 }
 
+/// Why a save did not happen.
+#[derive(Debug)]
+pub enum SaveError {
+    /// There is a file at the path, and replacing it was not agreed.
+    Exists(PathBuf),
+    Failed(UserMessage),
+}
+
+impl From<UserMessage> for SaveError {
+    fn from(message: UserMessage) -> SaveError {
+        SaveError::Failed(message)
+    }
+}
+
 /// Where to save.
 #[derive(Clone, Debug)]
 pub enum SaveTo {
@@ -345,7 +382,7 @@ pub fn save(
     message: PathBuf,
     parts: Vec<(usize, String)>,
     to: SaveTo,
-) -> Promise<Result<Vec<PathBuf>, UserMessage>> {
+) -> Promise<Result<Vec<PathBuf>, SaveError>> {
     promise(wake, move || {
         let raw = std::fs::read(&message).map_err(|e| io_message("read the message", &e))?;
         let items: Vec<(Vec<u8>, String)> = if parts.is_empty() {
@@ -372,13 +409,9 @@ pub fn save(
                 SaveTo::File { path, replace } => {
                     save_as(path, &bytes, *replace).map_err(|e| {
                         if e.kind() == std::io::ErrorKind::AlreadyExists {
-                            UserMessage::new(
-                                format!("{} already exists.", path.display()),
-                                "Choose another name, or agree to replace it.",
-                                e.to_string(),
-                            )
+                            SaveError::Exists(path.clone())
                         } else {
-                            io_message(&format!("save {}", path.display()), &e)
+                            io_message(&format!("save {}", path.display()), &e).into()
                         }
                     })?;
                     written.push(path.clone());

@@ -110,3 +110,137 @@ fn a_panicking_job_is_reported_and_frees_its_account() {
     }
     assert_eq!((internal, finished), (2, 2));
 }
+
+/// A Maildir with `count` messages in `new/`, in a store folder.
+fn mail_home(dir: &std::path::Path, count: usize) -> MailHome {
+    let paths = crate::store::StorePaths::in_dir(dir);
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(paths.maildir.join(sub)).unwrap();
+    }
+    for i in 0..count {
+        std::fs::write(
+            paths.maildir.join("new").join(format!("{i}.m")),
+            format!("Subject: message {i}\r\n\r\nbody {i}\r\n"),
+        )
+        .unwrap();
+    }
+    MailHome {
+        account_id: "a1".into(),
+        paths,
+    }
+}
+
+fn worker() -> Worker {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = Passwords::new(Arc::new(MemoryStore::default()), dir.path().join("p.toml"));
+    Worker::start(passwords, Arc::new(|| {}))
+}
+
+/// Events until `done` says the one awaited came.
+fn until(worker: &Worker, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        match worker.try_recv() {
+            Some(event) => {
+                let last = done(&event);
+                seen.push(event);
+                if last {
+                    return seen;
+                }
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    panic!("timed out; events: {seen:?}");
+}
+
+#[test]
+fn every_downloaded_mail_job_runs_on_its_maildirs_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = mail_home(dir.path(), 3);
+    for request in [
+        Request::SyncIndex(home.clone()),
+        Request::RebuildIndex(home.clone()),
+        Request::ChangeMail(home.clone(), Vec::new(), LocalChange::Read),
+        Request::EmptyTrash(home.clone()),
+    ] {
+        assert!(mail_home_of(&request).is_some(), "{request:?}");
+        assert_eq!(account_of(&request).as_deref(), Some("mail:a1"));
+    }
+}
+
+#[test]
+fn a_damaged_index_found_by_a_reader_is_rebuilt_by_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = mail_home(dir.path(), 3);
+    std::fs::write(
+        home.paths.index_file(),
+        b"not a database at all ".repeat(300),
+    )
+    .unwrap();
+    let worker = worker();
+    worker.send(Request::RebuildIndex(home.clone()));
+    let events = until(&worker, |e| matches!(e, Event::MailSynced { .. }));
+    let Some(Event::MailSynced { result, .. }) = events.last() else {
+        unreachable!()
+    };
+    let synced = result.as_ref().expect("rebuilt");
+    assert_eq!(synced.report.indexed, 3);
+    assert_eq!(synced.counts.messages, 3);
+}
+
+#[test]
+fn a_change_finds_a_message_that_moved_since_the_list_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = mail_home(dir.path(), 1);
+    let local = home.local();
+    let listed = local.find("0.m").unwrap().unwrap();
+    // Read meanwhile (by the pane, or another program).
+    let read = local.set_seen(&listed, true).unwrap();
+    let worker = worker();
+    worker.send(Request::ChangeMail(
+        home.clone(),
+        vec![listed],
+        LocalChange::Trash,
+    ));
+    let events = until(&worker, |e| matches!(e, Event::MailChanged { .. }));
+    let Some(Event::MailChanged { moved, problem, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert!(problem.is_none(), "{problem:?}");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].0, read);
+    assert!(moved[0].1.trashed);
+    // Deleting what is already in Trash moves nothing.
+    worker.send(Request::ChangeMail(
+        home,
+        vec![moved[0].1.clone()],
+        LocalChange::Trash,
+    ));
+    let events = until(&worker, |e| matches!(e, Event::MailChanged { .. }));
+    let Some(Event::MailChanged { moved, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert!(moved.is_empty());
+}
+
+#[test]
+fn stopping_a_sync_keeps_the_changes_waiting_behind_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = mail_home(dir.path(), 2000);
+    let worker = worker();
+    worker.send(Request::SyncIndex(home.clone()));
+    let first = home.local().find("0.m").unwrap().unwrap();
+    worker.send(Request::ChangeMail(
+        home.clone(),
+        vec![first],
+        LocalChange::Trash,
+    ));
+    worker.send(Request::Cancel(home.queue()));
+    let events = until(&worker, |e| matches!(e, Event::MailChanged { .. }));
+    let Some(Event::MailChanged { moved, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert_eq!(moved.len(), 1, "the Delete still happened");
+}

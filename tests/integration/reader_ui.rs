@@ -208,11 +208,26 @@ fn trash_can_be_emptied_and_other_programs_changes_show() {
     wait_until(&mut harness, "the trash list", |h| {
         has_label(h, "Empty trash") && has_label(h, WELCOME)
     });
+    let inbox_before: Vec<_> = message_files(&fixture)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains(".Trash"))
+        .collect();
+    let trashed = file_with_subject(&fixture, WELCOME);
+    assert!(trashed.to_string_lossy().contains(".Trash/"));
     harness.get_by_label("Empty trash").click();
+    wait_until(&mut harness, "the question", |h| {
+        has_text(h, "Empty the trash?")
+    });
+    harness.get_by_label("Remove for good").click();
     wait_until(&mut harness, "the empty trash", |h| {
         has_text(h, "1 message removed for good.")
     });
-    assert_eq!(message_files(&fixture).len(), seeded - 1);
+    assert!(!trashed.exists(), "the trashed file is gone");
+    let mut inbox_after = message_files(&fixture);
+    inbox_after.sort();
+    let mut expected = inbox_before;
+    expected.sort();
+    assert_eq!(inbox_after, expected, "nothing else was touched");
 
     // Another program marks a message read: the list follows when the
     // user comes back to it.

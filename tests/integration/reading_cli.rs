@@ -183,6 +183,30 @@ fn hostile_attachment_names_are_saved_safely_inside_the_folder() {
     assert!(!work.path().join("etc").exists());
     let inside = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(inside, expected.len() + 1);
+
+    // Saving them all again: every name is taken now, the long one too;
+    // each gets a number, within 255 bytes, and nothing is replaced.
+    let again = letterbox_env(
+        &[
+            "attachments",
+            message.to_str().unwrap(),
+            "--save",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    again.expect_code(0);
+    for (item, (tag, content)) in again.json().as_array().unwrap().iter().zip(&expected) {
+        let path = PathBuf::from(item["saved"].as_str().unwrap());
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(name.len() <= 255 && name.contains(" ("), "{tag}: {name}");
+        assert_eq!(&std::fs::read_to_string(&path).unwrap(), content, "{tag}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        2 * expected.len() + 1
+    );
 }
 
 #[test]
