@@ -310,7 +310,9 @@ impl StoreHome {
 /// A folder Letterbox made for a store, not anything else that happens to
 /// have the same name (a profile may be any folder).
 fn looks_like_store(dir: &Path) -> bool {
-    dir.join("ledger.json").is_file() || dir.join("Maildir").join("new").is_dir()
+    dir.join("store.sqlite").is_file()
+        || dir.join("ledger.json").is_file()
+        || dir.join("Maildir").join("new").is_dir()
 }
 
 fn exists(path: &Path) -> Result<bool, StoreError> {

@@ -6,6 +6,7 @@
 //! store is locked so two Letterbox processes never work on it at once.
 //! It never talks to a server.
 
+pub mod db;
 pub mod export;
 pub mod index;
 pub mod ledger;
@@ -13,7 +14,7 @@ pub mod local;
 pub mod maildir;
 pub mod retrieved;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ pub use maildir::Maildir;
 pub use retrieved::RetrievedCache;
 
 use crate::explain::{Explain, UserMessage};
-use crate::fsutil::{FileError, create_private_dir, write_atomic};
+use crate::fsutil::{FileError, create_private_dir};
 use crate::mail::Preview;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,8 @@ pub enum StoreError {
     LedgerSetAside { kept_at: PathBuf },
     #[error("another Letterbox is working on this account ({})", .path.display())]
     Busy { path: PathBuf },
+    #[error("the record of downloaded mail {} was written by a newer Letterbox (version {version})", .path.display())]
+    Newer { path: PathBuf, version: i64 },
 }
 
 impl StoreError {
@@ -73,6 +76,10 @@ impl Explain for StoreError {
                 "Another Letterbox window or command is already working on this account.".into(),
                 "Wait for it to finish, or close it, and try again.".into(),
             ),
+            StoreError::Newer { .. } => (
+                "This account's record of downloaded mail was written by a newer version of Letterbox.".into(),
+                "Use that version again (this one would misread it); nothing was changed.".into(),
+            ),
         };
         UserMessage::new(headline, next_step, self.to_string())
     }
@@ -81,7 +88,7 @@ impl Explain for StoreError {
 /// Where an account's files live.
 #[derive(Clone, Debug)]
 pub struct StorePaths {
-    /// Ledger, preview cache and lock file.
+    /// The record (ledger and preview cache), the index and the lock file.
     pub state_dir: PathBuf,
     /// The Maildir of downloaded mail.
     pub maildir: PathBuf,
@@ -93,7 +100,7 @@ impl StorePaths {
         self.state_dir.join("index.sqlite")
     }
 
-    /// The usual layout: `DIR/ledger.json`, `DIR/Maildir/`.
+    /// The usual layout: `DIR/store.sqlite`, `DIR/Maildir/`.
     pub fn in_dir(dir: &Path) -> StorePaths {
         StorePaths {
             state_dir: dir.to_owned(),
@@ -120,17 +127,17 @@ pub struct AccountStore {
 
 impl AccountStore {
     pub fn open(paths: &StorePaths) -> Result<AccountStore, StoreError> {
-        Self::open_with(paths, Ledger::load)
+        Self::open_with(paths, db::Record::open)
     }
 
     /// Opens the store after the user chose to start a new ledger.
     pub fn open_starting_over(paths: &StorePaths) -> Result<AccountStore, StoreError> {
-        Self::open_with(paths, Ledger::start_over)
+        Self::open_with(paths, db::Record::start_over)
     }
 
     fn open_with(
         paths: &StorePaths,
-        load: fn(&Path) -> Result<Ledger, StoreError>,
+        open: fn(&Path) -> Result<(db::Record, db::Contents), StoreError>,
     ) -> Result<AccountStore, StoreError> {
         create_private_dir(&paths.state_dir)?;
         let lock_path = paths.state_dir.join("lock");
@@ -160,7 +167,8 @@ impl AccountStore {
         }
         let maildir = Maildir::open(&paths.maildir)?;
         maildir.sync_folders()?;
-        let mut ledger = load(&paths.state_dir.join("ledger.json"))?;
+        let (record, contents) = open(&paths.state_dir)?;
+        let mut ledger = Ledger::from_parts(record.clone(), contents.login, contents.entries);
         // With the lock held no other Letterbox is delivering: our files in
         // tmp/ are left over from an interrupted session.
         maildir.clean_tmp(&ledger.saving_files())?;
@@ -170,7 +178,7 @@ impl AccountStore {
         if ledger.reconcile(&maildir, now_unix()) > 0 {
             ledger.save()?;
         }
-        let previews = PreviewCache::load(&paths.state_dir.join("previews.json"));
+        let previews = PreviewCache::from_parts(record, contents.previews);
         Ok(AccountStore {
             maildir,
             ledger,
@@ -182,31 +190,23 @@ impl AccountStore {
 }
 
 /// Previews by message key, so a later check only asks the server for the
-/// heads of messages it has not seen. A cache: losing it costs a few TOPs,
-/// so a damaged file is simply ignored.
+/// heads of messages it has not seen. A cache, in the account's record:
+/// losing it costs a few TOPs. Changes are marked and `save` writes only
+/// those.
 #[derive(Debug)]
 pub struct PreviewCache {
-    path: PathBuf,
+    record: db::Record,
     entries: BTreeMap<String, Preview>,
-    dirty: bool,
+    /// Keys inserted, replaced or removed since the last save.
+    changed: BTreeSet<String>,
 }
 
 impl PreviewCache {
-    pub fn load(path: &Path) -> PreviewCache {
-        let entries = fs::read(path)
-            .ok()
-            .and_then(|bytes| match serde_json::from_slice(&bytes) {
-                Ok(entries) => Some(entries),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "ignoring a damaged preview cache");
-                    None
-                }
-            })
-            .unwrap_or_default();
+    fn from_parts(record: db::Record, entries: BTreeMap<String, Preview>) -> PreviewCache {
         PreviewCache {
-            path: path.to_owned(),
+            record,
             entries,
-            dirty: false,
+            changed: BTreeSet::new(),
         }
     }
 
@@ -215,25 +215,32 @@ impl PreviewCache {
     }
 
     pub fn insert(&mut self, key: &str, preview: Preview) {
-        self.entries.insert(key.to_owned(), preview);
-        self.dirty = true;
+        if self.entries.get(key) != Some(&preview) {
+            self.entries.insert(key.to_owned(), preview);
+            self.changed.insert(key.to_owned());
+        }
     }
 
     /// Drops previews of messages no longer worth remembering.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        let before = self.entries.len();
-        self.entries.retain(|k, _| keep(k));
-        self.dirty |= self.entries.len() != before;
+        let changed = &mut self.changed;
+        self.entries.retain(|k, _| {
+            let kept = keep(k);
+            if !kept {
+                changed.insert(k.clone());
+            }
+            kept
+        });
     }
 
     pub fn save(&mut self) -> Result<(), StoreError> {
-        if !self.dirty {
+        if self.changed.is_empty() {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(&self.entries)
-            .map_err(|e| StoreError::io("encode", &self.path, io::Error::other(e)))?;
-        write_atomic(&self.path, &bytes)?;
-        self.dirty = false;
+        let entries = &self.entries;
+        self.record
+            .write_previews(self.changed.iter().map(|k| (k.as_str(), entries.get(k))))?;
+        self.changed.clear();
         Ok(())
     }
 }
@@ -258,19 +265,29 @@ mod tests {
     #[test]
     fn preview_cache_survives_and_ignores_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("previews.json");
-        let mut cache = PreviewCache::load(&path);
-        cache.insert(
-            "k",
-            Preview {
-                subject: "Hi".into(),
-                ..Preview::default()
-            },
-        );
-        cache.save().unwrap();
-        assert_eq!(PreviewCache::load(&path).get("k").unwrap().subject, "Hi");
-        fs::write(&path, b"{broken").unwrap();
-        assert!(PreviewCache::load(&path).get("k").is_none());
+        let paths = StorePaths::in_dir(dir.path());
+        let mut store = AccountStore::open(&paths).unwrap();
+        let hi = Preview {
+            subject: "Hi".into(),
+            ..Preview::default()
+        };
+        store.previews.insert("k", hi.clone());
+        store.previews.insert("gone", hi);
+        store.previews.save().unwrap();
+        store.previews.retain(|k| k != "gone");
+        store.previews.save().unwrap();
+        drop(store);
+        let store = AccountStore::open(&paths).unwrap();
+        assert_eq!(store.previews.get("k").unwrap().subject, "Hi");
+        assert!(store.previews.get("gone").is_none());
+        drop(store);
+        // A preview row that does not read is skipped, not fatal.
+        let db = rusqlite::Connection::open(dir.path().join(db::FILE)).unwrap();
+        db.execute("UPDATE previews SET data = x'7b6272' WHERE key = 'k'", [])
+            .unwrap();
+        drop(db);
+        let store = AccountStore::open(&paths).unwrap();
+        assert!(store.previews.get("k").is_none());
     }
 
     #[test]

@@ -183,12 +183,12 @@ pub(super) fn run(request: super::Request, emitter: &Emitter, cancel: &CancelTok
 /// The server keys of moved messages that, by the ledger, are still on
 /// the server (as of the last session).
 fn on_server(home: &MailHome, moved: &[(Location, Location)]) -> Vec<String> {
-    let Some(ledger) = Ledger::peek(&home.paths.state_dir.join("ledger.json")) else {
+    let Some(ledger) = Ledger::peek(&home.paths.state_dir) else {
         return Vec::new();
     };
     let bases: std::collections::HashSet<&str> = moved.iter().map(|(_, l)| l.base_name()).collect();
     ledger
-        .entries()
+        .iter()
         .filter(|(_, e)| e.on_server && e.file.as_deref().is_some_and(|f| bases.contains(f)))
         .map(|(key, _)| key.to_owned())
         .collect()

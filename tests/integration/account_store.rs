@@ -257,7 +257,7 @@ fn the_account_a_cli_store_belongs_to_adopts_it() {
     assert_eq!(maildir_of(&by_account), mail.join("home"));
     assert_eq!(delivered(&mail.join("home")), 3, "the mail moved along");
     assert!(!cli_store.exists(), "taken over, not copied");
-    assert!(config.accounts().join("home/ledger.json").is_file());
+    assert!(config.accounts().join("home/store.sqlite").is_file());
     assert_eq!(retrieved(&server), 3);
 }
 

@@ -87,17 +87,22 @@ fn a_damaged_ledger_stops_everything_until_the_user_decides() {
     let server = MailServer::start(ServerConfig::default(), sample_mailbox(2));
     let profile = tempfile::tempdir().expect("tempdir");
     cli(&server, "fetch", profile.path(), &[]).expect_code(0);
-    let ledger = paths(profile.path(), &server).state_dir.join("ledger.json");
+    let state = paths(profile.path(), &server).state_dir;
+    for side in ["store.sqlite-wal", "store.sqlite-shm"] {
+        let _ = std::fs::remove_file(state.join(side));
+    }
     std::fs::write(
-        &ledger,
-        b"{\"format\":\"letterbox-ledger\",\"version\":1,\"entries\":{\"uid-0001\":",
+        state.join("store.sqlite"),
+        b"SQLite format 3\0 but the rest is not a database".repeat(50),
     )
     .expect("damage");
-    for _attempt in 0..2 {
+    for attempt in 0..2 {
         let run = cli(&server, "fetch", profile.path(), &["--delete"]);
         run.expect_code(8);
         run.stderr_has("record of which messages you already downloaded is damaged");
-        run.stderr_has("ledger.json.corrupt-");
+        if attempt == 0 {
+            run.stderr_has("store.sqlite.corrupt-");
+        }
     }
     server.wait_for_finished(1, Duration::from_secs(5));
     assert_eq!(
