@@ -2,7 +2,7 @@
 """Raw pipelined POP3 reader: the "no client can do much better" baseline of the fetch benchmark.
 
     raw_reader.py --host H --port P --cafile F --user U --password-env VAR OUT
-                  [--save] [--window N] [--plain] [--timeout S]
+                  [--save] [--window N] [--plain] [--timeout S] [--mode retr|list|top0]
 
 One connection (implicit TLS verified against --cafile, or plain TCP with --plain), USER and
 PASS, STAT, then RETR 1..count pipelined with a sliding window of N commands in flight
@@ -10,6 +10,11 @@ PASS, STAT, then RETR 1..count pipelined with a sliding window of N commands in 
 bodies are dot-unstuffed. With --save every message is written as it is, CRLF bytes
 unchanged, to OUT/new/<n> (one file per message, no fsync: the cheapest possible delivery).
 QUIT is sent after the last reply has arrived.
+
+--mode list reads only UIDL and LIST (both pipelined: what a check that knows every message
+needs), and --mode top0 reads UIDL, LIST and then TOP n 0 for every message through the same
+window (what a first check of headers needs). The check benchmark (bench/check_bench.py)
+uses these two as its yardsticks.
 
 Prints one JSON line (counts, bytes, timings) on stdout. Exit status 0 only if exactly
 `count` messages arrived; 1 on any protocol, TLS or I/O error.
@@ -138,6 +143,8 @@ def main():
     ap.add_argument("--window", type=int, default=100, help="RETR commands in flight (default 100)")
     ap.add_argument("--plain", action="store_true", help="plain TCP instead of implicit TLS")
     ap.add_argument("--timeout", type=float, default=60.0, help="socket timeout in seconds")
+    ap.add_argument("--mode", choices=["retr", "list", "top0"], default="retr",
+                    help="retr: every message (default); list: UIDL and LIST only; top0: UIDL, LIST, TOP n 0")
     args = ap.parse_args()
     if args.window < 1:
         ap.error("--window must be at least 1")
@@ -188,13 +195,28 @@ def main():
         count, octets = int(stat[1]), int(stat[2])
         t_login = time.perf_counter()
 
-        # RETR 1..count, keeping up to `window` in flight
+        listings = 0
+        if args.mode in ("list", "top0"):
+            sock.sendall(b"UIDL\r\nLIST\r\n")
+            rd.expect.extend(("multi", "multi"))
+            while listings < 2:
+                got = rd.parse()
+                if got == 0:
+                    rd.fill()
+                    got = rd.parse()
+                listings += got
+            state["n"] = 0
+            state["body_bytes"] = 0
+        command = b"RETR %d\r\n" if args.mode == "retr" else b"TOP %d 0\r\n"
+        wanted = 0 if args.mode == "list" else count
+
+        # RETR (or TOP n 0) 1..count, keeping up to `window` in flight
         sent = 0
         done = 0
-        while done < count:
-            room = min(args.window - (sent - done), count - sent)
+        while done < wanted:
+            room = min(args.window - (sent - done), wanted - sent)
             if room > 0:
-                sock.sendall(b"".join(b"RETR %d\r\n" % i for i in range(sent + 1, sent + room + 1)))
+                sock.sendall(b"".join(command % i for i in range(sent + 1, sent + room + 1)))
                 rd.expect.extend(["multi"] * room)
                 sent += room
             got = rd.parse()
@@ -218,7 +240,7 @@ def main():
             pass
     t_end = time.perf_counter()
 
-    ok = state["n"] == count and (not args.save or state["saved"] == count)
+    ok = state["n"] == wanted and (not args.save or state["saved"] == wanted)
     result = {
         "tool": "raw_reader",
         "ok": ok,
@@ -230,7 +252,8 @@ def main():
         "messages": state["n"],
         "saved": state["saved"],
         "body_bytes": state["body_bytes"],
-        "bytes_match_stat": state["body_bytes"] == octets,
+        "mode": args.mode,
+        "bytes_match_stat": args.mode != "retr" or state["body_bytes"] == octets,
         "wire_bytes": rd.wire_bytes,
         "login_s": round(t_login - t0, 6),
         "retr_s": round(t_retr - t_login, 6),
@@ -239,7 +262,7 @@ def main():
     print(json.dumps(result), flush=True)
     if not ok:
         print("raw_reader: expected %d messages, got %d (saved %d)"
-              % (count, state["n"], state["saved"]), file=sys.stderr)
+              % (wanted, state["n"], state["saved"]), file=sys.stderr)
         return 1
     return 0
 

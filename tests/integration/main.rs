@@ -19,6 +19,7 @@ mod reader_ui;
 mod reading_cli;
 mod real_servers;
 mod smoke;
+mod store_migration;
 mod transcripts;
 mod ui;
 mod worker;
