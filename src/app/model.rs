@@ -238,7 +238,7 @@ impl AccountState {
                 Row::new(
                     m.key.filter(|_| !m.ambiguous),
                     m.size_bytes,
-                    m.preview.map(|p| *p),
+                    m.preview.map(std::sync::Arc::unwrap_or_clone),
                     status,
                 )
             })

@@ -127,6 +127,8 @@ fn run_check(args: &CheckArgs) -> ExitCode {
         Ok(target) => target,
         Err(refusal) => return refusal.exit(),
     };
+    // TLS is set up while the store opens.
+    prepare_tls(&account);
     let mut store = match store.map(|home| home.open()).transpose() {
         Ok(store) => store,
         Err(error) => return fail(&error.into()),
@@ -172,6 +174,7 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
         }
         Err(refusal) => return refusal.exit(),
     };
+    prepare_tls(&account);
     let opened = if args.start_new_ledger {
         home.open_starting_over()
     } else {
@@ -215,6 +218,12 @@ fn run_fetch(args: &FetchArgs) -> ExitCode {
             }
         }
         Err(error) => fail(&error),
+    }
+}
+
+fn prepare_tls(account: &engine::Account) {
+    if account.endpoint.security != crate::pop3::Security::None {
+        account.endpoint.trust.prepare();
     }
 }
 

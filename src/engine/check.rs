@@ -3,6 +3,8 @@
 //! rest — record what is on the server in the ledger, and QUIT. Changes
 //! nothing on the server.
 
+use std::sync::Arc;
+
 use crate::mail::Preview;
 use crate::net::{
     self, Client, Credentials, Mailbox, Observe, Outcome, RetrSink, StreamError, Transport,
@@ -60,7 +62,7 @@ pub struct MessageSummary {
     pub size_bytes: u64,
     /// `None` when the server gave none (see `CheckReport::previews`).
     /// Boxed: a mailbox may list a million messages, most without one.
-    pub preview: Option<Box<Preview>>,
+    pub preview: Option<Arc<Preview>>,
     /// The ledger's view, when checked against a store.
     pub status: Option<Status>,
     /// Not downloaded or kept before (always true without a store).
@@ -217,7 +219,7 @@ fn check_logged_in<T: Transport>(
 
     // Heads only for messages without a cached preview.
     let lines = options.preview_lines;
-    let mut previews: Vec<Option<Box<Preview>>> = listing
+    let mut previews: Vec<Option<Arc<Preview>>> = listing
         .messages
         .iter()
         .map(|m| {
@@ -226,11 +228,11 @@ fn check_logged_in<T: Transport>(
                 .zip(m.key.as_deref())
                 .and_then(|(store, key)| store.previews.get(key));
             match cached {
-                Some(preview) => Some(Box::new(preview.clone())),
+                Some(preview) => Some(Arc::clone(preview)),
                 None => listing
                     .heads
                     .get(&m.number)
-                    .map(|head| Box::new(Preview::from_bytes(head, lines as usize))),
+                    .map(|head| Arc::new(Preview::from_bytes(head, lines as usize))),
             }
         })
         .collect();
@@ -245,33 +247,57 @@ fn check_logged_in<T: Transport>(
         notes.deferred = deferred;
     }
     let top_advertised = mailbox.info().capabilities.as_ref().is_some_and(|c| c.top);
-    let mut done = 0;
-    // In slices, so progress can be reported while the pipeline runs.
-    for slice in wanted.chunks(TOP_SLICE) {
-        let numbers: Vec<MsgNum> = slice.iter().map(|&i| listing.messages[i].number).collect();
-        let tops = mailbox.top(&numbers, lines)?;
-        let mut all_refused = true;
-        for (&i, outcome) in slice.iter().zip(tops) {
+    // Heads are parsed on a thread of their own while the next slice is on
+    // the wire: parsing 10,000 heads costs about as much as receiving them.
+    let parsed = std::thread::scope(|scope| -> Result<Vec<(usize, Preview)>, Error> {
+        let (heads, incoming) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        let parser = scope.spawn(move || {
+            incoming
+                .into_iter()
+                .map(|(i, head)| (i, Preview::from_bytes(&head, lines as usize)))
+                .collect::<Vec<_>>()
+        });
+        let total = wanted.len() as u32;
+        let mut done = 0u32;
+        let send = |i: usize, outcome: Outcome<Vec<u8>>| -> bool {
             match outcome {
                 Outcome::Ok(head) => {
-                    all_refused = false;
-                    previews[i] = Some(Box::new(Preview::from_bytes(&head, lines as usize)));
+                    let _ = heads.send((i, head));
+                    true
                 }
-                Outcome::Refused(_) => {}
-                Outcome::Failed(_) => all_refused = false,
+                Outcome::Refused(_) => false,
+                Outcome::Failed(_) => true,
             }
+        };
+        // A first slice on its own: a server that never said it had TOP
+        // and refuses the whole slice has not, and is asked no more.
+        let (probe, rest) = wanted.split_at(wanted.len().min(TOP_SLICE));
+        let numbers: Vec<MsgNum> = probe.iter().map(|&i| listing.messages[i].number).collect();
+        let mut answered = false;
+        for (&i, outcome) in probe.iter().zip(mailbox.top(&numbers, lines)?) {
+            answered |= send(i, outcome);
         }
-        done += slice.len() as u32;
-        progress(Progress::Previews {
-            done,
-            total: wanted.len() as u32,
-        });
-        if all_refused && !top_advertised && done as usize == slice.len() {
-            // The first slice was refused whole by a server that never
-            // said it had TOP: it has not.
+        done += probe.len() as u32;
+        progress(Progress::Previews { done, total });
+        if !answered && !top_advertised && !probe.is_empty() {
             notes.top_unsupported = true;
-            break;
+        } else if !rest.is_empty() {
+            // The rest in one run, the progress every slice's worth.
+            let numbers: Vec<MsgNum> = rest.iter().map(|&i| listing.messages[i].number).collect();
+            mailbox.top_each(&numbers, lines, &mut |at, outcome| {
+                send(rest[at], outcome);
+                done += 1;
+                if done.is_multiple_of(TOP_SLICE as u32) || done == total {
+                    progress(Progress::Previews { done, total });
+                }
+            })?;
         }
+        drop(heads);
+        // A parser that panicked lost only previews, never mail.
+        Ok(parser.join().unwrap_or_default())
+    })?;
+    for (i, preview) in parsed {
+        previews[i] = Some(Arc::new(preview));
     }
     if notes.top_unsupported {
         retrieve_previews(
@@ -308,7 +334,7 @@ fn check_logged_in<T: Transport>(
             if let (Some(key), Some(preview)) = (&message.key, preview)
                 && store.previews.get(key).is_none()
             {
-                store.previews.insert(key, Preview::clone(preview));
+                store.previews.insert(key, Arc::clone(preview));
             }
         }
         let on_server: std::collections::HashSet<&str> = listing.keys().collect();
@@ -403,7 +429,7 @@ fn retrieve_previews<T: Transport>(
     mailbox: &mut Mailbox<T>,
     listing: &Listing,
     wanted: &[usize],
-    previews: &mut [Option<Box<Preview>>],
+    previews: &mut [Option<Arc<Preview>>],
     store: Option<&AccountStore>,
     options: &CheckOptions,
     notes: &mut PreviewNotes,
@@ -472,7 +498,7 @@ fn retrieve_previews<T: Transport>(
 struct PreviewSink<'a> {
     listing: &'a Listing,
     targets: &'a [usize],
-    previews: &'a mut [Option<Box<Preview>>],
+    previews: &'a mut [Option<Arc<Preview>>],
     store: &'a AccountStore,
     lines: usize,
     max_bytes: u64,
@@ -518,7 +544,7 @@ impl RetrSink for PreviewSink<'_> {
                     max_bytes: self.max_bytes,
                 });
             }
-            self.previews[message_index] = Some(Box::new(Preview::from_bytes(&bytes, self.lines)));
+            self.previews[message_index] = Some(Arc::new(Preview::from_bytes(&bytes, self.lines)));
             // Every retrieved message is kept, durably, before going on.
             if let Some(key) = listed.key.as_deref() {
                 self.store

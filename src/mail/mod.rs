@@ -6,7 +6,7 @@
 //! gives a best-effort result. This is the only module that turns mail
 //! bytes into text; it never touches the disk or the network.
 
-use mailparse::{MailHeaderMap as _, ParsedMail};
+use mailparse::ParsedMail;
 
 pub mod compose;
 mod html;
@@ -67,10 +67,17 @@ impl Preview {
 }
 
 /// The first `name` field, decoded and cleaned; empty if there is none.
+/// Field names are compared as raw bytes, without decoding each one: a
+/// check previews thousands of heads.
 pub(crate) fn header_of(mail: &ParsedMail<'_>, name: &str) -> String {
     mail.headers
-        .get_first_value(name)
-        .map(|v| clean_line(&v))
+        .iter()
+        .find(|h| {
+            h.get_key_raw()
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_bytes())
+        })
+        .map(|h| clean_line(&h.get_value()))
         .unwrap_or_default()
 }
 

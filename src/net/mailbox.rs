@@ -211,6 +211,48 @@ impl<T: Transport> Mailbox<T> {
         })
     }
 
+    /// `TOP n lines` for every message in one pipelined run, handing each
+    /// outcome to `each` (with its position in `messages`) as it arrives:
+    /// no pause between slices, and the caller can work on a head while
+    /// the next ones are on the wire.
+    pub fn top_each(
+        &mut self,
+        messages: &[MsgNum],
+        lines: u32,
+        each: &mut dyn FnMut(usize, Outcome<Vec<u8>>),
+    ) -> Result<(), Error> {
+        let mut first = None;
+        for &msg in messages {
+            let id = self.driver.submit(Command::Top { msg, lines }, false)?;
+            first.get_or_insert(id);
+        }
+        let mut seen = 0;
+        self.driver.run::<Error>(&mut |_, event| {
+            let (id, outcome) = match event {
+                Event::Reply {
+                    id,
+                    reply: Reply::Message(head),
+                    ..
+                } => (id, Outcome::Ok(head)),
+                Event::Reply { id, .. } => (id, Outcome::Ok(Vec::new())),
+                Event::Refused { id, status, .. } => (id, Outcome::Refused(status)),
+                Event::ReplyFailed { id, error } => (id, Outcome::Failed(error)),
+                _ => return Ok(()),
+            };
+            if let Some(i) = first.and_then(|f| index_of(f, id))
+                && i < messages.len()
+            {
+                seen += 1;
+                each(i, outcome);
+            }
+            Ok(())
+        })?;
+        if seen < messages.len() {
+            return Err(Error::ConnectionClosed);
+        }
+        Ok(())
+    }
+
     /// Runs commands pipelined (as far as the server allows) and returns
     /// each one's outcome in order, `+OK` replies mapped by `take`.
     /// Private: callers use the typed calls, so only commands valid here

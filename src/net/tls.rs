@@ -9,6 +9,9 @@ use std::net::TcpStream;
 
 use super::transport::ReadAhead;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
 use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream};
 use sha2::Digest as _;
 
@@ -132,8 +135,49 @@ pub struct Trust {
     pub pinned: Option<Fingerprint>,
 }
 
+/// Setting up TLS reads the system's trusted certificates (with OpenSSL,
+/// the whole bundle, twice: about 50 ms here), so a connector is made once
+/// per way of trusting and kept for the process: every later connection
+/// (each check of the app, each account) reuses it.
+type ConnectorCell = Arc<OnceLock<Result<TlsConnector, String>>>;
+/// By the extra CA (PEM) and whether the chain is verified.
+type ConnectorKey = (Option<Vec<u8>>, bool);
+
+static CONNECTORS: LazyLock<Mutex<HashMap<ConnectorKey, ConnectorCell>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 impl Trust {
+    /// Starts making this trust's connector on a thread of its own, so
+    /// that it is ready by the time the connection needs it (the command
+    /// line opens the store meanwhile).
+    pub fn prepare(&self) {
+        let trust = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("letterbox-tls-setup".into())
+            .spawn(move || {
+                let _ = trust.connector(true);
+            });
+    }
+
     fn connector(&self, verify: bool) -> Result<TlsConnector, Error> {
+        // Verification is off for a pinned certificate (its fingerprint is
+        // compared instead) and for fetching a certificate to show.
+        let verify = verify && self.pinned.is_none();
+        let cell = {
+            let mut cache = CONNECTORS.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .entry((self.extra_ca_pem.clone(), verify))
+                .or_default()
+                .clone()
+        };
+        // Another thread making the same connector is waited for, not
+        // duplicated.
+        cell.get_or_init(|| self.build_connector(verify).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(Error::Tls)
+    }
+
+    fn build_connector(&self, verify: bool) -> Result<TlsConnector, Error> {
         let mut builder = TlsConnector::builder();
         builder.min_protocol_version(Some(Protocol::Tlsv12));
         if let Some(pem) = &self.extra_ca_pem {
@@ -144,7 +188,7 @@ impl Trust {
             })?;
             builder.add_root_certificate(cert);
         }
-        if !verify || self.pinned.is_some() {
+        if !verify {
             // Pinned: the fingerprint comparison below replaces the chain
             // and name checks, and happens before any credential is sent.
             builder.danger_accept_invalid_certs(true);

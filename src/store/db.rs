@@ -66,7 +66,7 @@ struct Inner {
 pub struct Contents {
     pub login: LoginRecord,
     pub entries: BTreeMap<String, Entry>,
-    pub previews: BTreeMap<String, Preview>,
+    pub previews: BTreeMap<String, std::sync::Arc<Preview>>,
 }
 
 impl Record {
@@ -308,15 +308,11 @@ impl Record {
         let written = (|| {
             let tx = inner.db.transaction()?;
             {
-                let mut upsert = tx
-                    .prepare_cached("INSERT OR REPLACE INTO previews(key, data) VALUES (?1, ?2)")?;
+                let mut upsert = tx.prepare_cached(INSERT_PREVIEW)?;
                 let mut delete = tx.prepare_cached("DELETE FROM previews WHERE key = ?1")?;
                 for (key, preview) in previews {
                     match preview {
-                        Some(p) => {
-                            let data = serde_json::to_vec(p).unwrap_or_default();
-                            upsert.execute(params![key, data])?
-                        }
+                        Some(p) => insert_preview(&mut upsert, key, p)?,
                         None => delete.execute([key])?,
                     };
                 }
@@ -411,20 +407,58 @@ fn create_tables(db: &Connection) -> rusqlite::Result<()> {
              on_server INTEGER NOT NULL,
              deleted_on_server INTEGER NOT NULL,
              size_mismatch INTEGER NOT NULL) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS previews(key TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;",
+         CREATE TABLE IF NOT EXISTS previews(
+             key TEXT PRIMARY KEY,
+             from_text TEXT NOT NULL, to_text TEXT NOT NULL, subject TEXT NOT NULL,
+             date TEXT NOT NULL, date_unix INTEGER, message_id TEXT NOT NULL,
+             text TEXT NOT NULL, has_attachments INTEGER NOT NULL) WITHOUT ROWID;",
     )
 }
 
-fn read_previews(db: &Connection) -> rusqlite::Result<BTreeMap<String, Preview>> {
+/// Previews are kept as columns, not encoded: a check writes and a recheck
+/// reads ten thousand of them.
+const INSERT_PREVIEW: &str = "INSERT OR REPLACE INTO previews(key, from_text, to_text, subject,
+    date, date_unix, message_id, text, has_attachments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+fn insert_preview(
+    statement: &mut rusqlite::Statement<'_>,
+    key: &str,
+    p: &Preview,
+) -> rusqlite::Result<usize> {
+    statement.execute(params![
+        key,
+        p.from,
+        p.to,
+        p.subject,
+        p.date,
+        p.date_unix,
+        p.message_id,
+        p.text,
+        p.has_attachments
+    ])
+}
+
+fn read_previews(db: &Connection) -> rusqlite::Result<BTreeMap<String, std::sync::Arc<Preview>>> {
     let mut previews = BTreeMap::new();
-    let mut statement = db.prepare("SELECT key, data FROM previews")?;
+    let mut statement = db.prepare(
+        "SELECT key, from_text, to_text, subject, date, date_unix, message_id, text, has_attachments
+         FROM previews",
+    )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        let key: String = row.get(0)?;
-        let data: Vec<u8> = row.get(1)?;
-        if let Ok(preview) = serde_json::from_slice(&data) {
-            previews.insert(key, preview);
-        }
+        previews.insert(
+            row.get::<_, String>(0)?,
+            std::sync::Arc::new(Preview {
+                from: row.get(1)?,
+                to: row.get(2)?,
+                subject: row.get(3)?,
+                date: row.get(4)?,
+                date_unix: row.get(5)?,
+                message_id: row.get(6)?,
+                text: row.get(7)?,
+                has_attachments: row.get(8)?,
+            }),
+        );
     }
     Ok(previews)
 }
@@ -582,13 +616,9 @@ fn migrate(state_dir: &Path) -> Result<(), StoreError> {
                     ])
                     .map_err(fail)?;
             }
-            let mut insert = tx
-                .prepare("INSERT INTO previews(key, data) VALUES (?1, ?2)")
-                .map_err(fail)?;
+            let mut insert = tx.prepare(INSERT_PREVIEW).map_err(fail)?;
             for (key, p) in &previews {
-                insert
-                    .execute(params![key, serde_json::to_vec(p).unwrap_or_default()])
-                    .map_err(fail)?;
+                insert_preview(&mut insert, key, p).map_err(fail)?;
             }
         }
         tx.commit().map_err(fail)?;

@@ -196,13 +196,17 @@ impl AccountStore {
 #[derive(Debug)]
 pub struct PreviewCache {
     record: db::Record,
-    entries: BTreeMap<String, Preview>,
+    /// Shared with the check's report: no copy of ten thousand previews.
+    entries: BTreeMap<String, std::sync::Arc<Preview>>,
     /// Keys inserted, replaced or removed since the last save.
     changed: BTreeSet<String>,
 }
 
 impl PreviewCache {
-    fn from_parts(record: db::Record, entries: BTreeMap<String, Preview>) -> PreviewCache {
+    fn from_parts(
+        record: db::Record,
+        entries: BTreeMap<String, std::sync::Arc<Preview>>,
+    ) -> PreviewCache {
         PreviewCache {
             record,
             entries,
@@ -210,11 +214,11 @@ impl PreviewCache {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&Preview> {
+    pub fn get(&self, key: &str) -> Option<&std::sync::Arc<Preview>> {
         self.entries.get(key)
     }
 
-    pub fn insert(&mut self, key: &str, preview: Preview) {
+    pub fn insert(&mut self, key: &str, preview: std::sync::Arc<Preview>) {
         if self.entries.get(key) != Some(&preview) {
             self.entries.insert(key.to_owned(), preview);
             self.changed.insert(key.to_owned());
@@ -238,8 +242,11 @@ impl PreviewCache {
             return Ok(());
         }
         let entries = &self.entries;
-        self.record
-            .write_previews(self.changed.iter().map(|k| (k.as_str(), entries.get(k))))?;
+        self.record.write_previews(
+            self.changed
+                .iter()
+                .map(|k| (k.as_str(), entries.get(k).map(|p| p.as_ref()))),
+        )?;
         self.changed.clear();
         Ok(())
     }
@@ -271,8 +278,8 @@ mod tests {
             subject: "Hi".into(),
             ..Preview::default()
         };
-        store.previews.insert("k", hi.clone());
-        store.previews.insert("gone", hi);
+        store.previews.insert("k", std::sync::Arc::new(hi.clone()));
+        store.previews.insert("gone", std::sync::Arc::new(hi));
         store.previews.save().unwrap();
         store.previews.retain(|k| k != "gone");
         store.previews.save().unwrap();
@@ -281,13 +288,17 @@ mod tests {
         assert_eq!(store.previews.get("k").unwrap().subject, "Hi");
         assert!(store.previews.get("gone").is_none());
         drop(store);
-        // A preview row that does not read is skipped, not fatal.
+        // A preview table that does not read is emptied, not fatal.
         let db = rusqlite::Connection::open(dir.path().join(db::FILE)).unwrap();
-        db.execute("UPDATE previews SET data = x'7b6272' WHERE key = 'k'", [])
-            .unwrap();
+        db.execute(
+            "UPDATE previews SET date_unix = 'not a number' WHERE key = 'k'",
+            [],
+        )
+        .unwrap();
         drop(db);
         let store = AccountStore::open(&paths).unwrap();
         assert!(store.previews.get("k").is_none());
+        assert!(store.ledger.is_empty(), "the ledger is not touched");
     }
 
     #[test]
