@@ -344,6 +344,86 @@ impl Record {
     }
 }
 
+/// A message the last session saw on the server, as the app shows it at
+/// start, before any check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub key: String,
+    pub size_bytes: u64,
+    pub status: Status,
+    pub preview: Option<Preview>,
+}
+
+impl Record {
+    /// The messages on the server at the last session, with their
+    /// previews: what the app shows at once when it starts. Reads only
+    /// those rows, without locking the store or changing anything; `None`
+    /// when there is no readable record.
+    pub fn last_known(state_dir: &Path) -> Option<Vec<Known>> {
+        let path = state_dir.join(FILE);
+        if !path.is_file() {
+            return None;
+        }
+        let db = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        db.busy_timeout(std::time::Duration::from_secs(2)).ok()?;
+        let format: Option<String> = db
+            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ok()?;
+        if format.as_deref() != Some(FORMAT) {
+            return None;
+        }
+        let mut statement = db
+            .prepare(
+                "SELECT e.key, e.size_bytes, e.status, p.from_text, p.to_text, p.subject, p.date,
+                        p.date_unix, p.message_id, p.text, p.has_attachments
+                 FROM entries e LEFT JOIN previews p ON p.key = e.key
+                 WHERE e.on_server",
+            )
+            .ok()?;
+        let rows = statement
+            .query_map([], |row| {
+                let preview = match row.get::<_, Option<String>>(3)? {
+                    Some(from) => Some(Preview {
+                        from,
+                        to: row.get(4)?,
+                        subject: row.get(5)?,
+                        date: row.get(6)?,
+                        date_unix: row.get(7)?,
+                        message_id: row.get(8)?,
+                        text: row.get(9)?,
+                        has_attachments: row.get(10)?,
+                    }),
+                    None => None,
+                };
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    preview,
+                ))
+            })
+            .ok()?;
+        let mut known = Vec::new();
+        for row in rows {
+            let (key, size, status, preview) = row.ok()?;
+            known.push(Known {
+                key,
+                size_bytes: size as u64,
+                status: status_from(&status)?,
+                preview,
+            });
+        }
+        Some(known)
+    }
+}
+
 enum ReadError {
     /// The file is not a usable record: set it aside.
     Damaged(String),

@@ -191,3 +191,36 @@ fn another_reader_can_peek_while_the_store_is_open() {
     assert_eq!(peeked["uid-1"].file.as_deref(), Some("f1"));
     assert!(Record::peek_entries(&dir.path().join("nowhere")).is_none());
 }
+
+#[test]
+fn the_last_known_list_is_read_without_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(Record::last_known(dir.path()).is_none());
+    let paths = StorePaths::in_dir(dir.path());
+    let mut store = AccountStore::open(&paths).unwrap();
+    store.ledger.note_on_server("here", 10, 1);
+    store.ledger.note_on_server("home", 20, 1).status = Status::Downloaded;
+    store.ledger.note_on_server("gone", 30, 1);
+    let present: std::collections::HashSet<&str> = ["here", "home"].into_iter().collect();
+    store.ledger.note_listing_complete(&present);
+    store.ledger.save().unwrap();
+    store.previews.insert(
+        "here",
+        std::sync::Arc::new(Preview {
+            subject: "Hello".into(),
+            ..Preview::default()
+        }),
+    );
+    store.previews.save().unwrap();
+    // Read while the store is open (and locked) by its owner.
+    let mut known = Record::last_known(dir.path()).expect("a record");
+    known.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(known.len(), 2, "what left the server is not listed");
+    assert_eq!(known[0].key, "here");
+    assert_eq!(known[0].preview.as_ref().unwrap().subject, "Hello");
+    assert_eq!(
+        (known[1].key.as_str(), known[1].status, known[1].size_bytes),
+        ("home", Status::Downloaded, 20)
+    );
+    assert!(known[1].preview.is_none());
+}
