@@ -122,9 +122,10 @@ fn main() {
     //    10,000 messages with their previews, read from the record.
     let record_dir = profile.path().join("record");
     {
-        let mut store =
-            letterbox::store::AccountStore::open(&letterbox::store::StorePaths::in_dir(&record_dir))
-                .expect("store");
+        let mut store = letterbox::store::AccountStore::open(
+            &letterbox::store::StorePaths::in_dir(&record_dir),
+        )
+        .expect("store");
         for i in 0..COUNT {
             let key = format!("uid-{i:08}");
             store.ledger.note_on_server(&key, 5000 + i as u64, 1);
@@ -148,7 +149,7 @@ fn main() {
         let started = Instant::now();
         let known = letterbox::store::db::Record::last_known(&record_dir).expect("known");
         known_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(known.len(), COUNT);
+        assert_eq!(known.messages.len(), COUNT);
     }
 
     // 5. The app: from App::new to the first rows of Downloaded.

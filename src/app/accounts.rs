@@ -112,10 +112,12 @@ pub(crate) fn accounts_ui(
                             }
                         }
                         if let Some(at) = state.last_check_unix {
-                            ui.small(format!("Checked {}", local_time(at)));
+                            ui.label(format!("Checked {}", local_time(at)));
+                        } else if let Some(at) = state.as_of_unix.filter(|at| *at > 0) {
+                            ui.label(format!("As of {}", local_time(at)));
                         }
                         if state.busy.is_some() {
-                            ui.small("Working…");
+                            ui.label("Working…");
                         }
                     }
                     ui.add_space(8.0);

@@ -36,7 +36,10 @@ pub(crate) enum Command {
     DismissNotices,
     DismissError(String),
     DismissApplyProblems(String),
+    DismissNotice(String),
     ClearLog,
+    /// The password box was answered or cancelled: the next one, if any.
+    PasswordPromptClosed,
     /// Something about downloaded mail (see `library`).
     Mail(library::MailCommand),
 }
@@ -59,6 +62,7 @@ impl App {
             Command::DismissNotices => self.notices.clear(),
             Command::DismissError(id) => self.state_mut(&id).error = None,
             Command::DismissApplyProblems(id) => self.state_mut(&id).apply_problems.clear(),
+            Command::DismissNotice(id) => self.state_mut(&id).notice = None,
             Command::ClearLog => self.log.clear(),
             Command::Mail(command) => self.run_mail_command(command),
             Command::SelectAccount(id) => {
@@ -182,18 +186,8 @@ impl App {
                     self.worker.send(Request::StartNewLedger(job));
                 }
             }
-            Command::AskPassword(account_id) => {
-                let account_name = self
-                    .settings
-                    .account(&account_id)
-                    .map(AccountSettings::display_name)
-                    .unwrap_or_default();
-                self.password_prompt = Some(PasswordPrompt {
-                    account_id,
-                    account_name,
-                    text: String::new(),
-                });
-            }
+            Command::AskPassword(account_id) => self.ask_password(account_id),
+            Command::PasswordPromptClosed => self.next_password_prompt(),
             Command::SubmitPassword {
                 account_id,
                 password,
@@ -254,7 +248,7 @@ impl App {
         {
             let view = visible_rows(
                 &state.rows,
-                &self.filter,
+                self.filters.get(&account.id).map_or("", String::as_str),
                 self.persisted.sort,
                 self.persisted.ascending,
             );
@@ -268,10 +262,47 @@ impl App {
 
 /// The requests behind the commands.
 impl App {
+    /// Asks for an account's password: now, or after the box open now.
+    pub(super) fn ask_password(&mut self, account_id: String) {
+        let asked = self.password_prompt.as_ref().map(|p| p.account_id.as_str());
+        if asked == Some(account_id.as_str()) || self.password_queue.contains(&account_id) {
+            return;
+        }
+        self.password_queue.push_back(account_id);
+        if self.password_prompt.is_none() {
+            self.next_password_prompt();
+        }
+    }
+
+    pub(super) fn next_password_prompt(&mut self) {
+        self.password_prompt = None;
+        while let Some(account_id) = self.password_queue.pop_front() {
+            let Some(account) = self.settings.account(&account_id) else {
+                continue;
+            };
+            self.password_prompt = Some(PasswordPrompt {
+                account_name: account.display_name(),
+                account_id,
+                text: String::new(),
+                focused: false,
+            });
+            return;
+        }
+    }
+
     pub(super) fn check(&mut self, account_id: &str) {
         let Some(account) = self.settings.account(account_id).cloned() else {
             return;
         };
+        // A password asked each session and not typed yet: ask for it
+        // first (the check runs when it is given), instead of a check that
+        // can only fail.
+        if account.password_storage == crate::settings::PasswordStorage::AskEachSession
+            && !self.passwords.has_session(account_id)
+        {
+            self.ask_password(account_id.to_owned());
+            return;
+        }
         let problems = crate::accounts::problems(&account);
         if let Some(problem) = problems.first() {
             self.state_mut(account_id).error = Some(Failure::invalid(problem.clone()));

@@ -16,7 +16,14 @@ impl App {
             Event::Progress {
                 account_id,
                 progress,
-            } => self.state_mut(&account_id).progress = Some(progress),
+            } => {
+                let state = self.state_mut(&account_id);
+                match progress {
+                    Progress::Rows(rows) => state.listed(&rows),
+                    Progress::Heads(heads) => state.heads(&heads),
+                    other => state.progress = Some(other),
+                }
+            }
             Event::Checked {
                 account_id,
                 report,
@@ -63,18 +70,7 @@ impl App {
                     state.error = Some(failure.clone());
                 }
                 if failure.needs_password && kind != JobKind::Ledger {
-                    let name = self
-                        .settings
-                        .account(&account_id)
-                        .map(AccountSettings::display_name)
-                        .unwrap_or_default();
-                    if self.password_prompt.is_none() {
-                        self.password_prompt = Some(PasswordPrompt {
-                            account_id,
-                            account_name: name,
-                            text: String::new(),
-                        });
-                    }
+                    self.ask_password(account_id);
                 }
             }
             Event::Finished { account_id } => {

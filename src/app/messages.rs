@@ -76,6 +76,30 @@ pub(crate) fn messages_ui(
         return;
     }
     let order = visible_rows(&state.rows, filter, *sort, *ascending);
+    if let Some(at) = state.as_of_unix.filter(|_| state.busy.is_none()) {
+        let when = if at > 0 {
+            format!("As of {}", local_time(at))
+        } else {
+            "As of the last session".to_owned()
+        };
+        ui.weak(format!(
+            "{when}: what the server held then. Check mail to see what is new."
+        ));
+    }
+    if !filter.trim().is_empty() {
+        let shown = order.len();
+        ui.label(format!(
+            "{shown} of {} {} {} “{}”",
+            state.rows.len(),
+            if state.rows.len() == 1 {
+                "message"
+            } else {
+                "messages"
+            },
+            if shown == 1 { "matches" } else { "match" },
+            filter.trim()
+        ));
+    }
     let keyboard = keyboard_move(ui, &state.rows, selection, &order);
     let staged = &state.staged_deletions;
     let rows = &state.rows;

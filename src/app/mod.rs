@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::stores::store_for_account;
-use crate::engine::Plan;
+use crate::engine::{Plan, Progress};
 use crate::mail::Preview;
 use crate::net::Direction;
 use crate::pop3::Secret;
@@ -136,6 +136,8 @@ pub(crate) struct PasswordPrompt {
     pub account_id: String,
     pub account_name: String,
     pub text: String,
+    /// The field has been given the keyboard.
+    pub focused: bool,
 }
 
 pub struct App {
@@ -151,7 +153,8 @@ pub struct App {
     persisted: Persisted,
     accounts: HashMap<String, AccountState>,
     selection: Selection,
-    filter: String,
+    /// The filter text of each account's server list (each its own).
+    filters: HashMap<String, String>,
     longer_previews: HashMap<String, (u32, Preview)>,
     log: VecDeque<LogLine>,
     log_open: bool,
@@ -159,11 +162,19 @@ pub struct App {
     note: Option<String>,
     confirm: Option<Confirm>,
     password_prompt: Option<PasswordPrompt>,
+    /// Accounts waiting to be asked for their password, after the one asked
+    /// now: one box after the other, never two at once.
+    password_queue: VecDeque<String>,
     settings_dialog: Option<SettingsDialog>,
     keyring: Option<Result<(), String>>,
     next_auto_check: Option<Instant>,
     commands: Vec<Command>,
     library: Library,
+    /// The last session's server lists, being read at start.
+    last_known: Vec<(
+        String,
+        poll_promise::Promise<Option<crate::store::db::LastKnown>>,
+    )>,
 }
 
 impl App {
@@ -198,7 +209,7 @@ impl App {
                 ids: BTreeSet::new(),
                 focus: None,
             },
-            filter: String::new(),
+            filters: HashMap::new(),
             longer_previews: HashMap::new(),
             log: VecDeque::new(),
             log_open: false,
@@ -206,6 +217,7 @@ impl App {
             note: config.note,
             confirm: None,
             password_prompt: None,
+            password_queue: VecDeque::new(),
             settings_dialog: None,
             keyring: None,
             next_auto_check: None,
@@ -214,6 +226,7 @@ impl App {
                 native_dialogs: config.native_dialogs,
                 ..Library::default()
             },
+            last_known: Vec::new(),
         };
         if let Some(settings) = config.fixed_settings {
             app.settings_arrived(settings, Vec::new());
@@ -243,6 +256,23 @@ impl App {
             self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
         }
         self.schedule_auto_check();
+        // What the last session saw on the server shows at once.
+        let ids: Vec<String> = self
+            .settings
+            .accounts
+            .iter()
+            .map(|a| a.id.clone())
+            .collect();
+        for id in &ids {
+            if let Some(home) = self.mail_home(id) {
+                let promise = crate::worker::reading::last_known(self.worker.wake(), home);
+                self.last_known.push((id.clone(), promise));
+            }
+        }
+        // With automatic checks on, that list is refreshed right away.
+        if self.settings.general.check_interval_mins.is_some() {
+            self.commands.push(Command::CheckAll);
+        }
         // What is already downloaded shows at once; the syncs catch up.
         self.refresh_list(false);
         self.sync_all_mail();
@@ -316,6 +346,15 @@ impl eframe::App for App {
             self.handle_event(event);
         }
         self.poll_library(ctx);
+        let loaded: Vec<_> = self
+            .last_known
+            .extract_if(.., |(_, p)| p.ready().is_some())
+            .collect();
+        for (id, promise) in loaded {
+            if let Some(last) = promise.block_and_take() {
+                self.state_mut(&id).last_known(last);
+            }
+        }
         if let Some(due) = self.next_auto_check {
             let now = Instant::now();
             if now >= due {
@@ -372,7 +411,10 @@ impl eframe::App for App {
                 &mut commands,
             );
             let table = messages::TableState {
-                filter: &mut self.filter,
+                filter: self
+                    .filters
+                    .entry(self.persisted.selected_account.clone().unwrap_or_default())
+                    .or_default(),
                 selection: &mut self.selection,
                 sort: &mut self.persisted.sort,
                 ascending: &mut self.persisted.ascending,

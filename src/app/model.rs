@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Action, ApplyReport, CheckReport, Plan, PreviewNotes, Progress};
+use crate::engine::{
+    Action, ApplyReport, CheckReport, MessageSummary, Plan, PreviewNotes, Progress,
+};
 use crate::mail::Preview;
 use crate::store::Status;
 use crate::worker::{Failure, JobKind};
@@ -190,6 +192,63 @@ pub enum SortKey {
     Size,
 }
 
+/// "Downloaded 2 messages, deleted 3 from the server." — what an Apply
+/// did, counted, so the user sees it happened.
+pub fn apply_summary(report: &ApplyReport) -> String {
+    let count = |n: usize, what: &str| {
+        if n == 1 {
+            format!("1 message {what}")
+        } else {
+            format!("{n} messages {what}")
+        }
+    };
+    let mut parts = Vec::new();
+    if !report.downloaded.is_empty() {
+        parts.push(count(report.downloaded.len(), "downloaded"));
+    }
+    if !report.already_downloaded.is_empty() {
+        parts.push(count(
+            report.already_downloaded.len(),
+            "already downloaded before, so not downloaded again",
+        ));
+    }
+    if !report.deleted.is_empty() {
+        parts.push(count(report.deleted.len(), "deleted from the server"));
+    }
+    if !report.kept.is_empty() {
+        parts.push(count(report.kept.len(), "kept on the server"));
+    }
+    if !report.vanished.is_empty() {
+        parts.push(count(report.vanished.len(), "no longer on the server"));
+    }
+    if parts.is_empty() {
+        return "Nothing needed doing.".to_owned();
+    }
+    let mut sentence = parts.join("; ");
+    if let Some(first) = sentence.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    sentence.push('.');
+    sentence
+}
+
+fn row_status(status: Option<Status>) -> RowStatus {
+    match status {
+        Some(Status::Downloaded) => RowStatus::Downloaded,
+        Some(Status::Kept) => RowStatus::Seen,
+        _ => RowStatus::New,
+    }
+}
+
+fn row_of(m: MessageSummary) -> Row {
+    Row::new(
+        m.key.filter(|_| !m.ambiguous),
+        m.size_bytes,
+        m.preview.map(std::sync::Arc::unwrap_or_clone),
+        row_status(m.status),
+    )
+}
+
 /// Everything the app knows about one account while it runs.
 #[derive(Debug, Default)]
 pub struct AccountState {
@@ -198,6 +257,9 @@ pub struct AccountState {
     pub total: u32,
     pub size_bytes: u64,
     pub last_check_unix: Option<i64>,
+    /// The rows are the last session's, read from the record at start (as
+    /// of then), not this session's check.
+    pub as_of_unix: Option<i64>,
     pub uidl_supported: bool,
     /// The server deletes mail once it is downloaded (EXPIRE 0).
     pub server_deletes_on_download: bool,
@@ -211,6 +273,8 @@ pub struct AccountState {
     pub staged_deletions: BTreeSet<String>,
     /// What the last Apply reported that did not go as asked.
     pub apply_problems: Vec<String>,
+    /// What the last Apply, Download or Keep did, in one sentence.
+    pub notice: Option<String>,
 }
 
 impl AccountState {
@@ -225,24 +289,40 @@ impl AccountState {
         self.rows.iter().find(|r| r.key.as_deref() == Some(key))
     }
 
-    pub fn checked(&mut self, report: CheckReport, at_unix: i64) {
-        self.rows = report
-            .messages
-            .into_iter()
-            .map(|m| {
-                let status = match m.status {
-                    Some(Status::Downloaded) => RowStatus::Downloaded,
-                    Some(Status::Kept) => RowStatus::Seen,
-                    _ => RowStatus::New,
-                };
-                Row::new(
-                    m.key.filter(|_| !m.ambiguous),
-                    m.size_bytes,
-                    m.preview.map(std::sync::Arc::unwrap_or_clone),
-                    status,
-                )
-            })
+    /// A check listed the mailbox: its rows now, the previews as they come
+    /// (`heads`), the final word with `checked`.
+    pub fn listed(&mut self, rows: &[MessageSummary]) {
+        self.rows = rows.iter().cloned().map(row_of).collect();
+        self.total = self.rows.len() as u32;
+        self.size_bytes = self.rows.iter().map(|r| r.size_bytes).sum();
+        self.checked = true;
+        self.as_of_unix = None;
+        self.keep_staged_present();
+    }
+
+    /// Previews that arrived during a check.
+    pub fn heads(&mut self, heads: &[(String, std::sync::Arc<Preview>)]) {
+        let at: std::collections::HashMap<&str, usize> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.key.as_deref().map(|k| (k, i)))
             .collect();
+        let mut updates = Vec::new();
+        for (key, preview) in heads {
+            if let Some(&i) = at.get(key.as_str()) {
+                updates.push((i, Preview::clone(preview)));
+            }
+        }
+        for (i, preview) in updates {
+            let row = &self.rows[i];
+            self.rows[i] = Row::new(row.key.clone(), row.size_bytes, Some(preview), row.status);
+        }
+    }
+
+    pub fn checked(&mut self, report: CheckReport, at_unix: i64) {
+        self.rows = report.messages.into_iter().map(row_of).collect();
+        self.as_of_unix = None;
         self.checked = true;
         self.total = report.total;
         self.size_bytes = report.size_bytes;
@@ -252,9 +332,38 @@ impl AccountState {
         self.login_delay_secs = report.login_delay_secs;
         self.preview_notes = report.previews;
         self.error = None;
+        self.keep_staged_present();
+    }
+
+    /// Staged deletions of messages no longer listed go.
+    fn keep_staged_present(&mut self) {
         let present: BTreeSet<&str> = self.rows.iter().filter_map(|r| r.key.as_deref()).collect();
         self.staged_deletions
             .retain(|k| present.contains(k.as_str()));
+    }
+
+    /// What the last session saw on the server, read from the record at
+    /// start: shown until a check says more, marked as of when it was.
+    pub fn last_known(&mut self, last: crate::store::db::LastKnown) {
+        if self.checked || self.busy.is_some() {
+            return; // a check of this session knows better
+        }
+        self.rows = last
+            .messages
+            .into_iter()
+            .map(|k| {
+                Row::new(
+                    Some(k.key),
+                    k.size_bytes,
+                    k.preview,
+                    row_status(Some(k.status)),
+                )
+            })
+            .collect();
+        self.total = self.rows.len() as u32;
+        self.size_bytes = self.rows.iter().map(|r| r.size_bytes).sum();
+        self.checked = true;
+        self.as_of_unix = Some(last.at_unix.unwrap_or_default());
     }
 
     pub fn applied(&mut self, report: &ApplyReport) {
@@ -288,6 +397,7 @@ impl AccountState {
         self.total = self.total.saturating_sub((before - self.rows.len()) as u32);
         self.size_bytes = self.size_bytes.saturating_sub(removed_bytes);
         self.staged_deletions.retain(|k| !gone.contains(k.as_str()));
+        self.notice = Some(apply_summary(report));
         self.apply_problems = report
             .failed
             .iter()

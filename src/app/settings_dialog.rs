@@ -26,6 +26,10 @@ pub(crate) struct SettingsDialog {
     /// The account being edited; `None` shows the general options.
     selected: Option<usize>,
     typed_passwords: HashMap<String, String>,
+    /// Accounts added in this dialog: their password is new, not "unchanged".
+    added: std::collections::HashSet<String>,
+    /// The keyring answered "not available" when probed.
+    no_keyring: bool,
     confirm_remove: Option<usize>,
     preset_note: Option<String>,
     test: Option<TestRun>,
@@ -48,6 +52,8 @@ impl SettingsDialog {
             draft: settings.clone(),
             selected,
             typed_passwords: HashMap::new(),
+            added: std::collections::HashSet::new(),
+            no_keyring: false,
             confirm_remove: None,
             preset_note: None,
             test: None,
@@ -84,6 +90,7 @@ impl SettingsDialog {
         keyring: Option<&Result<(), String>>,
         commands: &mut Vec<Command>,
     ) -> bool {
+        self.no_keyring = matches!(keyring, Some(Err(_)));
         let mut open = true;
         let mut close = false;
         if let Some(rx) = &self.folder_pick
@@ -158,7 +165,13 @@ impl SettingsDialog {
         ui.add_space(6.0);
         if ui.button("Add account").clicked() {
             let id = new_account_id(&self.draft.accounts);
-            self.draft.accounts.push(AccountSettings::new(&id));
+            let mut account = AccountSettings::new(&id);
+            if self.no_keyring {
+                // Nowhere safe to keep it: ask for it each session.
+                account.password_storage = PasswordStorage::AskEachSession;
+            }
+            self.added.insert(id);
+            self.draft.accounts.push(account);
             self.selected = Some(self.draft.accounts.len() - 1);
             self.preset_note = None;
         }
@@ -271,11 +284,16 @@ impl SettingsDialog {
                 }
                 text_row(ui, "User name", &mut account.username, "as your provider gave it");
                 let label = ui.label("Password");
+                let is_new = self.added.contains(&account.id);
                 let typed = self.typed_passwords.entry(account.id.clone()).or_default();
                 ui.add(
                     egui::TextEdit::singleline(typed)
                         .password(true)
-                        .hint_text("unchanged if empty"),
+                        .hint_text(if is_new {
+                            "the password of this mailbox"
+                        } else {
+                            "unchanged if empty"
+                        }),
                 )
                 .labelled_by(label.id);
                 ui.end_row();
@@ -294,16 +312,25 @@ impl SettingsDialog {
                     .response
                     .labelled_by(label.id);
                 ui.end_row();
-                if let Some(Err(detail)) = keyring
-                    && account.password_storage == PasswordStorage::Keyring
-                {
+                if let Some(Err(detail)) = keyring {
                     ui.label("");
-                    ui.colored_label(
-                        ui.visuals().warn_fg_color,
-                        format!(
-                            "No keyring is available on this computer ({detail}). Choose “ask each session”, or, if you accept the risk, “in a file only I can read”."
-                        ),
-                    );
+                    let sentence = if account.password_storage == PasswordStorage::Keyring {
+                        "This computer has no keyring, so the password cannot be kept there: choose “ask each session”, or, if you accept the risk, “in a file only I can read”."
+                    } else {
+                        "This computer has no keyring; the password is kept as chosen above."
+                    };
+                    // A grid cell grows with its text: a narrow column of
+                    // its own keeps the sentence in the window.
+                    ui.vertical(|ui| {
+                        ui.set_max_width(360.0);
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(sentence).color(ui.visuals().warn_fg_color),
+                            )
+                            .wrap(),
+                        )
+                        .on_hover_text(detail.as_str());
+                    });
                     ui.end_row();
                 }
                 let label = ui.label("Authentication");

@@ -95,6 +95,14 @@ pub(crate) fn banners_ui(
             "This server deletes every message once it is downloaded, whatever Letterbox asks.",
         );
     }
+    if let Some(notice) = &state.notice {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(notice);
+            if ui.small_button("Dismiss").clicked() {
+                commands.push(Command::DismissNotice(account.id.clone()));
+            }
+        });
+    }
     if !state.apply_problems.is_empty() {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.label(egui::RichText::new("Some messages were not handled as asked:").strong());
@@ -294,6 +302,11 @@ pub(crate) fn password_prompt_ui(
         let field = ui
             .add(egui::TextEdit::singleline(&mut prompt.text).password(true))
             .labelled_by(label.id);
+        // What the user types goes into the box from the first key.
+        if !prompt.focused {
+            field.request_focus();
+            prompt.focused = true;
+        }
         if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             submit = true;
         }
@@ -313,8 +326,10 @@ pub(crate) fn password_prompt_ui(
         });
         close = true;
     }
+    // Escape, or a click beside the box, cancels.
     if close || modal.should_close() {
         *prompt_state = None;
+        commands.push(Command::PasswordPromptClosed);
     }
 }
 

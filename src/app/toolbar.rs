@@ -190,6 +190,7 @@ fn progress_text(view: &View) -> String {
             Some(Progress::Deleting { count }) => {
                 format!("{name}: deleting {count} on the server…")
             }
+            Some(Progress::Rows(_) | Progress::Heads(_)) => format!("{name}: previews…"),
         };
     }
     String::new()

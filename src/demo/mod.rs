@@ -98,8 +98,9 @@ include!(concat!(env!("OUT_DIR"), "/demo_samples.rs"));
 /// café mail. The photo and the invoice are left for the user to download.
 pub const SEEDED: [&str; 4] = ["demo-0001", "demo-0004", "demo-0007", "demo-0018"];
 
-/// Downloads [`SEEDED`] into the demo profile with the real engine, as a
-/// user's Download would. Returns how many were downloaded.
+/// Checks the demo mailbox and downloads [`SEEDED`] into the demo profile
+/// with the real engine, as a user's Check mail and Download would.
+/// Returns how many were downloaded.
 pub fn seed_downloads(
     paths: &crate::settings::Paths,
     settings: &crate::settings::Settings,
@@ -113,6 +114,21 @@ pub fn seed_downloads(
     let home =
         crate::accounts::stores::store_for_account(paths, account_settings, &settings.general);
     let mut store = home.open().map_err(|e| e.to_string())?;
+    // A check first, as a user would: the previews are kept, so the list
+    // shows at once when the demo starts.
+    let options = crate::engine::CheckOptions {
+        preview_lines: settings.general.preview_lines,
+        expire_after_days: None,
+        retr_preview_max_bytes: 1_000_000,
+    };
+    crate::engine::check(
+        &account,
+        Some(&mut store),
+        &options,
+        crate::net::Observe::default(),
+        &mut |_| {},
+    )
+    .map_err(|e| e.to_string())?;
     let plan = Plan {
         items: SEEDED
             .iter()

@@ -51,7 +51,7 @@ impl Default for CheckOptions {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageSummary {
     /// This session's message number; meaningless in any other session.
     pub number: MsgNum,
@@ -247,16 +247,45 @@ fn check_logged_in<T: Transport>(
         notes.deferred = deferred;
     }
     let top_advertised = mailbox.info().capabilities.as_ref().is_some_and(|c| c.top);
+    if !wanted.is_empty() {
+        // The rows now, with what is known of them: the previews fill in
+        // as they arrive.
+        let rows = listing
+            .messages
+            .iter()
+            .zip(&previews)
+            .map(|(m, p)| summary(m, p.clone(), store.as_deref(), &listing.ambiguous))
+            .collect();
+        progress(Progress::Rows(Arc::new(rows)));
+    }
+    let keys: Vec<Option<&str>> = listing.messages.iter().map(|m| m.key.as_deref()).collect();
     // Heads are parsed on a thread of their own while the next slice is on
     // the wire: parsing 10,000 heads costs about as much as receiving them.
-    let parsed = std::thread::scope(|scope| -> Result<Vec<(usize, Preview)>, Error> {
+    let parsed = std::thread::scope(|scope| -> Result<Vec<(usize, Arc<Preview>)>, Error> {
         let (heads, incoming) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
-        let parser = scope.spawn(move || {
-            incoming
-                .into_iter()
-                .map(|(i, head)| (i, Preview::from_bytes(&head, lines as usize)))
-                .collect::<Vec<_>>()
+        let (parsed_tx, parsed_rx) = std::sync::mpsc::channel::<(usize, Arc<Preview>)>();
+        scope.spawn(move || {
+            for (i, head) in incoming {
+                let preview = Arc::new(Preview::from_bytes(&head, lines as usize));
+                if parsed_tx.send((i, preview)).is_err() {
+                    break;
+                }
+            }
         });
+        let mut collected: Vec<(usize, Arc<Preview>)> = Vec::with_capacity(wanted.len());
+        // What was parsed since the last call, handed on as progress.
+        let hand_on = |collected: &mut Vec<(usize, Arc<Preview>)>,
+                       progress: &mut dyn FnMut(Progress)| {
+            let start = collected.len();
+            collected.extend(parsed_rx.try_iter());
+            let batch: Vec<(String, Arc<Preview>)> = collected[start..]
+                .iter()
+                .filter_map(|(i, p)| keys[*i].map(|k| (k.to_owned(), Arc::clone(p))))
+                .collect();
+            if !batch.is_empty() {
+                progress(Progress::Heads(Arc::new(batch)));
+            }
+        };
         let total = wanted.len() as u32;
         let mut done = 0u32;
         let send = |i: usize, outcome: Outcome<Vec<u8>>| -> bool {
@@ -279,6 +308,7 @@ fn check_logged_in<T: Transport>(
         }
         done += probe.len() as u32;
         progress(Progress::Previews { done, total });
+        hand_on(&mut collected, progress);
         if !answered && !top_advertised && !probe.is_empty() {
             notes.top_unsupported = true;
         } else if !rest.is_empty() {
@@ -289,15 +319,18 @@ fn check_logged_in<T: Transport>(
                 done += 1;
                 if done.is_multiple_of(TOP_SLICE as u32) || done == total {
                     progress(Progress::Previews { done, total });
+                    hand_on(&mut collected, progress);
                 }
             })?;
         }
         drop(heads);
-        // A parser that panicked lost only previews, never mail.
-        Ok(parser.join().unwrap_or_default())
+        // The rest, once the parser has finished (a parser that panicked
+        // lost only previews, never mail).
+        collected.extend(parsed_rx.iter());
+        Ok(collected)
     })?;
     for (i, preview) in parsed {
-        previews[i] = Some(Arc::new(preview));
+        previews[i] = Some(preview);
     }
     if notes.top_unsupported {
         retrieve_previews(
@@ -359,24 +392,9 @@ fn check_logged_in<T: Transport>(
         ..
     } = listing;
     let messages = messages
-        .into_iter()
+        .iter()
         .zip(previews)
-        .map(|(m, preview)| {
-            let status = m
-                .key
-                .as_deref()
-                .and_then(|k| store.as_deref().and_then(|s| s.ledger.get(k)))
-                .map(|e| e.status);
-            MessageSummary {
-                number: m.number,
-                ambiguous: m.key.as_deref().is_some_and(|k| ambiguous.contains(k)),
-                key: m.key,
-                size_bytes: m.size_bytes,
-                preview,
-                status,
-                is_new: store.is_none() || status == Some(Status::New),
-            }
-        })
+        .map(|(m, preview)| summary(m, preview, store.as_deref(), &ambiguous))
         .collect();
     Ok(CheckReport {
         total,
@@ -388,6 +406,29 @@ fn check_logged_in<T: Transport>(
         expired,
         previews: notes,
     })
+}
+
+/// A listed message as the report gives it.
+fn summary(
+    m: &super::listing::Listed,
+    preview: Option<Arc<Preview>>,
+    store: Option<&AccountStore>,
+    ambiguous: &std::collections::HashSet<String>,
+) -> MessageSummary {
+    let status = m
+        .key
+        .as_deref()
+        .and_then(|k| store.and_then(|s| s.ledger.get(k)))
+        .map(|e| e.status);
+    MessageSummary {
+        number: m.number,
+        ambiguous: m.key.as_deref().is_some_and(|k| ambiguous.contains(k)),
+        key: m.key.clone(),
+        size_bytes: m.size_bytes,
+        preview,
+        status,
+        is_new: store.is_none() || status == Some(Status::New),
+    }
 }
 
 /// Which messages (by index in the listing) get a TOP in this check, and

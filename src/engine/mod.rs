@@ -53,6 +53,11 @@ pub enum Progress {
     Deleting {
         count: u32,
     },
+    /// The mailbox as listed, with the previews known already: a check
+    /// shows these rows at once, before the new previews arrive.
+    Rows(std::sync::Arc<Vec<check::MessageSummary>>),
+    /// Previews that just arrived, by message key.
+    Heads(std::sync::Arc<Vec<(String, std::sync::Arc<crate::mail::Preview>)>>),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -214,6 +214,7 @@ pub(crate) fn handshake(
     trust: &Trust,
 ) -> Result<TlsStream<ReadAhead>, HandshakeFailure> {
     let connector = trust.connector(true).map_err(HandshakeFailure::Other)?;
+    let waited = tcp.read_timeout().ok().flatten().unwrap_or_default();
     let stream = match connector.connect(host, ReadAhead::new(tcp)) {
         Ok(stream) => stream,
         Err(HandshakeError::Failure(e)) => {
@@ -224,10 +225,10 @@ pub(crate) fn handshake(
                 HandshakeFailure::Other(Error::Tls(text))
             });
         }
+        // The socket's read timeout ran out in the middle of the handshake:
+        // the server did not answer in time.
         Err(HandshakeError::WouldBlock(_)) => {
-            return Err(HandshakeFailure::Other(Error::Tls(
-                "the TLS handshake timed out".into(),
-            )));
+            return Err(HandshakeFailure::Other(Error::Timeout { after: waited }));
         }
     };
     if let Some(pin) = trust.pinned {

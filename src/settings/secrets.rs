@@ -256,6 +256,12 @@ impl Passwords {
         self.session.set(account_id, secret)
     }
 
+    /// Whether a password was typed for this account this session. Memory
+    /// only: safe to ask on the UI thread.
+    pub fn has_session(&self, account_id: &str) -> bool {
+        self.session.get(account_id).is_ok_and(|s| s.is_some())
+    }
+
     pub fn keyring_available(&self) -> Result<(), SecretError> {
         self.keyring.available()
     }

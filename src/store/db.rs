@@ -344,6 +344,14 @@ impl Record {
     }
 }
 
+/// The server list of the last session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastKnown {
+    /// When that session logged in.
+    pub at_unix: Option<i64>,
+    pub messages: Vec<Known>,
+}
+
 /// A message the last session saw on the server, as the app shows it at
 /// start, before any check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -359,7 +367,7 @@ impl Record {
     /// previews: what the app shows at once when it starts. Reads only
     /// those rows, without locking the store or changing anything; `None`
     /// when there is no readable record.
-    pub fn last_known(state_dir: &Path) -> Option<Vec<Known>> {
+    pub fn last_known(state_dir: &Path) -> Option<LastKnown> {
         let path = state_dir.join(FILE);
         if !path.is_file() {
             return None;
@@ -410,17 +418,26 @@ impl Record {
                 ))
             })
             .ok()?;
-        let mut known = Vec::new();
+        let mut messages = Vec::new();
         for row in rows {
             let (key, size, status, preview) = row.ok()?;
-            known.push(Known {
+            messages.push(Known {
                 key,
                 size_bytes: size as u64,
                 status: status_from(&status)?,
                 preview,
             });
         }
-        Some(known)
+        drop(statement);
+        let at_unix = db
+            .query_row("SELECT last_login_unix FROM login WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ok()
+            .flatten()
+            .flatten();
+        Some(LastKnown { at_unix, messages })
     }
 }
 

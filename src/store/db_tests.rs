@@ -213,7 +213,11 @@ fn the_last_known_list_is_read_without_the_store() {
     );
     store.previews.save().unwrap();
     // Read while the store is open (and locked) by its owner.
-    let mut known = Record::last_known(dir.path()).expect("a record");
+    store.ledger.login_mut().last_login_unix = Some(77);
+    store.ledger.save().unwrap();
+    let last = Record::last_known(dir.path()).expect("a record");
+    assert_eq!(last.at_unix, Some(77));
+    let mut known = last.messages;
     known.sort_by(|a, b| a.key.cmp(&b.key));
     assert_eq!(known.len(), 2, "what left the server is not listed");
     assert_eq!(known[0].key, "here");

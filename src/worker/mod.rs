@@ -647,7 +647,16 @@ fn run_account_job(
         _ => Ok(()),
     };
     if let Err(error) = result {
-        fail(Failure::from_engine(&error));
+        let mut failure = Failure::from_engine(&error);
+        // Cancel closes the socket, and whatever the connection was doing
+        // then fails with it (a TLS handshake reads "unexpected EOF"): that
+        // is the user's Cancel, not a problem with the settings.
+        if cancel.is_cancelled() {
+            failure.cancelled = true;
+            failure.needs_password = false;
+            failure.certificate = None;
+        }
+        fail(failure);
     }
 }
 

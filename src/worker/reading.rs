@@ -309,6 +309,14 @@ pub fn load_list(
     })
 }
 
+/// What the last session saw on the server of this account, read from its
+/// record without taking the store's lock.
+pub fn last_known(wake: &Wake, home: MailHome) -> Promise<Option<crate::store::db::LastKnown>> {
+    promise(wake, move || {
+        crate::store::db::Record::last_known(&home.paths.state_dir)
+    })
+}
+
 /// A message read whole, for the reader.
 pub struct OpenedMessage {
     pub path: PathBuf,

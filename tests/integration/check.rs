@@ -542,3 +542,28 @@ fn password_never_reaches_a_log() {
         }
     }
 }
+
+#[test]
+fn a_server_silent_during_the_tls_handshake_times_out_as_such() {
+    // Accepts the connection and never says a word: not a certificate or
+    // settings problem, a server that did not answer in time.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let holder = std::thread::spawn(move || {
+        let held = listener.accept();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(held);
+    });
+    let url = format!("pop3s://alice@127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let run = letterbox(&["check", "--url", &url, "--timeout-secs", "1"], PASSWORD);
+    run.expect_code(3);
+    run.stderr_has("stopped answering");
+    assert!(
+        !run.stderr.contains("secure connection"),
+        "not reported as a TLS problem: {}",
+        run.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    holder.join().expect("holder");
+}

@@ -125,9 +125,13 @@ pub(crate) fn has_text(harness: &Harness<'_, App>, text: &str) -> bool {
     harness.query_all_by_label_contains(text).next().is_some()
 }
 
+/// Checks the demo mailbox and waits until the check has finished (the
+/// rows show while the previews still arrive; "Checked" comes at the end).
 pub(crate) fn check_mail(harness: &mut Harness<'_, App>) {
     harness.get_by_label("Check mail").click();
-    wait_until(harness, "the check to finish", |h| has_text(h, "21 new"));
+    wait_until(harness, "the check to finish", |h| {
+        has_text(h, "21 new") && has_text(h, "Checked ")
+    });
 }
 
 #[test]
