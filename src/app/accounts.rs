@@ -31,7 +31,7 @@ pub(crate) fn accounts_ui(
             if view.settings.accounts.is_empty() {
                 ui.label("No account yet.");
                 if ui.button("Add an account").clicked() {
-                    commands.push(Command::OpenSettings);
+                    commands.push(Command::AddAccount);
                 }
                 return;
             }

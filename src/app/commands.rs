@@ -37,6 +37,17 @@ pub(crate) enum Command {
     DismissError(String),
     DismissApplyProblems(String),
     DismissNotice(String),
+    /// Settings, on a new account's page.
+    AddAccount,
+    /// Ctrl+Z: take back the last Delete (marked on the server, or moved
+    /// to Trash).
+    UndoLast,
+    /// The keyboard shortcuts window.
+    ShowHelp,
+    /// Apply the staged deletions, then quit.
+    QuitApplying,
+    /// Quit and leave the staged deletions undone.
+    QuitWithoutApplying,
     ClearLog,
     /// The password box was answered or cancelled: the next one, if any.
     PasswordPromptClosed,
@@ -92,9 +103,33 @@ impl App {
                 let keys = self.selected_keys();
                 if let Some(id) = self.persisted.selected_account.clone() {
                     let state = self.state_mut(&id);
-                    state
-                        .staged_deletions
-                        .extend(keys.into_iter().map(|(k, _)| k));
+                    let new: Vec<String> = keys
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .filter(|k| !state.staged_deletions.contains(k))
+                        .collect();
+                    state.staged_deletions.extend(new.iter().cloned());
+                    if !new.is_empty() {
+                        self.last_staged = Some((id, new));
+                    }
+                }
+            }
+            Command::UndoLast => {
+                if self.persisted.place.is_local() {
+                    self.run_mail_command(library::MailCommand::Undo);
+                } else if let Some((id, keys)) = self.last_staged.take() {
+                    let state = self.state_mut(&id);
+                    for key in keys {
+                        state.staged_deletions.remove(&key);
+                    }
+                }
+            }
+            Command::ShowHelp => self.help_open = true,
+            Command::AddAccount => {
+                self.run_command(Command::OpenSettings);
+                if let Some(dialog) = self.settings_dialog.as_mut() {
+                    dialog.set_no_keyring(matches!(self.keyring, Some(Err(_))));
+                    dialog.add_account();
                 }
             }
             Command::UndoDelete => {
@@ -135,6 +170,19 @@ impl App {
                     .unwrap_or_default();
                 self.apply(&id, plan);
             }
+            Command::QuitApplying => {
+                let ids: Vec<String> = self
+                    .accounts
+                    .iter()
+                    .filter(|(_, s)| !s.staged_deletions.is_empty())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in ids {
+                    self.run_command(Command::ConfirmApply(id));
+                }
+                self.quitting = Quitting::AfterApply;
+            }
+            Command::QuitWithoutApplying => self.quitting = Quitting::Close,
             Command::CancelWork => {
                 let busy: Vec<String> = self
                     .accounts
@@ -217,9 +265,66 @@ impl App {
         }
     }
 
+    /// Quitting (closing the window, Ctrl+Q) with deletions staged and not
+    /// applied asks first: they would be dropped without a word otherwise.
+    pub(super) fn watch_quit(&mut self, ctx: &egui::Context) {
+        if self.quitting == Quitting::AfterApply && !self.busy() || self.quitting == Quitting::Close
+        {
+            self.quitting = Quitting::Now;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if !ctx.input(|i| i.viewport().close_requested()) || self.quitting == Quitting::Now {
+            return;
+        }
+        let staged: Vec<(String, usize)> = self
+            .settings
+            .accounts
+            .iter()
+            .filter_map(|a| {
+                let count = self.accounts.get(&a.id)?.staged_deletions.len();
+                (count > 0).then(|| (a.id.clone(), count))
+            })
+            .collect();
+        if staged.is_empty() {
+            return;
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        self.confirm = Some(Confirm::Quit { staged });
+    }
+
     pub(super) fn shortcuts(&mut self, ctx: &egui::Context) {
+        let (quit, help, escape) = ctx.input(|i| {
+            (
+                i.modifiers.command && i.key_pressed(egui::Key::Q),
+                i.key_pressed(egui::Key::F1),
+                i.key_pressed(egui::Key::Escape),
+            )
+        });
+        if quit {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if help {
+            self.help_open = true;
+        }
+        // Escape closes the window on top; a dialog box (modal) closes
+        // itself, and the settings ask first when something is unsaved.
+        let modal_open = self.confirm.is_some()
+            || self.password_prompt.is_some()
+            || self.library.dialog.is_some();
+        if escape && !modal_open && self.settings_dialog.is_none() {
+            if let Some(window) = self.library.windows.last_mut() {
+                window.open = false;
+            } else if self.help_open {
+                self.help_open = false;
+            } else if self.log_open {
+                self.log_open = false;
+            }
+        }
         if ctx.egui_wants_keyboard_input() {
             return;
+        }
+        if ctx.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Z)) {
+            self.commands.push(Command::UndoLast);
         }
         let (check, delete, all) = ctx.input(|i| {
             (

@@ -305,11 +305,8 @@ fn keyboard(
     if ui.ctx().egui_wants_keyboard_input() || order.is_empty() {
         return None;
     }
-    let (up, down, shift, enter, delete) = ui.input(|i| {
+    let (enter, delete) = ui.input(|i| {
         (
-            i.key_pressed(egui::Key::ArrowUp),
-            i.key_pressed(egui::Key::ArrowDown),
-            i.modifiers.shift,
             i.key_pressed(egui::Key::Enter),
             i.key_pressed(egui::Key::Delete),
         )
@@ -320,12 +317,10 @@ fn keyboard(
     if delete && !library.selection.ids.is_empty() {
         commands.push(MailCommand::Trash.into());
     }
-    if !up && !down {
-        return None;
-    }
+    let (step, shift) = super::messages::key_step(ui)?;
     let ids = &library.ids;
     let id_at = |p: usize| ids[order[p]].clone();
-    let (next, id) = library.selection.step(order.len(), id_at, down, shift)?;
+    let (next, id) = library.selection.step(order.len(), id_at, step, shift)?;
     commands.push(MailCommand::Show(id).into());
     Some(next)
 }

@@ -7,7 +7,7 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::mail::human_size;
 
-use super::model::{Row, RowStatus, SortKey, visible_rows};
+use super::model::{Row, RowStatus, SortKey, Step, visible_rows};
 use super::{Command, Selection, View, icons, local_time};
 
 /// The selection id of a row: its key, or its position when it has none.
@@ -251,18 +251,28 @@ fn keyboard_move(
     if ui.ctx().egui_wants_keyboard_input() || view.is_empty() {
         return None;
     }
-    let (up, down, shift) = ui.input(|i| {
-        (
-            i.key_pressed(egui::Key::ArrowUp),
-            i.key_pressed(egui::Key::ArrowDown),
-            i.modifiers.shift,
-        )
-    });
-    if !up && !down {
-        return None;
-    }
+    let (step, shift) = key_step(ui)?;
     let id_at = |p: usize| row_id(&rows[view[p]], view[p]);
     selection
-        .step(view.len(), id_at, down, shift)
+        .step(view.len(), id_at, step, shift)
         .map(|(next, _)| next)
+}
+
+/// The list-moving key pressed this frame (arrows, PageUp, PageDown, Home,
+/// End), and whether Shift is held.
+pub(crate) fn key_step(ui: &egui::Ui) -> Option<(Step, bool)> {
+    ui.input(|i| {
+        let step = [
+            (egui::Key::ArrowUp, Step::Up),
+            (egui::Key::ArrowDown, Step::Down),
+            (egui::Key::PageUp, Step::PageUp),
+            (egui::Key::PageDown, Step::PageDown),
+            (egui::Key::Home, Step::Home),
+            (egui::Key::End, Step::End),
+        ]
+        .into_iter()
+        .find(|(key, _)| i.key_pressed(*key))?
+        .1;
+        Some((step, i.modifiers.shift))
+    })
 }

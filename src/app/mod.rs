@@ -5,12 +5,16 @@
 
 mod accounts;
 mod commands;
+mod config;
 pub(crate) use commands::Command;
+pub use config::AppConfig;
 mod downloaded;
 mod events;
 mod fonts;
+mod frame;
 mod icons;
 mod library;
+mod mail_commands;
 mod mail_dialogs;
 mod messages;
 mod native;
@@ -33,52 +37,13 @@ use crate::engine::{Plan, Progress};
 use crate::mail::Preview;
 use crate::net::Direction;
 use crate::pop3::Secret;
-use crate::settings::secrets::{Passwords, SecretStore};
+use crate::settings::secrets::Passwords;
 use crate::settings::{AccountSettings, Paths, Settings};
 use crate::worker::{AccountJob, Event, Failure, JobKind, Request, Worker};
 
 use library::{Library, Place};
 use model::{AccountState, RowStatus, SortKey, visible_rows};
 use settings_dialog::SettingsDialog;
-
-/// How the app is set up: where its files are and where passwords live.
-/// Tests and the demo inject their own.
-pub struct AppConfig {
-    pub paths: Paths,
-    pub passwords: Passwords,
-    /// Use these settings and never write the settings file (the demo).
-    pub fixed_settings: Option<Settings>,
-    /// Shown in the status bar, e.g. what the demo is.
-    pub note: Option<String>,
-    /// Ask where to save with the system's file dialog (through the
-    /// desktop portal). Off: the app's own typed-path dialog, as where no
-    /// portal answers (and in tests).
-    pub native_dialogs: bool,
-}
-
-impl AppConfig {
-    /// The app on the demo mailbox served on loopback at `port`: the demo
-    /// account (never written to a settings file), its password kept for
-    /// the session in `keyring`, files under `paths`. The one recipe for
-    /// `--demo`, the UI tests and the frame benchmark.
-    pub fn demo(paths: Paths, keyring: Arc<dyn SecretStore>, port: u16) -> AppConfig {
-        let settings = crate::demo::demo_settings(port);
-        let passwords = Passwords::new(keyring, paths.password_file.clone());
-        for account in &settings.accounts {
-            let password = Secret::new(crate::demo::PASSWORD.to_owned());
-            if let Err(e) = passwords.set_for_session(&account.id, &password) {
-                tracing::warn!("the demo password could not be kept: {e}");
-            }
-        }
-        AppConfig {
-            paths,
-            passwords,
-            fixed_settings: Some(settings),
-            note: None,
-            native_dialogs: true,
-        }
-    }
-}
 
 /// What survives a restart (besides window geometry and column widths,
 /// which eframe and egui keep).
@@ -113,6 +78,19 @@ impl View<'_> {
     }
 }
 
+/// Where a quit stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Quitting {
+    #[default]
+    No,
+    /// Once the Apply jobs started on the way out have finished.
+    AfterApply,
+    /// Close at the next frame.
+    Close,
+    /// The close is under way: let it through.
+    Now,
+}
+
 /// One line of the connection log.
 pub(crate) struct LogLine {
     pub account: String,
@@ -129,6 +107,11 @@ pub(crate) enum Confirm {
         account_id: String,
         count: usize,
         not_downloaded: usize,
+    },
+    /// Quitting with deletions staged and not applied.
+    Quit {
+        /// Staged deletions by account.
+        staged: Vec<(String, usize)>,
     },
 }
 
@@ -169,6 +152,12 @@ pub struct App {
     keyring: Option<Result<(), String>>,
     next_auto_check: Option<Instant>,
     commands: Vec<Command>,
+    /// The keys the last Delete marked on the server, for Ctrl+Z.
+    last_staged: Option<(String, Vec<String>)>,
+    help_open: bool,
+    /// The user chose to quit (without applying, or after the Apply ran):
+    /// the next close request goes through.
+    quitting: Quitting,
     library: Library,
     /// The last session's server lists, being read at start.
     last_known: Vec<(
@@ -180,6 +169,17 @@ pub struct App {
 impl App {
     pub fn new(cc: &eframe::CreationContext<'_>, config: AppConfig) -> App {
         fonts::load_fallbacks(&cc.egui_ctx);
+        // Small print is one step under the body text, never tiny (egui's
+        // own is 9 points against 12.5).
+        cc.egui_ctx.all_styles_mut(|style| {
+            let body = style
+                .text_styles
+                .get(&egui::TextStyle::Body)
+                .map_or(12.5, |f| f.size);
+            if let Some(small) = style.text_styles.get_mut(&egui::TextStyle::Small) {
+                small.size = small.size.max(body - 1.5);
+            }
+        });
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::start(
             config.passwords.clone(),
@@ -227,6 +227,9 @@ impl App {
                 ..Library::default()
             },
             last_known: Vec::new(),
+            quitting: Quitting::No,
+            last_staged: None,
+            help_open: false,
         };
         if let Some(settings) = config.fixed_settings {
             app.settings_arrived(settings, Vec::new());
@@ -337,109 +340,6 @@ impl App {
                     .then(|| (key.clone(), row.status))
             })
             .collect()
-    }
-}
-
-impl eframe::App for App {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        while let Some(event) = self.worker.try_recv() {
-            self.handle_event(event);
-        }
-        self.poll_library(ctx);
-        let loaded: Vec<_> = self
-            .last_known
-            .extract_if(.., |(_, p)| p.ready().is_some())
-            .collect();
-        for (id, promise) in loaded {
-            if let Some(last) = promise.block_and_take() {
-                self.state_mut(&id).last_known(last);
-            }
-        }
-        if let Some(due) = self.next_auto_check {
-            let now = Instant::now();
-            if now >= due {
-                if !self.busy() {
-                    self.commands.push(Command::CheckAll);
-                }
-                self.schedule_auto_check();
-            } else {
-                // One wake-up when it is due; no repaint loop while idle.
-                ctx.request_repaint_after(due - now);
-            }
-        }
-    }
-
-    /// Draws every view. A view reads the `View` and changes only its own
-    /// state (the filter, the selection, a dialog's fields); everything
-    /// else it asks for by pushing a `Command`, carried out after drawing.
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        let ctx = ui.ctx().clone();
-        self.shortcuts(&ctx);
-        let mut commands = std::mem::take(&mut self.commands);
-        let selected_keys = self.selected_keys().len();
-        let view = View {
-            loading: self.loading_settings,
-            settings: &self.settings,
-            accounts: &self.accounts,
-            selected: self
-                .persisted
-                .selected_account
-                .as_deref()
-                .and_then(|id| self.settings.account(id)),
-            place: self.persisted.place,
-        };
-        toolbar::toolbar_ui(ui, &view, selected_keys, &self.library, &mut commands);
-        status::status_bar_ui(ui, &view, self.note.as_deref(), &mut self.log_open);
-        accounts::accounts_ui(ui, &view, &self.library, &mut commands);
-        egui::CentralPanel::default().show(ui, |ui| {
-            status::banners_ui(ui, &view, &self.notices, &mut commands);
-            if view.place.is_local() {
-                status::mail_notice_ui(ui, &self.library, &mut commands);
-                let mut pane = self.library.pane.take();
-                if let Some(opened) = pane.as_mut() {
-                    reader::reader_pane_ui(ui, opened, &mut commands);
-                }
-                self.library.pane = pane;
-                downloaded::downloaded_ui(ui, &view, view.place, &mut self.library, &mut commands);
-                return;
-            }
-            preview::preview_panel_ui(
-                ui,
-                &view,
-                self.selection.focus.as_deref(),
-                &self.longer_previews,
-                &mut commands,
-            );
-            let table = messages::TableState {
-                filter: self
-                    .filters
-                    .entry(self.persisted.selected_account.clone().unwrap_or_default())
-                    .or_default(),
-                selection: &mut self.selection,
-                sort: &mut self.persisted.sort,
-                ascending: &mut self.persisted.ascending,
-            };
-            messages::messages_ui(ui, &view, table, &mut commands);
-        });
-        for opened in &mut self.library.windows {
-            reader::reader_window_ui(&ctx, opened, &mut commands);
-        }
-        mail_dialogs::mail_dialog_ui(&ctx, &mut self.library.dialog, &mut commands);
-        status::log_window_ui(&ctx, &self.log, &mut self.log_open, &mut commands);
-        status::confirm_ui(&ctx, &mut self.confirm, &mut commands);
-        status::password_prompt_ui(&ctx, &mut self.password_prompt, &mut commands);
-        if let Some(dialog) = self.settings_dialog.as_mut()
-            && !dialog.ui(&ctx, self.keyring.as_ref(), &mut commands)
-        {
-            self.settings_dialog = None;
-        }
-        for command in commands {
-            self.run_command(command);
-        }
-    }
-
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
     }
 }
 

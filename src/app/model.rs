@@ -59,13 +59,13 @@ impl Selection {
         id
     }
 
-    /// Up or Down from the focused row (Shift extends the selection);
-    /// returns the position moved to, and its id.
+    /// A move from the focused row (Shift extends the selection); returns
+    /// the position moved to, and its id.
     pub fn step(
         &mut self,
         count: usize,
         id_at: impl Fn(usize) -> String,
-        down: bool,
+        step: Step,
         shift: bool,
     ) -> Option<(usize, String)> {
         if count == 0 {
@@ -75,10 +75,15 @@ impl Selection {
             .focus
             .as_ref()
             .and_then(|f| (0..count).find(|&p| &id_at(p) == f));
-        let next = match (current, down) {
+        let last = count - 1;
+        let next = match (current, step) {
+            (_, Step::Home) => 0,
+            (_, Step::End) => last,
             (None, _) => 0,
-            (Some(p), true) => (p + 1).min(count - 1),
-            (Some(p), false) => p.saturating_sub(1),
+            (Some(p), Step::Down) => (p + 1).min(last),
+            (Some(p), Step::Up) => p.saturating_sub(1),
+            (Some(p), Step::PageDown) => (p + PAGE_ROWS).min(last),
+            (Some(p), Step::PageUp) => p.saturating_sub(PAGE_ROWS),
         };
         let id = id_at(next);
         if !shift {
@@ -88,6 +93,20 @@ impl Selection {
         self.focus = Some(id.clone());
         Some((next, id))
     }
+}
+
+/// Rows a PageUp or PageDown moves.
+pub const PAGE_ROWS: usize = 20;
+
+/// A keyboard move in a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
 }
 
 /// What the status column says.
@@ -511,19 +530,27 @@ mod tests {
         s.click(5, id_at, 2, false, true);
         assert_eq!(set(&s), "abd", "Ctrl removes");
         assert_eq!(s.focus.as_deref(), Some("c"));
-        assert_eq!(s.step(5, id_at, true, false), Some((3, "d".into())));
+        assert_eq!(s.step(5, id_at, Step::Down, false), Some((3, "d".into())));
         assert_eq!(set(&s), "d", "an arrow alone moves the selection");
-        s.step(5, id_at, true, true);
+        s.step(5, id_at, Step::Down, true);
         assert_eq!(set(&s), "de", "Shift+arrow extends it");
         assert_eq!(
-            s.step(5, id_at, true, false),
+            s.step(5, id_at, Step::Down, false),
             Some((4, "e".into())),
             "stops at the end"
         );
-        assert_eq!(Selection::default().step(0, id_at, true, false), None);
+        assert_eq!(Selection::default().step(0, id_at, Step::Down, false), None);
+        assert_eq!(s.step(5, id_at, Step::Home, false), Some((0, "a".into())));
+        assert_eq!(
+            s.step(5, id_at, Step::PageDown, false),
+            Some((4, "e".into())),
+            "a page, at most to the end"
+        );
+        assert_eq!(s.step(5, id_at, Step::PageUp, true), Some((0, "a".into())));
+        assert_eq!(s.step(5, id_at, Step::End, false), Some((4, "e".into())));
         let mut fresh = Selection::default();
         assert_eq!(
-            fresh.step(5, id_at, false, false),
+            fresh.step(5, id_at, Step::Up, false),
             Some((0, "a".into())),
             "from nothing: the first"
         );

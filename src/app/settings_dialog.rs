@@ -8,11 +8,13 @@ use std::sync::mpsc::Receiver;
 
 use crate::engine::ConnectionReport;
 use crate::pop3::{AuthMethod, Secret, Security};
-use crate::settings::presets;
-use crate::settings::{AccountSettings, PasswordStorage, Settings, new_account_id};
+use crate::settings::{AccountSettings, PasswordStorage, Settings, Theme, new_account_id};
 use crate::worker::Failure;
 
 use super::Command;
+
+#[path = "settings_account.rs"]
+mod account;
 
 struct TestRun {
     id: u64,
@@ -36,7 +38,15 @@ pub(crate) struct SettingsDialog {
     next_test_id: u64,
     problems: Vec<String>,
     mail_folder_text: String,
-    folder_pick: Option<Receiver<Option<PathBuf>>>,
+    /// The system's folder chooser, and how long it took to answer.
+    folder_pick: Option<Receiver<(Option<PathBuf>, std::time::Duration)>>,
+    /// Why the folder has to be typed (no folder chooser answered).
+    folder_note: Option<String>,
+    /// The settings as they were when the dialog opened: what "unsaved
+    /// changes" are measured against.
+    original: Settings,
+    /// Closing with unsaved changes was asked: show the question.
+    confirm_discard: bool,
 }
 
 impl SettingsDialog {
@@ -66,6 +76,9 @@ impl SettingsDialog {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             folder_pick: None,
+            folder_note: None,
+            original: settings.clone(),
+            confirm_discard: false,
         }
     }
 
@@ -84,6 +97,12 @@ impl SettingsDialog {
 
     /// Draws the window, pushing what its buttons ask for like every other
     /// view; returns whether it stays open.
+    /// Whether the keyring answered "not available" (new accounts then
+    /// ask for their password each session).
+    pub fn set_no_keyring(&mut self, no_keyring: bool) {
+        self.no_keyring = no_keyring;
+    }
+
     pub fn ui(
         &mut self,
         ctx: &egui::Context,
@@ -93,11 +112,23 @@ impl SettingsDialog {
         self.no_keyring = matches!(keyring, Some(Err(_)));
         let mut open = true;
         let mut close = false;
+        let mut saved = false;
         if let Some(rx) = &self.folder_pick
-            && let Ok(picked) = rx.try_recv()
+            && let Ok((picked, took)) = rx.try_recv()
         {
-            if let Some(path) = picked {
-                self.mail_folder_text = path.display().to_string();
+            match picked {
+                Some(path) => {
+                    self.mail_folder_text = path.display().to_string();
+                    self.folder_note = None;
+                }
+                // No answer at once: no folder chooser on this desktop.
+                None if took < std::time::Duration::from_millis(400) => {
+                    self.folder_note = Some(
+                        "This desktop offers no folder chooser: type the folder in the field."
+                            .into(),
+                    );
+                }
+                None => {}
             }
             self.folder_pick = None;
         }
@@ -113,10 +144,6 @@ impl SettingsDialog {
                     .show(ui, |ui| self.list_ui(ui));
                 egui::Panel::bottom("settings-buttons").show(ui, |ui| {
                     ui.add_space(6.0);
-                    if let Some(index) = self.selected.filter(|i| *i < self.draft.accounts.len()) {
-                        self.test_ui(ui, index, commands);
-                        ui.separator();
-                    }
                     for problem in &self.problems {
                         ui.colored_label(ui.visuals().error_fg_color, problem);
                     }
@@ -125,11 +152,11 @@ impl SettingsDialog {
                             && let Some(command) = self.save()
                         {
                             commands.push(command);
-                            close = true;
+                            saved = true;
                         }
                         if ui
                             .button("Close")
-                            .on_hover_text("Close without saving")
+                            .on_hover_text("Close without saving (Escape)")
                             .clicked()
                         {
                             close = true;
@@ -138,16 +165,53 @@ impl SettingsDialog {
                     ui.add_space(4.0);
                 });
                 egui::CentralPanel::default().show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| match self.selected {
-                        Some(index) if index < self.draft.accounts.len() => {
-                            self.account_ui(ui, index, keyring);
-                        }
-                        _ => self.general_ui(ui),
-                    });
+                    egui::ScrollArea::vertical()
+                        .scroll_bar_visibility(
+                            egui::scroll_area::ScrollBarVisibility::AlwaysVisible,
+                        )
+                        .show(ui, |ui| match self.selected {
+                            Some(index) if index < self.draft.accounts.len() => {
+                                self.account_ui(ui, index, keyring);
+                                ui.separator();
+                                // Under the form, in the same scrolling page:
+                                // a result appearing moves nothing above it.
+                                self.test_ui(ui, index, commands);
+                            }
+                            _ => self.general_ui(ui),
+                        });
                 });
             });
+        if saved {
+            return false;
+        }
         self.remove_confirm_ui(ctx);
+        let modal_open = self.confirm_remove.is_some() || self.confirm_discard;
+        if !modal_open && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+            close = true;
+        }
+        if (!open || close) && !self.confirm_discard && self.has_changes() {
+            // Not closed yet: the user is asked first.
+            self.confirm_discard = true;
+            return true;
+        }
+        if self.confirm_discard {
+            return self.discard_ui(ctx, commands);
+        }
         open && !close
+    }
+
+    /// A new account, shown for editing.
+    pub fn add_account(&mut self) {
+        let id = new_account_id(&self.draft.accounts);
+        let mut account = AccountSettings::new(&id);
+        if self.no_keyring {
+            // Nowhere safe to keep it: ask for it each session.
+            account.password_storage = PasswordStorage::AskEachSession;
+        }
+        self.added.insert(id);
+        self.draft.accounts.push(account);
+        self.selected = Some(self.draft.accounts.len() - 1);
+        self.preset_note = None;
     }
 
     fn list_ui(&mut self, ui: &mut egui::Ui) {
@@ -164,16 +228,7 @@ impl SettingsDialog {
         }
         ui.add_space(6.0);
         if ui.button("Add account").clicked() {
-            let id = new_account_id(&self.draft.accounts);
-            let mut account = AccountSettings::new(&id);
-            if self.no_keyring {
-                // Nowhere safe to keep it: ask for it each session.
-                account.password_storage = PasswordStorage::AskEachSession;
-            }
-            self.added.insert(id);
-            self.draft.accounts.push(account);
-            self.selected = Some(self.draft.accounts.len() - 1);
-            self.preset_note = None;
+            self.add_account();
         }
         if let Some(i) = self.selected.filter(|i| *i < self.draft.accounts.len()) {
             if ui.button("Remove account").clicked() {
@@ -208,274 +263,6 @@ impl SettingsDialog {
         }
     }
 
-    fn account_ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        index: usize,
-        keyring: Option<&Result<(), String>>,
-    ) {
-        let account = &mut self.draft.accounts[index];
-        ui.heading(account.display_name());
-        ui.add_space(6.0);
-        egui::Grid::new("account-form")
-            .num_columns(2)
-            .spacing([12.0, 8.0])
-            .show(ui, |ui| {
-                text_row(ui, "Display name", &mut account.name, "e.g. Home");
-                let before = account.email.clone();
-                text_row(ui, "Email address", &mut account.email, "you@example.org");
-                if account.email != before
-                    && let Some(preset) = presets::for_address(&account.email)
-                {
-                    let previous = presets::for_address(&before);
-                    let host_was_suggested = account.host.is_empty()
-                        || previous.is_some_and(|p| p.host == account.host);
-                    if host_was_suggested {
-                        account.host = preset.host.to_owned();
-                        account.port = preset.port;
-                        account.security = preset.security;
-                        self.preset_note = Some(format!(
-                            "Server settings for {} were filled in; you can change them.",
-                            preset.provider
-                        ));
-                    }
-                }
-                if account.username.is_empty() || account.username == before {
-                    account.username = account.email.clone();
-                }
-                text_row(ui, "Server", &mut account.host, "pop.example.org");
-                let label = ui.label("Port");
-                ui.add(egui::DragValue::new(&mut account.port).range(1..=65535))
-                    .labelled_by(label.id);
-                ui.end_row();
-                let label = ui.label("Security");
-                let previous = account.security;
-                egui::ComboBox::from_id_salt("security")
-                    .selected_text(security_label(account.security))
-                    .show_ui(ui, |ui| {
-                        for choice in Security::ALL {
-                            ui.selectable_value(&mut account.security, choice, security_label(choice));
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                ui.end_row();
-                if account.security != previous {
-                    if account.port == previous.default_port() {
-                        account.port = account.security.default_port();
-                    }
-                    if account.security != Security::None {
-                        account.allow_plaintext = false;
-                    }
-                }
-                if account.security == Security::None {
-                    ui.label("");
-                    ui.vertical(|ui| {
-                        ui.colored_label(
-                            ui.visuals().error_fg_color,
-                            "Without encryption, anyone on the network can read your mail and your password.",
-                        );
-                        ui.checkbox(
-                            &mut account.allow_plaintext,
-                            "I understand: connect without encryption",
-                        );
-                    });
-                    ui.end_row();
-                }
-                text_row(ui, "User name", &mut account.username, "as your provider gave it");
-                let label = ui.label("Password");
-                let is_new = self.added.contains(&account.id);
-                let typed = self.typed_passwords.entry(account.id.clone()).or_default();
-                ui.add(
-                    egui::TextEdit::singleline(typed)
-                        .password(true)
-                        .hint_text(if is_new {
-                            "the password of this mailbox"
-                        } else {
-                            "unchanged if empty"
-                        }),
-                )
-                .labelled_by(label.id);
-                ui.end_row();
-                let label = ui.label("Keep the password");
-                egui::ComboBox::from_id_salt("password-storage")
-                    .selected_text(storage_label(account.password_storage))
-                    .show_ui(ui, |ui| {
-                        for choice in [
-                            PasswordStorage::Keyring,
-                            PasswordStorage::AskEachSession,
-                            PasswordStorage::File,
-                        ] {
-                            ui.selectable_value(&mut account.password_storage, choice, storage_label(choice));
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                ui.end_row();
-                if let Some(Err(detail)) = keyring {
-                    ui.label("");
-                    let sentence = if account.password_storage == PasswordStorage::Keyring {
-                        "This computer has no keyring, so the password cannot be kept there: choose “ask each session”, or, if you accept the risk, “in a file only I can read”."
-                    } else {
-                        "This computer has no keyring; the password is kept as chosen above."
-                    };
-                    // A grid cell grows with its text: a narrow column of
-                    // its own keeps the sentence in the window.
-                    ui.vertical(|ui| {
-                        ui.set_max_width(360.0);
-                        ui.add(
-                            egui::Label::new(
-                                egui::RichText::new(sentence).color(ui.visuals().warn_fg_color),
-                            )
-                            .wrap(),
-                        )
-                        .on_hover_text(detail.as_str());
-                    });
-                    ui.end_row();
-                }
-                let label = ui.label("Authentication");
-                egui::ComboBox::from_id_salt("auth")
-                    .selected_text(auth_label(account.auth))
-                    .show_ui(ui, |ui| {
-                        for choice in AuthMethod::ALL {
-                            ui.selectable_value(&mut account.auth, choice, auth_label(choice));
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                ui.end_row();
-                ui.label("");
-                ui.checkbox(&mut account.leave_on_server, "Leave messages on the server");
-                ui.end_row();
-                optional_number(ui, "Remove from server after (days)", &mut account.delete_after_days, 14, 1..=3650);
-                optional_number(ui, "Mailbox quota (MB)", &mut account.quota_mb, 1000, 1..=1_000_000);
-                optional_number(ui, "Preview lines", &mut account.preview_lines, 10, 0..=1000);
-                if let Some(fp) = account.trusted_fingerprint.clone() {
-                    ui.label("Trusted certificate");
-                    ui.vertical(|ui| {
-                        ui.add(egui::Label::new(egui::RichText::new(fp).monospace().small()).wrap());
-                        if ui.button("Forget this certificate").clicked() {
-                            account.trusted_fingerprint = None;
-                        }
-                    });
-                    ui.end_row();
-                }
-            });
-        if let Some(note) = &self.preset_note {
-            ui.label(note);
-        }
-    }
-
-    /// "Test connection" and its result, under the form so both stay in view.
-    fn test_ui(&mut self, ui: &mut egui::Ui, index: usize, commands: &mut Vec<Command>) {
-        let account = self.draft.accounts[index].clone();
-        let testing = self.test.as_ref().is_some_and(|t| {
-            t.account_id == account.id && t.result.as_ref().is_none_or(|p| p.ready().is_none())
-        });
-        ui.horizontal(|ui| {
-            if ui
-                .add_enabled(!testing, egui::Button::new("Test connection"))
-                .on_hover_text("Connect with these settings and report what the server supports")
-                .clicked()
-            {
-                let id = self.next_test_id;
-                self.next_test_id += 1;
-                let password = self
-                    .typed_passwords
-                    .get(&account.id)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| Secret::new(p.clone()));
-                self.test = Some(TestRun {
-                    id,
-                    account_id: account.id.clone(),
-                    result: None,
-                });
-                commands.push(Command::TestConnection(id, account.clone(), password));
-            }
-            if testing {
-                ui.add(egui::Spinner::new());
-                ui.label("Testing…");
-            }
-        });
-        let pin = self.test_result_ui(ui, &account.id);
-        if let Some(fingerprint) = pin {
-            self.draft.accounts[index].trusted_fingerprint = Some(fingerprint);
-            self.test = None;
-        }
-    }
-
-    /// Shows the test result; returns a fingerprint to trust if asked.
-    fn test_result_ui(&self, ui: &mut egui::Ui, account_id: &str) -> Option<String> {
-        let test = self.test.as_ref().filter(|t| t.account_id == account_id)?;
-        let mut trust = None;
-        egui::Frame::group(ui.style()).show(ui, |ui| {
-            match test.result.as_ref().and_then(|p| p.ready()) {
-                None => {}
-                Some(Ok(report)) => {
-                    ui.label(egui::RichText::new("The connection works.").strong());
-                    let yes_no = |b: bool| if b { "yes" } else { "no" };
-                    ui.label(format!("Encryption: {}", report.encryption));
-                    if let Some(fp) = &report.certificate_sha256 {
-                        ui.add(
-                            egui::Label::new(
-                                egui::RichText::new(format!("Certificate SHA-256: {fp}"))
-                                    .monospace()
-                                    .small(),
-                            )
-                            .wrap(),
-                        );
-                    }
-                    if let Some(method) = report.logged_in_with {
-                        ui.label(format!("Signed in with: {method}"));
-                    }
-                    ui.label(format!(
-                        "Sign-in methods offered: {}",
-                        report.auth_methods.join(", ")
-                    ));
-                    ui.label(format!(
-                        "Pipelining: {}   TOP (previews): {}   UIDL: {}",
-                        yes_no(report.pipelining),
-                        yes_no(report.top),
-                        yes_no(report.uidl)
-                    ));
-                    if let Some(expire) = &report.expire {
-                        ui.label(format!("The server removes mail: {expire}"));
-                    }
-                    if let Some(delay) = report.login_delay_secs {
-                        ui.label(format!(
-                            "Minimum time between checks: {} minutes",
-                            delay.div_ceil(60)
-                        ));
-                    }
-                    if let Some(count) = report.message_count {
-                        ui.label(format!("Messages waiting: {count}"));
-                    }
-                }
-                Some(Err(failure)) => {
-                    ui.colored_label(ui.visuals().error_fg_color, &failure.message.headline);
-                    ui.label(&failure.message.next_step);
-                    if let Some(cert) = &failure.certificate {
-                        ui.label(format!("Issued to: {}", cert.subject));
-                        ui.label(format!("Issued by: {}", cert.issuer));
-                        ui.label(format!("Valid: {} to {}", cert.not_before, cert.not_after));
-                        ui.add(egui::Label::new(
-                            egui::RichText::new(format!("SHA-256: {}", cert.sha256))
-                                .monospace()
-                                .small(),
-                        ));
-                        if ui.button("Trust this certificate").clicked() {
-                            trust = Some(cert.sha256.to_string());
-                        }
-                    }
-                    if !failure.message.detail.is_empty() {
-                        ui.small(&failure.message.detail);
-                    }
-                }
-            }
-        });
-        trust
-    }
-
     fn general_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("General");
         ui.add_space(6.0);
@@ -491,6 +278,17 @@ impl SettingsDialog {
                     15,
                     1..=1440,
                 );
+                let label = ui.label("Colours");
+                egui::ComboBox::from_id_salt("theme")
+                    .selected_text(theme_label(general.theme))
+                    .show_ui(ui, |ui| {
+                        for choice in [Theme::System, Theme::Light, Theme::Dark] {
+                            ui.selectable_value(&mut general.theme, choice, theme_label(choice));
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.end_row();
                 let label = ui.label("Downloaded mail folder");
                 ui.horizontal(|ui| {
                     ui.add(
@@ -510,11 +308,15 @@ impl SettingsDialog {
                         let (tx, rx) = std::sync::mpsc::channel();
                         let ctx = ui.ctx().clone();
                         std::thread::spawn(move || {
+                            let started = std::time::Instant::now();
                             let picked = rfd::FileDialog::new().pick_folder();
-                            let _ = tx.send(picked);
+                            let _ = tx.send((picked, started.elapsed()));
                             ctx.request_repaint();
                         });
                         self.folder_pick = Some(rx);
+                    }
+                    if let Some(note) = &self.folder_note {
+                        ui.label(note.as_str());
                     }
                 });
                 ui.end_row();
@@ -542,6 +344,51 @@ impl SettingsDialog {
             "Some servers cannot show the first lines of a message without sending all of it; \
              there, messages up to the size above are downloaded to preview them.",
         );
+    }
+
+    /// Edits that Close would lose.
+    fn has_changes(&self) -> bool {
+        let folder = self.mail_folder_text.trim();
+        let folder_now = (!folder.is_empty()).then(|| PathBuf::from(folder));
+        self.draft.accounts != self.original.accounts
+            || self.draft.general.check_interval_mins != self.original.general.check_interval_mins
+            || self.draft.general.preview_lines != self.original.general.preview_lines
+            || self.draft.general.preview_download_limit_kb
+                != self.original.general.preview_download_limit_kb
+            || self.draft.general.theme != self.original.general.theme
+            || folder_now != self.original.general.mail_folder
+            || self.typed_passwords.values().any(|p| !p.is_empty())
+    }
+
+    /// "Save your changes?" on Close; returns whether the dialog stays.
+    fn discard_ui(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) -> bool {
+        let mut stays = true;
+        let mut answered = false;
+        let modal = egui::Modal::new(egui::Id::unique("settings-discard")).show(ctx, |ui| {
+            ui.set_max_width(400.0);
+            ui.heading("Save your changes?");
+            ui.label("The settings were changed and not saved.");
+            ui.horizontal(|ui| {
+                if ui.button("Save").clicked() {
+                    answered = true;
+                    if let Some(command) = self.save() {
+                        commands.push(command);
+                        stays = false;
+                    }
+                }
+                if ui.button("Discard changes").clicked() {
+                    answered = true;
+                    stays = false;
+                }
+                if ui.button("Keep editing").clicked() {
+                    answered = true;
+                }
+            });
+        });
+        if answered || modal.should_close() {
+            self.confirm_discard = false;
+        }
+        stays
     }
 
     fn remove_confirm_ui(&mut self, ctx: &egui::Context) {
@@ -659,5 +506,13 @@ fn auth_label(method: AuthMethod) -> &'static str {
         AuthMethod::XOAuth2 => "XOAUTH2 (access token)",
         AuthMethod::Apop => "APOP",
         AuthMethod::UserPass => "USER/PASS",
+    }
+}
+
+fn theme_label(theme: Theme) -> &'static str {
+    match theme {
+        Theme::System => "as the desktop is set",
+        Theme::Light => "light",
+        Theme::Dark => "dark",
     }
 }

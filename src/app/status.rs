@@ -245,6 +245,40 @@ pub(crate) fn confirm_ui(
     confirm: &mut Option<Confirm>,
     commands: &mut Vec<Command>,
 ) {
+    if let Some(Confirm::Quit { staged }) = confirm {
+        let count: usize = staged.iter().map(|(_, n)| n).sum();
+        let mut close = false;
+        let modal = egui::Modal::new(egui::Id::unique("confirm-quit")).show(ctx, |ui| {
+            ui.set_max_width(440.0);
+            ui.heading("Quit Letterbox?");
+            ui.label(format!(
+                "{count} {} marked for deletion and nothing has been deleted yet.",
+                if count == 1 {
+                    "message is"
+                } else {
+                    "messages are"
+                }
+            ));
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui.button("Apply now").clicked() {
+                    commands.push(Command::QuitApplying);
+                    close = true;
+                }
+                if ui.button("Quit without deleting").clicked() {
+                    commands.push(Command::QuitWithoutApplying);
+                    close = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if close || modal.should_close() {
+            *confirm = None;
+        }
+        return;
+    }
     let Some(Confirm::Deletions {
         account_id,
         count,
@@ -359,3 +393,45 @@ pub(crate) fn mail_notice_ui(
     });
     ui.separator();
 }
+
+/// Every keyboard shortcut, in one window (F1, or Help in the toolbar).
+pub(crate) fn help_window_ui(ctx: &egui::Context, open: &mut bool) {
+    egui::Window::new("Keyboard shortcuts")
+        .open(open)
+        .resizable(false)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            egui::Grid::new("shortcuts")
+                .num_columns(2)
+                .spacing([18.0, 6.0])
+                .show(ui, |ui| {
+                    for (keys, what) in SHORTCUTS {
+                        ui.strong(*keys);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+/// The keyboard shortcuts, as the help window lists them.
+pub(crate) const SHORTCUTS: &[(&str, &str)] = &[
+    ("Ctrl+R, F5", "Check mail"),
+    ("Up, Down", "Move in a list (with Shift: select on the way)"),
+    ("Page Up, Page Down", "Move a page in a list"),
+    ("Home, End", "Go to the first or last message"),
+    ("Ctrl+A", "Select every message shown"),
+    (
+        "Delete",
+        "Mark for deletion on the server; in Downloaded: move to Trash",
+    ),
+    ("Ctrl+Z", "Take back the last Delete"),
+    ("Enter", "Open a downloaded message in its own window"),
+    ("Escape", "Close the dialog or window on top"),
+    (
+        "Ctrl+Plus, Ctrl+Minus, Ctrl+0",
+        "Larger, smaller, normal text",
+    ),
+    ("F1", "This list"),
+    ("Ctrl+Q", "Quit (asks first when deletions are not applied)"),
+];

@@ -39,6 +39,13 @@ pub(crate) fn toolbar_ui(
             {
                 commands.push(Command::OpenSettings);
             }
+            if ui
+                .button("Help")
+                .on_hover_text("Keyboard shortcuts (F1)")
+                .clicked()
+            {
+                commands.push(Command::ShowHelp);
+            }
             if view.busy() {
                 ui.separator();
                 ui.add(egui::Spinner::new());
@@ -91,7 +98,9 @@ fn local_actions_ui(
         }
     } else if ui
         .add_enabled(any, egui::Button::new("Delete"))
-        .on_hover_text("Move the selected messages to Trash (Delete key); Undo brings them back")
+        .on_hover_text(
+            "Move the selected messages to Trash (Delete key); Undo or Ctrl+Z brings them back",
+        )
         .clicked()
     {
         commands.push(MailCommand::Trash.into());
@@ -130,7 +139,7 @@ fn server_actions_ui(ui: &mut egui::Ui, view: &View, selected: usize, commands: 
         }
         if ui
                 .add_enabled(any, egui::Button::new("Delete"))
-                .on_hover_text("Mark the selected messages for deletion on the server (Delete key); nothing happens until Apply")
+                .on_hover_text("Mark the selected messages for deletion on the server (Delete key; Ctrl+Z takes it back); nothing happens until Apply")
                 .clicked()
             {
                 commands.push(Command::StageDelete);

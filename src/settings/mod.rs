@@ -198,6 +198,19 @@ pub struct General {
     /// On servers without TOP (no previews on the server), messages up to
     /// this many kilobytes are downloaded to preview them; 0: never.
     pub preview_download_limit_kb: u32,
+    /// Light or dark, or as the desktop says.
+    pub theme: Theme,
+}
+
+/// The window's colours.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// As the desktop is set (dark if it says nothing).
+    #[default]
+    System,
+    Light,
+    Dark,
 }
 
 impl Default for General {
@@ -207,6 +220,7 @@ impl Default for General {
             mail_folder: None,
             preview_lines: 10,
             preview_download_limit_kb: 1000,
+            theme: Theme::System,
         }
     }
 }
@@ -467,6 +481,7 @@ mod tests {
                 mail_folder: Some("/home/me/Mail".into()),
                 preview_lines: 20,
                 preview_download_limit_kb: 500,
+                theme: Theme::Light,
             },
             accounts: vec![account],
         }

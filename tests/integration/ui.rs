@@ -408,7 +408,7 @@ fn ten_thousand_rows_are_laid_out_lazily() {
     let (_server, _profile, mut harness) = app_with(numbered(10_000));
     harness.get_by_label("Check mail").click();
     wait_until(&mut harness, "10,000 messages", |h| {
-        has_text(h, "10000 new")
+        has_text(h, "10000 new") && has_text(h, "Checked ")
     });
     // Only the rows on screen exist as widgets: virtual scrolling.
     let shown = harness.query_all_by_label_contains("Message 0").count();
@@ -423,7 +423,9 @@ fn shift_and_ctrl_select_and_keyboard() {
     let (server, _profile, mut harness) = app_with(numbered(6));
     // F5 checks, like Ctrl+R.
     harness.key_press(egui::Key::F5);
-    wait_until(&mut harness, "the check", |h| has_text(h, "6 new"));
+    wait_until(&mut harness, "the check", |h| {
+        has_text(h, "6 new") && has_text(h, "Checked ")
+    });
     // Sort by subject, ascending, so the order is known.
     harness.get_by_label("Subject").click();
     settle(&mut harness);
@@ -534,7 +536,9 @@ fn server_without_top_explains_missing_previews() {
         native_dialogs: false,
     });
     harness.get_by_label("Check mail").click();
-    wait_until(&mut harness, "the check", |h| has_text(h, "2 new"));
+    wait_until(&mut harness, "the check", |h| {
+        has_text(h, "2 new") && has_text(h, "Checked ")
+    });
     assert!(has_text(
         &harness,
         "messages up to 2.0 KB are downloaded to preview them"
