@@ -18,8 +18,10 @@ pub(crate) fn accounts_ui(
 ) {
     egui::Panel::left("accounts")
         .resizable(true)
-        .default_size(230.0)
-        .min_size(190.0)
+        .default_size(200.0)
+        .min_size(130.0)
+        // A narrow window keeps most of its width for the messages.
+        .max_size((ui.ctx().content_rect().width() * 0.3).clamp(130.0, 360.0))
         .show(ui, |ui| {
             ui.add_space(6.0);
             ui.heading("Accounts");

@@ -320,7 +320,7 @@ impl App {
                 self.log_open = false;
             }
         }
-        if ctx.egui_wants_keyboard_input() {
+        if !super::rows::keys_for_lists(ctx) {
             return;
         }
         if ctx.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Z)) {

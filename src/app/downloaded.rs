@@ -9,7 +9,7 @@ use egui_extras::{Column, TableBuilder};
 use crate::mail::human_size;
 
 use super::library::{Library, MailCommand, MailSort, Place};
-use super::{Command, View, icons, local_time};
+use super::{Command, View, icons, local_time, rows, short_date};
 
 pub(crate) fn downloaded_ui(
     ui: &mut egui::Ui,
@@ -117,30 +117,69 @@ fn table_ui(
     commands: &mut Vec<Command>,
 ) {
     let order = library.order();
+    let list_had_focus = rows::list_has_focus(ui.ctx(), rows::DOWNLOADED);
     let moved = keyboard(ui, library, &order, commands);
+    // Where Tab enters the list: the selection's focus, else the first row.
+    let current = library
+        .selection
+        .focus
+        .clone()
+        .or_else(|| order.first().map(|&i| library.ids[i].clone()));
+    if moved.is_some()
+        && list_had_focus
+        && let Some(current) = &current
+    {
+        // The keyboard focus follows the selection.
+        ui.memory_mut(|m| m.request_focus(rows::item_id(rows::DOWNLOADED, current)));
+    }
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let area = ui.available_rect_before_wrap();
-    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(area));
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(area)
+            .accessibility_role(egui::accesskit::Role::List)
+            .accessibility_label(match place {
+                Place::Trash => "Messages in the trash",
+                _ => "Downloaded messages",
+            }),
+    );
     let ui = &mut child;
     let show_account = place == Place::AllDownloaded;
+    let widths = rows::ListColumns::new(ui, area.width(), "Unread", show_account);
+    let header_height = row_height + 2.0 * ui.spacing().item_spacing.y;
     let mut table = TableBuilder::new(ui)
-        .id_salt("downloaded")
+        .id_salt(("downloaded", show_account, widths.show_status))
         .min_scrolled_height(0.0)
-        .max_scroll_height(area.height())
+        // The header row is part of the area too.
+        .max_scroll_height((area.height() - header_height).max(0.0))
         .striped(true)
         .resizable(true)
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::exact(70.0));
+        // Clicks on any cell, but only the row's item takes the keyboard
+        // focus (see `rows`).
+        .sense(egui::Sense::CLICK)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+    if widths.show_status {
+        table = table.column(Column::exact(widths.status).clip(true));
+    }
     if show_account {
-        table = table.column(Column::initial(110.0).at_least(50.0).clip(true));
+        table = table.column(
+            Column::initial(110.0)
+                .at_least(50.0)
+                .at_most(widths.from_max)
+                .clip(true),
+        );
     }
     table = table
-        .column(Column::initial(180.0).at_least(60.0).clip(true))
-        .column(Column::remainder().at_least(120.0).clip(true))
-        .column(Column::initial(130.0).at_least(60.0))
-        .column(Column::initial(80.0).at_least(50.0))
-        .column(Column::exact(24.0));
+        .column(
+            Column::initial(180.0)
+                .at_least(50.0)
+                .at_most(widths.from_max)
+                .clip(true),
+        )
+        .column(Column::remainder().at_least(50.0).clip(true))
+        .column(Column::exact(widths.date).clip(true))
+        .column(Column::exact(widths.size).clip(true))
+        .column(Column::exact(widths.attachment));
     if let Some(position) = moved {
         table = table.scroll_to_row(position, None);
     }
@@ -148,9 +187,11 @@ fn table_ui(
     let mut context: Option<Command> = None;
     table
         .header(row_height, |mut header| {
-            header.col(|ui| {
-                ui.strong("Read");
-            });
+            if widths.show_status {
+                header.col(|ui| {
+                    ui.strong("Read");
+                });
+            }
             if show_account {
                 header.col(|ui| {
                     ui.strong("Account");
@@ -190,7 +231,8 @@ fn table_ui(
                 let listed = &library.rows[order[table_row.index()]];
                 let message = &listed.message;
                 let id = library.ids[order[table_row.index()]].clone();
-                table_row.set_selected(library.selection.ids.contains(&id));
+                let selected = library.selection.ids.contains(&id);
+                table_row.set_selected(selected);
                 let unread = !message.location.seen();
                 let style = |text: String| {
                     let rich = egui::RichText::new(text);
@@ -201,31 +243,80 @@ fn table_ui(
                     .account(&listed.account_id)
                     .map(|a| a.display_name())
                     .unwrap_or_default();
-                let mut cells = vec![if unread { "Unread" } else { "Read" }.to_owned()];
+                let from = display_from(&message.from);
+                let subject = if message.subject.is_empty() {
+                    "(no subject)".to_owned()
+                } else {
+                    message.subject.clone()
+                };
+                let size = human_size(message.size_bytes);
+                let status = if unread { "Unread" } else { "Read" };
+                let summary = || {
+                    let mut text = super::messages::summary(
+                        status,
+                        &from,
+                        &message.subject,
+                        message.date_unix.map(local_time).as_deref(),
+                        &size,
+                        message.attachments > 0,
+                    );
+                    if show_account {
+                        text.push_str(&format!(", in {account_name}"));
+                    }
+                    text
+                };
+                let mut cells: Vec<String> = widths
+                    .show_status
+                    .then(|| status.to_owned())
+                    .into_iter()
+                    .collect();
                 if show_account {
-                    cells.push(account_name);
+                    cells.push(account_name.clone());
                 }
                 cells.extend([
-                    display_from(&message.from),
-                    if message.subject.is_empty() {
-                        "(no subject)".to_owned()
-                    } else {
-                        message.subject.clone()
-                    },
-                    message.date_unix.map(local_time).unwrap_or_default(),
-                    human_size(message.size_bytes),
+                    from.clone(),
+                    subject,
+                    message
+                        .date_unix
+                        .map(if widths.short_dates {
+                            short_date
+                        } else {
+                            local_time
+                        })
+                        .unwrap_or_default(),
+                    size.clone(),
                 ]);
-                for text in cells {
+                let mut item = None;
+                for (column, text) in cells.into_iter().enumerate() {
                     table_row.col(|ui| {
-                        ui.add(egui::Label::new(style(text)).selectable(false).truncate());
+                        if column == 0 {
+                            item = Some(rows::row_item(
+                                ui,
+                                rows::DOWNLOADED,
+                                &id,
+                                area.x_range(),
+                                current.as_ref() == Some(&id),
+                                selected,
+                                summary,
+                            ));
+                        }
+                        let Some(item) = &item else { return };
+                        rows::in_item(ui, item.id, |ui| {
+                            ui.add(egui::Label::new(style(text)).selectable(false).truncate());
+                        });
                     });
                 }
                 table_row.col(|ui| {
-                    if message.attachments > 0 {
-                        icons::paperclip(ui, "Has attachments");
+                    if message.attachments > 0
+                        && let Some(item) = &item
+                    {
+                        rows::in_item(ui, item.id, |ui| {
+                            icons::paperclip(ui, "Has attachments");
+                        });
                     }
                 });
-                let response = table_row.response();
+                let Some(item) = item else { return };
+                let response = item.union(table_row.response());
                 if response.clicked() || response.double_clicked() {
                     clicked = Some((
                         table_row.index(),
@@ -302,7 +393,7 @@ fn keyboard(
     order: &[usize],
     commands: &mut Vec<Command>,
 ) -> Option<usize> {
-    if ui.ctx().egui_wants_keyboard_input() || order.is_empty() {
+    if !rows::keys_for_lists(ui.ctx()) || order.is_empty() {
         return None;
     }
     let (enter, delete) = ui.input(|i| {

@@ -8,7 +8,7 @@ use egui_extras::{Column, TableBuilder};
 use crate::mail::human_size;
 
 use super::model::{Row, RowStatus, SortKey, Step, visible_rows};
-use super::{Command, Selection, View, icons, local_time};
+use super::{Command, Selection, View, icons, local_time, rows, short_date};
 
 /// The selection id of a row: its key, or its position when it has none.
 pub(crate) fn row_id(row: &Row, index: usize) -> String {
@@ -100,41 +100,74 @@ pub(crate) fn messages_ui(
             filter.trim()
         ));
     }
+    let list_had_focus = rows::list_has_focus(ui.ctx(), rows::MESSAGES);
     let keyboard = keyboard_move(ui, &state.rows, selection, &order);
     let staged = &state.staged_deletions;
     let rows = &state.rows;
+    // Where Tab enters the list: the selection's focus, else the first row.
+    let current = selection
+        .focus
+        .clone()
+        .or_else(|| order.first().map(|&i| row_id(&rows[i], i)));
+    if keyboard.is_some()
+        && list_had_focus
+        && let Some(current) = &current
+    {
+        // The keyboard focus follows the selection.
+        ui.memory_mut(|m| m.request_focus(rows::item_id(rows::MESSAGES, current)));
+    }
     let mut clicked: Option<(usize, egui::Modifiers)> = None;
     let mut context: Option<Command> = None;
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     // A child area exactly as big as what is left, so the table (and its
     // column lines) never reaches into the preview pane.
     let area = ui.available_rect_before_wrap();
-    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(area));
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(area)
+            .accessibility_role(egui::accesskit::Role::List)
+            .accessibility_label("Messages on the server"),
+    );
     let ui = &mut child;
+    let widths = rows::ListColumns::new(ui, area.width(), "Downloaded", false);
+    let header_height = row_height + 2.0 * ui.spacing().item_spacing.y;
     let mut table = TableBuilder::new(ui)
-        .id_salt("messages")
+        .id_salt(("messages", widths.show_status))
+        .min_scrolled_height(0.0)
+        // The header row is part of the area too.
+        .max_scroll_height((area.height() - header_height).max(0.0))
         .striped(true)
         .resizable(true)
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::exact(92.0))
-        .column(Column::initial(180.0).at_least(60.0).clip(true))
-        .column(Column::remainder().at_least(120.0).clip(true))
-        .column(Column::initial(130.0).at_least(60.0))
-        .column(Column::initial(80.0).at_least(50.0))
-        .column(Column::exact(24.0));
+        // Clicks on any cell, but only the row's item takes the keyboard
+        // focus (see `rows`).
+        .sense(egui::Sense::CLICK)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+    if widths.show_status {
+        table = table.column(Column::exact(widths.status).clip(true));
+    }
+    table = table
+        .column(
+            Column::initial(180.0)
+                .at_least(50.0)
+                .at_most(widths.from_max)
+                .clip(true),
+        )
+        .column(Column::remainder().at_least(50.0).clip(true))
+        .column(Column::exact(widths.date).clip(true))
+        .column(Column::exact(widths.size).clip(true))
+        .column(Column::exact(widths.attachment));
     if let Some(index) = keyboard {
         table = table.scroll_to_row(index, None);
     }
     table
         .header(row_height, |mut header| {
-            for (key, title) in [
-                (SortKey::Status, "Status"),
+            let status_column = widths.show_status.then_some((SortKey::Status, "Status"));
+            for (key, title) in status_column.into_iter().chain([
                 (SortKey::From, "From"),
                 (SortKey::Subject, "Subject"),
                 (SortKey::Date, "Date"),
                 (SortKey::Size, "Size"),
-            ] {
+            ]) {
                 header.col(|ui| {
                     let button = ui
                         .add(egui::Button::new(egui::RichText::new(title).strong()).frame(false))
@@ -164,7 +197,8 @@ pub(crate) fn messages_ui(
                 let row = &rows[index];
                 let id = row_id(row, index);
                 let is_staged = row.key.as_ref().is_some_and(|k| staged.contains(k));
-                table_row.set_selected(selection.ids.contains(&id));
+                let selected = selection.ids.contains(&id);
+                table_row.set_selected(selected);
                 let style = |text: String| {
                     let mut rich = egui::RichText::new(text);
                     if row.status == RowStatus::New {
@@ -180,23 +214,67 @@ pub(crate) fn messages_ui(
                 } else {
                     row.status.label()
                 };
-                for text in [
-                    status.to_owned(),
+                let date = row
+                    .date_unix()
+                    .map(if widths.short_dates {
+                        short_date
+                    } else {
+                        local_time
+                    })
+                    .unwrap_or_default();
+                let size = human_size(row.size_bytes);
+                let summary = || {
+                    summary(
+                        if is_staged {
+                            "Marked for deletion"
+                        } else {
+                            row.status.label()
+                        },
+                        row.from(),
+                        row.subject(),
+                        row.date_unix().map(local_time).as_deref(),
+                        &size,
+                        row.has_attachments(),
+                    )
+                };
+                let mut item = None;
+                let status_cell = widths.show_status.then(|| status.to_owned());
+                let cells = status_cell.into_iter().chain([
                     row.from().to_owned(),
                     row.subject().to_owned(),
-                    row.date_unix().map(local_time).unwrap_or_default(),
-                    human_size(row.size_bytes),
-                ] {
+                    date,
+                    size.clone(),
+                ]);
+                for (column, text) in cells.enumerate() {
                     table_row.col(|ui| {
-                        ui.add(egui::Label::new(style(text)).selectable(false).truncate());
+                        if column == 0 {
+                            item = Some(rows::row_item(
+                                ui,
+                                rows::MESSAGES,
+                                &id,
+                                area.x_range(),
+                                current.as_ref() == Some(&id),
+                                selected,
+                                summary,
+                            ));
+                        }
+                        let Some(item) = &item else { return };
+                        rows::in_item(ui, item.id, |ui| {
+                            ui.add(egui::Label::new(style(text)).selectable(false).truncate());
+                        });
                     });
                 }
                 table_row.col(|ui| {
-                    if row.has_attachments() {
-                        icons::paperclip(ui, "Has attachments");
+                    if row.has_attachments()
+                        && let Some(item) = &item
+                    {
+                        rows::in_item(ui, item.id, |ui| {
+                            icons::paperclip(ui, "Has attachments");
+                        });
                     }
                 });
-                let response = table_row.response();
+                let Some(item) = item else { return };
+                let response = item.union(table_row.response());
                 if response.clicked() {
                     clicked = Some((table_row.index(), response.ctx.input(|i| i.modifiers)));
                 }
@@ -248,7 +326,7 @@ fn keyboard_move(
     selection: &mut Selection,
     view: &[usize],
 ) -> Option<usize> {
-    if ui.ctx().egui_wants_keyboard_input() || view.is_empty() {
+    if !rows::keys_for_lists(ui.ctx()) || view.is_empty() {
         return None;
     }
     let (step, shift) = key_step(ui)?;
@@ -275,4 +353,31 @@ pub(crate) fn key_step(ui: &egui::Ui) -> Option<(Step, bool)> {
         .1;
         Some((step, i.modifiers.shift))
     })
+}
+
+/// A row's name for a screen reader: "New, from Sam, Cabin: packing list,
+/// 2026-11-25 09:12, 2.6 KB, has attachments".
+pub(crate) fn summary(
+    status: &str,
+    from: &str,
+    subject: &str,
+    date: Option<&str>,
+    size: &str,
+    attachments: bool,
+) -> String {
+    let mut parts = vec![status.to_owned()];
+    if !from.is_empty() {
+        parts.push(format!("from {from}"));
+    }
+    parts.push(if subject.is_empty() {
+        "no subject".to_owned()
+    } else {
+        subject.to_owned()
+    });
+    parts.extend(date.map(str::to_owned));
+    parts.push(size.to_owned());
+    if attachments {
+        parts.push("has attachments".to_owned());
+    }
+    parts.join(", ")
 }

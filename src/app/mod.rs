@@ -22,6 +22,7 @@ pub use native::{APP_ID, run_native};
 pub mod model;
 mod preview;
 mod reader;
+mod rows;
 mod settings_dialog;
 mod status;
 mod toolbar;
@@ -168,7 +169,7 @@ pub struct App {
 
 impl App {
     pub fn new(cc: &eframe::CreationContext<'_>, config: AppConfig) -> App {
-        fonts::load_fallbacks(&cc.egui_ctx);
+        fonts::install(&cc.egui_ctx);
         // Small print is one step under the body text, never tiny (egui's
         // own is 9 points against 12.5).
         cc.egui_ctx.all_styles_mut(|style| {
@@ -341,6 +342,24 @@ impl App {
             })
             .collect()
     }
+}
+
+/// `Unix seconds` → a local date for a narrow column: "12:00" today,
+/// "24 Nov" this year, else "2025-11-24".
+pub(crate) fn short_date(unix: i64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(unix) else {
+        return String::new();
+    };
+    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
+    let today = jiff::Zoned::now().date();
+    let format = if zoned.date() == today {
+        "%H:%M"
+    } else if zoned.year() == today.year() {
+        "%-d %b"
+    } else {
+        "%Y-%m-%d"
+    };
+    zoned.strftime(format).to_string()
 }
 
 /// `Unix seconds` → local "2026-11-24 12:00" (or "12:00" for today).

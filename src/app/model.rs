@@ -382,6 +382,9 @@ impl AccountState {
         self.total = self.rows.len() as u32;
         self.size_bytes = self.rows.iter().map(|r| r.size_bytes).sum();
         self.checked = true;
+        // Until a check says otherwise: no warning about ids from a list
+        // that has them.
+        self.uidl_supported = true;
         self.as_of_unix = Some(last.at_unix.unwrap_or_default());
     }
 
@@ -657,5 +660,34 @@ mod tests {
         assert!(state.staged_deletions.is_empty());
         assert_eq!(state.apply_problems, ["zzz: refused"]);
         assert_eq!(state.new_count(), 0);
+    }
+
+    #[test]
+    fn the_last_known_list_shows_until_a_check() {
+        use crate::store::db::{Known, LastKnown};
+        let known = |key: &str, status| Known {
+            key: key.into(),
+            size_bytes: 10,
+            status,
+            preview: None,
+        };
+        let mut state = AccountState::default();
+        state.last_known(LastKnown {
+            at_unix: Some(1_700_000_000),
+            messages: vec![known("a", Status::Downloaded), known("b", Status::Kept)],
+        });
+        assert!(state.checked && state.uidl_supported, "no id warning");
+        assert_eq!((state.rows.len(), state.size_bytes), (2, 20));
+        assert_eq!(state.as_of_unix, Some(1_700_000_000));
+        assert_eq!(state.rows[0].status, RowStatus::Downloaded);
+        let mut busy = AccountState {
+            checked: true,
+            ..AccountState::default()
+        };
+        busy.last_known(LastKnown {
+            at_unix: None,
+            messages: vec![known("c", Status::New)],
+        });
+        assert!(busy.rows.is_empty(), "a check of this session knows better");
     }
 }

@@ -36,6 +36,8 @@ pub fn run_native(
     let options = eframe::NativeOptions {
         viewport,
         persistence_path,
+        // The app installs its own system font lookup (see `fonts`).
+        system_font_fallback: false,
         ..eframe::NativeOptions::default()
     };
     eframe::run_native(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::mail::Preview;
 
-use super::{Command, View, local_time};
+use super::{Command, View, icons, local_time};
 
 /// `focus`: the row the preview shows; `longer`: previews fetched with
 /// "Show more lines", by message key.
@@ -35,45 +35,56 @@ pub(crate) fn preview_panel_ui(
     let key = row.key.clone();
     let busy = state.busy.is_some();
     let missing = state.preview_notes.no_preview_reason(row.size_bytes);
+    // The list keeps at least half of a short window.
+    let room = ui.available_height();
     egui::Panel::bottom("preview")
         .resizable(true)
-        .default_size(260.0)
-        .min_size(120.0)
+        .default_size(260.0_f32.min(room * 0.45))
+        .min_size(100.0_f32.min(room * 0.3))
+        .max_size((room * 0.55).max(100.0))
         .show(ui, |ui| {
             ui.add_space(6.0);
             let Some(preview) = preview else {
                 ui.add(egui::Label::new(missing).wrap());
                 return;
             };
-            egui::Grid::new("preview-headers")
-                .num_columns(2)
-                .spacing([12.0, 4.0])
-                .show(ui, |ui| {
-                    for (name, value) in [
-                        ("From", preview.from.clone()),
-                        ("To", preview.to.clone()),
-                        ("Subject", preview.subject.clone()),
-                        (
-                            "Date",
-                            preview
-                                .date_unix
-                                .map(local_time)
-                                .unwrap_or_else(|| preview.date.clone()),
-                        ),
-                    ] {
-                        ui.label(egui::RichText::new(name).strong());
-                        ui.label(value);
-                        ui.end_row();
-                    }
-                });
-            if preview.has_attachments {
-                ui.label("📎 This message seems to have attachments.");
-            }
-            ui.separator();
+            // Headers and text scroll together above the button, so a
+            // short pane (a small window, a large zoom) still shows it.
+            let button_room = if key.is_some() { 34.0 } else { 0.0 };
             egui::ScrollArea::vertical()
+                .id_salt("preview-scroll")
                 .auto_shrink([false, false])
-                .max_height(ui.available_height() - 34.0)
+                .min_scrolled_height(0.0)
+                .max_height((ui.available_height() - button_room).max(0.0))
                 .show(ui, |ui| {
+                    egui::Grid::new("preview-headers")
+                        .num_columns(2)
+                        .spacing([12.0, 4.0])
+                        .show(ui, |ui| {
+                            for (name, value) in [
+                                ("From", preview.from.clone()),
+                                ("To", preview.to.clone()),
+                                ("Subject", preview.subject.clone()),
+                                (
+                                    "Date",
+                                    preview
+                                        .date_unix
+                                        .map(local_time)
+                                        .unwrap_or_else(|| preview.date.clone()),
+                                ),
+                            ] {
+                                ui.label(egui::RichText::new(name).strong());
+                                ui.label(value);
+                                ui.end_row();
+                            }
+                        });
+                    if preview.has_attachments {
+                        ui.horizontal(|ui| {
+                            icons::paperclip(ui, "Attachments in this message");
+                            ui.label("This message seems to have attachments.");
+                        });
+                    }
+                    ui.separator();
                     let text = if preview.text.is_empty() {
                         "(no text in the first lines)".to_owned()
                     } else {

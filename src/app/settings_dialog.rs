@@ -132,15 +132,19 @@ impl SettingsDialog {
             }
             self.folder_pick = None;
         }
+        // Never larger than the window it is in (800×600 at 150% is about
+        // 530×400 points): the page scrolls instead.
+        let fits = ctx.content_rect().size() - egui::vec2(16.0, 40.0);
         egui::Window::new("Settings")
             .open(&mut open)
-            .default_size([780.0, 560.0])
+            .default_size([780.0_f32.min(fits.x), 560.0_f32.min(fits.y)])
+            .max_size(fits)
             .resizable(true)
             .collapsible(false)
             .show(ctx, |ui| {
                 egui::Panel::left("settings-list")
                     .resizable(false)
-                    .exact_size(190.0)
+                    .exact_size(if fits.x < 640.0 { 140.0 } else { 190.0 })
                     .show(ui, |ui| self.list_ui(ui));
                 egui::Panel::bottom("settings-buttons").show(ui, |ui| {
                     ui.add_space(6.0);
@@ -165,19 +169,27 @@ impl SettingsDialog {
                     ui.add_space(4.0);
                 });
                 egui::CentralPanel::default().show(ui, |ui| {
+                    // Fields narrow down with the window, so the page
+                    // never needs to scroll sideways.
+                    ui.spacing_mut().text_edit_width =
+                        (ui.available_width() - 230.0).clamp(110.0, 280.0);
                     egui::ScrollArea::vertical()
                         .scroll_bar_visibility(
                             egui::scroll_area::ScrollBarVisibility::AlwaysVisible,
                         )
-                        .show(ui, |ui| match self.selected {
-                            Some(index) if index < self.draft.accounts.len() => {
-                                self.account_ui(ui, index, keyring);
-                                ui.separator();
-                                // Under the form, in the same scrolling page:
-                                // a result appearing moves nothing above it.
-                                self.test_ui(ui, index, commands);
+                        .show(ui, |ui| {
+                            match self.selected {
+                                Some(index) if index < self.draft.accounts.len() => {
+                                    self.account_ui(ui, index, keyring);
+                                    ui.separator();
+                                    // Under the form, in the same scrolling
+                                    // page: a result appearing moves nothing
+                                    // above it.
+                                    self.test_ui(ui, index, commands);
+                                }
+                                _ => self.general_ui(ui),
                             }
-                            _ => self.general_ui(ui),
+                            super::rows::keep_focus_in_view(ui);
                         });
                 });
             });
@@ -234,7 +246,7 @@ impl SettingsDialog {
             if ui.button("Remove account").clicked() {
                 self.confirm_remove = Some(i);
             }
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 if ui
                     .add_enabled(i > 0, egui::Button::new("Move up"))
                     .clicked()
@@ -290,11 +302,11 @@ impl SettingsDialog {
                     .labelled_by(label.id);
                 ui.end_row();
                 let label = ui.label("Downloaded mail folder");
-                ui.horizontal(|ui| {
+                ui.vertical(|ui| {
                     ui.add(
                         egui::TextEdit::singleline(&mut self.mail_folder_text)
                             .hint_text("inside Letterbox's data folder")
-                            .desired_width(280.0),
+                            .desired_width(ui.spacing().text_edit_width),
                     )
                     .labelled_by(label.id);
                     if ui
@@ -467,7 +479,7 @@ fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) {
     ui.add(
         egui::TextEdit::singleline(value)
             .hint_text(hint)
-            .desired_width(280.0),
+            .desired_width(ui.spacing().text_edit_width),
     )
     .labelled_by(label.id);
     ui.end_row();

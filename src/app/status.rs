@@ -41,6 +41,17 @@ pub(crate) fn status_bar_ui(
                         human_size(state.size_bytes),
                         local_time(at)
                     )
+                } else if let Some(at) = state.as_of_unix {
+                    format!(
+                        "{name}: {} new of {} as of {}, not checked yet",
+                        state.new_count(),
+                        state.total,
+                        if at > 0 {
+                            local_time(at)
+                        } else {
+                            "the last session".to_owned()
+                        }
+                    )
                 } else {
                     format!("{name}: not checked yet")
                 };

@@ -17,7 +17,9 @@ pub(crate) fn toolbar_ui(
 ) {
     egui::Panel::top("toolbar").show(ui, |ui| {
         ui.add_space(4.0);
-        ui.horizontal(|ui| {
+        // Wraps onto a second line in a narrow window: every button stays
+        // reachable.
+        ui.horizontal_wrapped(|ui| {
             let has_accounts = !view.settings.accounts.is_empty();
             if ui
                 .add_enabled(has_accounts, egui::Button::new("Check mail"))

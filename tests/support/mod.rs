@@ -3,5 +3,6 @@
 //! (`dovecot`) and small utilities.
 
 pub mod cli;
+pub mod desktop;
 pub mod dovecot;
 pub mod pop3_server;
