@@ -23,6 +23,8 @@ pub(crate) fn accounts_ui(
         // A narrow window keeps most of its width for the messages.
         .max_size((ui.ctx().content_rect().width() * 0.3).clamp(130.0, 360.0))
         .show(ui, |ui| {
+            // The panel keeps its width (a panel shrinks to what it holds).
+            ui.set_min_width(ui.available_width());
             ui.add_space(6.0);
             ui.heading("Accounts");
             ui.add_space(4.0);

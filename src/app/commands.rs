@@ -89,7 +89,29 @@ impl App {
                     return;
                 };
                 let remove = remove.unwrap_or(!account.leave_on_server);
-                let plan = model::download_plan(&self.selected_keys(), remove);
+                let selected = self.selected_keys();
+                let plan = model::download_plan(&selected, remove);
+                let already = selected
+                    .iter()
+                    .filter(|(_, status)| *status == RowStatus::Downloaded)
+                    .count();
+                if plan.is_empty() && already > 0 {
+                    // Nothing to fetch, nothing to connect for: said here.
+                    self.state_mut(&account.id).notice = Some(if already == 1 {
+                        "This message is already downloaded; it was not downloaded again.".into()
+                    } else {
+                        format!(
+                            "These {already} messages are already downloaded; none was downloaded again."
+                        )
+                    });
+                    return;
+                }
+                // With others to fetch, the Apply's summary counts them too.
+                let plan = if already > 0 {
+                    model::download_plan_all(&selected, remove)
+                } else {
+                    plan
+                };
                 self.apply(&account.id, plan);
             }
             Command::Keep => {

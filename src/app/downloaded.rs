@@ -176,7 +176,15 @@ fn table_ui(
                 .at_most(widths.from_max)
                 .clip(true),
         )
-        .column(Column::remainder().at_least(50.0).clip(true))
+        // The subject takes what the others leave, every frame, so the
+        // list always fills its width (a resizable column would keep the
+        // width of the first frame, before a zoom or a resize).
+        .column(
+            Column::remainder()
+                .at_least(50.0)
+                .clip(true)
+                .resizable(false),
+        )
         .column(Column::exact(widths.date).clip(true))
         .column(Column::exact(widths.size).clip(true))
         .column(Column::exact(widths.attachment));

@@ -43,6 +43,8 @@ pub(crate) fn preview_panel_ui(
         .min_size(100.0_f32.min(room * 0.3))
         .max_size((room * 0.55).max(100.0))
         .show(ui, |ui| {
+            // The pane keeps its size (a panel shrinks to what it holds).
+            ui.set_min_height(ui.available_height());
             ui.add_space(6.0);
             let Some(preview) = preview else {
                 ui.add(egui::Label::new(missing).wrap());

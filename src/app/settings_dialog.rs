@@ -137,7 +137,7 @@ impl SettingsDialog {
         let fits = ctx.content_rect().size() - egui::vec2(16.0, 40.0);
         egui::Window::new("Settings")
             .open(&mut open)
-            .default_size([780.0_f32.min(fits.x), 560.0_f32.min(fits.y)])
+            .default_size([780.0_f32.min(fits.x), 640.0_f32.min(fits.y)])
             .max_size(fits)
             .resizable(true)
             .collapsible(false)

@@ -229,6 +229,31 @@ fn every_control_is_reachable_at_800_by_600_and_at_150_percent() {
 }
 
 #[test]
+fn the_list_fills_its_width_after_the_window_changes_size() {
+    let fixture = Fixture::new();
+    let mut harness = app_sized(&fixture, [1100.0, 720.0], 1.0);
+    check_mail(&mut harness);
+    // Smaller, narrow enough to drop the Status column, and larger again.
+    for size in [[800.0, 600.0], [600.0, 450.0], [1000.0, 700.0]] {
+        harness.set_size(egui::Vec2::from(size));
+        settle(&mut harness);
+        // The list runs to the window's right edge (its scroll bar aside).
+        let right = size[0];
+        let last_column = harness
+            .query_all_by_label("Attachments")
+            .filter(|n| n.accesskit_node().bounding_box().is_some())
+            .map(|n| n.rect())
+            .find(|r| r.top() < 120.0)
+            .expect("the attachments column's header");
+        assert!(
+            last_column.right() <= right && last_column.right() >= right - 40.0,
+            "at {size:?}: the last column ends at {} in a window {right} wide",
+            last_column.right(),
+        );
+    }
+}
+
+#[test]
 fn a_screen_reader_selects_reads_and_downloads_by_the_list_items() {
     let fixture = Fixture::new();
     let mut harness = super::ui::harness(AppConfig::demo(
@@ -614,4 +639,120 @@ fn names_and_subjects_in_any_script_and_emoji_are_drawn_with_system_fonts() {
         .click();
     settle(&mut harness);
     assert!(has_text(&harness, "佐藤"), "{:?}", labels(&harness));
+}
+
+#[test]
+fn what_download_apply_and_the_filter_did_is_said() {
+    let fixture = Fixture::new();
+    let mut harness = super::ui::harness(AppConfig::demo(
+        fixture.paths(),
+        fixture.keyring.clone(),
+        fixture.server.port(),
+    ));
+    check_mail(&mut harness);
+    let pick = |harness: &mut Harness<'_, App>, subject: &str| {
+        let name = list_items(harness)
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .find(|n| n.contains(subject))
+            .unwrap_or_else(|| panic!("no row for {subject}"));
+        harness.get_by_label(&name).click_accesskit();
+        settle(harness);
+    };
+    // The filter says how many rows it matched.
+    harness.get_by_label("Filter:").focus();
+    harness.get_by_label("Filter:").type_text("cabin");
+    settle(&mut harness);
+    assert!(
+        has_text(&harness, "2 of 21 messages match “cabin”"),
+        "{:?}",
+        labels(&harness)
+    );
+    assert_eq!(list_items(&harness).len(), 2);
+    harness.get_by_label("Clear filter").click();
+    settle(&mut harness);
+
+    pick(&mut harness, "Tip: some messages are worth keeping");
+    harness.get_by_label("Download").click();
+    wait_until(&mut harness, "the download's summary", |h| {
+        has_text(h, "1 message downloaded.")
+    });
+    // Downloading it again downloads nothing, and says so.
+    pick(&mut harness, "Tip: some messages are worth keeping");
+    harness.get_by_label("Download").click();
+    wait_until(&mut harness, "the second summary", |h| {
+        has_text(
+            h,
+            "This message is already downloaded; it was not downloaded again.",
+        )
+    });
+    assert_eq!(fixture.maildir_files().len(), 1, "one copy on disk");
+    // A deletion, applied, is counted.
+    pick(&mut harness, "Tip: some messages are worth keeping");
+    harness.get_by_label("Delete").click();
+    settle(&mut harness);
+    harness.get_by_label("Apply (1)").click();
+    settle(&mut harness);
+    harness.get_by_label("Delete from server").click();
+    wait_until(&mut harness, "the deletion's summary", |h| {
+        has_text(h, "1 message deleted from the server.")
+    });
+    assert_eq!(fixture.server.uidls().len(), 20);
+}
+
+#[test]
+fn trusting_a_certificate_in_settings_tests_again_by_itself() {
+    let fixture = Fixture::new();
+    let mut config = AppConfig::demo(
+        fixture.paths(),
+        fixture.keyring.clone(),
+        fixture.server.port(),
+    );
+    if let Some(settings) = config.fixed_settings.as_mut() {
+        settings.accounts[0].trusted_fingerprint = None;
+    }
+    let mut harness = super::ui::harness(config);
+    harness.get_by_label("Settings").click();
+    settle(&mut harness);
+    harness.get_by_label("Test connection").click();
+    wait_until(&mut harness, "the untrusted certificate", |h| {
+        has_label(h, "Trust this certificate")
+    });
+    // Further down the page: the keyboard's way there scrolls it into view.
+    harness.get_by_label("Trust this certificate").focus();
+    settle(&mut harness);
+    harness.get_by_label("Trust this certificate").click();
+    // No second click on Test: the result comes back on its own.
+    wait_until(&mut harness, "the test to run again", |h| {
+        has_text(h, "The connection works.")
+    });
+    assert!(!has_label(&harness, "Trust this certificate"));
+}
+
+#[test]
+fn colours_follow_the_setting_and_no_text_is_tiny() {
+    let fixture = Fixture::new();
+    let mut harness = fixture.app(true);
+    let sizes = harness.ctx.global_style().text_styles.clone();
+    let body = sizes[&egui::TextStyle::Body].size;
+    let small = sizes[&egui::TextStyle::Small].size;
+    assert!(small >= body - 1.5, "small {small} against body {body}");
+    for (choice, theme) in [("light", egui::Theme::Light), ("dark", egui::Theme::Dark)] {
+        harness.get_by_label("Settings").click();
+        settle(&mut harness);
+        harness.get_by_label("General").click();
+        settle(&mut harness);
+        harness.get_by_label("Colours").click();
+        settle(&mut harness);
+        harness.get_by_label(choice).click();
+        settle(&mut harness);
+        harness.get_by_label("Save").click();
+        settle(&mut harness);
+        assert_eq!(harness.ctx.theme(), theme, "after choosing {choice}");
+    }
+    // Written off the UI thread.
+    wait_until(&mut harness, "the theme in the settings file", |_| {
+        std::fs::read_to_string(fixture.paths().settings_file)
+            .is_ok_and(|saved| saved.contains("theme = \"dark\""))
+    });
 }
