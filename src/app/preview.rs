@@ -59,27 +59,20 @@ pub(crate) fn preview_panel_ui(
                 .min_scrolled_height(0.0)
                 .max_height((ui.available_height() - button_room).max(0.0))
                 .show(ui, |ui| {
-                    egui::Grid::new("preview-headers")
-                        .num_columns(2)
-                        .spacing([12.0, 4.0])
-                        .show(ui, |ui| {
-                            for (name, value) in [
-                                ("From", preview.from.clone()),
-                                ("To", preview.to.clone()),
-                                ("Subject", preview.subject.clone()),
-                                (
-                                    "Date",
-                                    preview
-                                        .date_unix
-                                        .map(local_time)
-                                        .unwrap_or_else(|| preview.date.clone()),
-                                ),
-                            ] {
-                                ui.label(egui::RichText::new(name).strong());
-                                ui.label(value);
-                                ui.end_row();
-                            }
-                        });
+                    let date = preview
+                        .date_unix
+                        .map(local_time)
+                        .unwrap_or_else(|| preview.date.clone());
+                    super::reader::header_lines(
+                        ui,
+                        &[
+                            ("From", preview.from.as_str()),
+                            ("To", preview.to.as_str()),
+                            ("Subject", preview.subject.as_str()),
+                            ("Date", date.as_str()),
+                        ],
+                        false,
+                    );
                     if preview.has_attachments {
                         ui.horizontal(|ui| {
                             icons::paperclip(ui, "Attachments in this message");

@@ -76,6 +76,9 @@ fn message_ui(ui: &mut egui::Ui, opened: &mut Opened, commands: &mut Vec<Command
     egui::ScrollArea::vertical()
         .id_salt(("reader-body", &opened.id))
         .auto_shrink([false, false])
+        // Never more than the room left, even on its first frame (the pane
+        // would otherwise grow to hold it and squeeze the list).
+        .max_height(ui.available_height())
         .show(ui, |ui| {
             for note in &view.notes {
                 ui.colored_label(ui.visuals().warn_fg_color, note);
@@ -108,37 +111,69 @@ fn message_ui(ui: &mut egui::Ui, opened: &mut Opened, commands: &mut Vec<Command
 
 fn headers_ui(ui: &mut egui::Ui, message: &OpenedMessage, all: bool) {
     let view = &message.view;
-    egui::Grid::new(("reader-headers", &message.path))
-        .num_columns(2)
-        .spacing([12.0, 3.0])
-        .show(ui, |ui| {
-            if all {
-                for (name, value) in &view.headers {
-                    ui.label(egui::RichText::new(name).strong());
-                    ui.add(egui::Label::new(value).wrap().selectable(true));
-                    ui.end_row();
-                }
-                return;
-            }
-            let date = view
-                .date_unix
-                .map(local_time)
-                .unwrap_or_else(|| view.date.clone());
-            for (name, value) in [
-                ("From", &view.from),
-                ("To", &view.to),
-                ("Cc", &view.cc),
-                ("Date", &date),
-                ("Subject", &view.subject),
-            ] {
-                if value.is_empty() && name == "Cc" {
-                    continue;
-                }
-                ui.label(egui::RichText::new(name).strong());
-                ui.add(egui::Label::new(value.as_str()).wrap().selectable(true));
-                ui.end_row();
-            }
-        });
+    if all {
+        let lines: Vec<(&str, &str)> = view
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        header_lines(ui, &lines, true);
+        return;
+    }
+    let date = view
+        .date_unix
+        .map(local_time)
+        .unwrap_or_else(|| view.date.clone());
+    let lines = [
+        ("From", view.from.as_str()),
+        ("To", view.to.as_str()),
+        ("Cc", view.cc.as_str()),
+        ("Date", date.as_str()),
+        ("Subject", view.subject.as_str()),
+    ];
+    let lines: Vec<(&str, &str)> = lines
+        .into_iter()
+        .filter(|(name, value)| !(value.is_empty() && *name == "Cc"))
+        .collect();
+    header_lines(ui, &lines, true);
+}
+
+/// Header lines: the names in a column of their own, each value wrapped in
+/// the width left beside it. Not an `egui::Grid`: a grid's first frame wraps
+/// its cells at a guessed, narrow width, and a pane that holds one grows to
+/// several times its height for that frame and keeps the size.
+pub(crate) fn header_lines(ui: &mut egui::Ui, lines: &[(&str, &str)], selectable: bool) {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let widest = lines
+        .iter()
+        .map(|(name, _)| {
+            ui.painter()
+                .layout_no_wrap((*name).to_owned(), font.clone(), egui::Color32::WHITE)
+                .size()
+                .x
+        })
+        .fold(0.0, f32::max);
+    // A long name (in All headers) wraps rather than pushing the values out.
+    let name_width = widest.min(ui.available_width() * 0.35).ceil() + 12.0;
+    let spacing = ui.spacing().item_spacing;
+    ui.scope(|ui| {
+        ui.spacing_mut().item_spacing.y = 3.0;
+        for (name, value) in lines {
+            ui.horizontal_top(|ui| {
+                ui.spacing_mut().item_spacing.x = 0.0;
+                ui.allocate_ui_with_layout(
+                    egui::vec2(name_width, 0.0),
+                    egui::Layout::top_down(egui::Align::Min),
+                    |ui| {
+                        ui.set_width(name_width);
+                        ui.add(egui::Label::new(egui::RichText::new(*name).strong()).wrap());
+                    },
+                );
+                ui.spacing_mut().item_spacing = spacing;
+                ui.add(egui::Label::new(*value).wrap().selectable(selectable));
+            });
+        }
+    });
 }
 
 fn actions_ui(

@@ -756,3 +756,60 @@ fn colours_follow_the_setting_and_no_text_is_tiny() {
             .is_ok_and(|saved| saved.contains("theme = \"dark\""))
     });
 }
+
+#[test]
+fn opening_a_message_leaves_the_list_its_room() {
+    let fixture = Fixture::new();
+    let (width, height) = (1100.0, 720.0);
+    let mut harness = app_sized(&fixture, [width, height], 1.0);
+    check_mail(&mut harness);
+    // The preview pane of the server list.
+    let first = list_items(&harness)[0].0.clone();
+    harness.get_by_label(&first).click();
+    settle(&mut harness);
+    // "From" is the list's column too; the preview's is the lower one.
+    let preview_top = harness
+        .query_all_by_label("From")
+        .map(|n| n.rect().top())
+        .fold(0.0, f32::max);
+    assert!(
+        preview_top > height * 0.5,
+        "the preview starts at {preview_top} of {height}"
+    );
+    // Two messages downloaded, and the second opened in the reader pane.
+    harness.key_down_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowDown);
+    settle(&mut harness);
+    harness.get_by_label("Download").click();
+    wait_until(&mut harness, "the Downloaded place's count", |h| {
+        h.query_all_by_label_contains("Downloaded (")
+            .next()
+            .is_some()
+    });
+    harness
+        .query_all_by_label_contains("Downloaded (")
+        .last()
+        .expect("the Downloaded place")
+        .click();
+    let unread = |h: &Harness<'_, App>| {
+        list_items(h)
+            .into_iter()
+            .filter(|(name, _, _)| name.starts_with("Unread"))
+            .map(|(name, _, _)| name)
+            .collect::<Vec<_>>()
+    };
+    wait_until(&mut harness, "the downloaded rows", |h| {
+        unread(h).len() == 2
+    });
+    harness.get_by_label(&unread(&harness)[1]).click();
+    wait_until(&mut harness, "the message in the reader", |h| {
+        has_label(h, "Reply")
+    });
+    for _ in 0..5 {
+        harness.step();
+        let reply = harness.get_by_label("Reply").rect().top();
+        assert!(
+            reply > height * 0.5,
+            "the reader's buttons at {reply} of {height}: the pane grew over the list"
+        );
+    }
+}
