@@ -221,6 +221,7 @@ fn first_rows_ms(paths: &Paths) -> f64 {
         fixed_settings: Some(settings),
         note: None,
         native_dialogs: false,
+        desktop: Default::default(),
     };
     let started = Instant::now();
     let mut harness = Harness::builder()

@@ -6,7 +6,8 @@
 //! → `accounts` (settings to an engine account) → `net` (the only sockets),
 //! `store` (the only mail on disk), `mail` (the only bytes-to-text) and
 //! `settings` → `fsutil` and `explain` (leaves); `net` → `pop3` (sans-IO,
-//! no I/O at all). `demo` is a POP3 server on loopback for `--demo`. No
+//! no I/O at all). `desktop` (under `app`, beside `worker`) talks to the
+//! desktop session. `demo` is a POP3 server on loopback for `--demo`. No
 //! module below `app` knows egui exists, and no unsafe code is allowed.
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod desktop;
 pub mod engine;
 pub mod explain;
 pub mod fsutil;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Parser as _;
 use letterbox::app::{self, AppConfig};
 use letterbox::cli::{Cli, exit};
+use letterbox::desktop::instance;
 use letterbox::settings::Paths;
 use letterbox::settings::secrets::{MemoryStore, Passwords};
 
@@ -32,12 +33,36 @@ fn run_app() -> ExitCode {
         eprintln!("letterbox: this system has no home folder for the settings");
         return ExitCode::from(exit::INTERNAL);
     };
+    let desktop = app::Desktop::session();
+    // One Letterbox at a time on the same accounts: a second launch brings
+    // the running one up and ends.
+    let _primary = match instance::runtime_dir()
+        .map(|dir| instance::start(&dir, desktop.sender(), desktop.wake()))
+    {
+        Some(Ok(instance::Start::HandedOver)) => {
+            eprintln!("letterbox: Letterbox is already running; its window was brought up");
+            return ExitCode::SUCCESS;
+        }
+        Some(Ok(instance::Start::First(primary))) => Some(primary),
+        Some(Err(instance::InstanceError::NoAnswer(e))) => {
+            eprintln!(
+                "letterbox: Letterbox is already running but does not answer ({e}). Close it, or end it in the system monitor, and start Letterbox again."
+            );
+            return ExitCode::from(exit::INTERNAL);
+        }
+        Some(Err(e)) => {
+            tracing::warn!("{e}; a second launch will not find this one");
+            None
+        }
+        None => None,
+    };
     let config = AppConfig {
         passwords: Passwords::system(paths.password_file.clone()),
         paths,
         fixed_settings: None,
         note: None,
         native_dialogs: true,
+        desktop,
     };
     finish(app::run_native(config, None))
 }
@@ -56,6 +81,7 @@ fn run_demo() -> ExitCode {
     let keyring = Arc::new(MemoryStore::default());
     let config = AppConfig {
         note: Some("Demo mailbox on this computer (user demo, password demo); your own settings are not touched".into()),
+        desktop: app::Desktop::session(),
         ..AppConfig::demo(Paths::in_dir(&dir), keyring, server.port())
     };
     if let Some(settings) = &config.fixed_settings

@@ -8,7 +8,7 @@ use super::library::{Library, MailCommand, Place};
 use super::{Command, View, icons, local_time};
 
 /// Past this share of the quota a full mailbox is near: new mail bounces.
-const QUOTA_WARNING: f32 = 0.9;
+pub(crate) const QUOTA_WARNING: f32 = 0.9;
 
 pub(crate) fn accounts_ui(
     ui: &mut egui::Ui,
@@ -119,6 +119,9 @@ pub(crate) fn accounts_ui(
                             ui.label(format!("Checked {}", local_time(at)));
                         } else if let Some(at) = state.as_of_unix.filter(|at| *at > 0) {
                             ui.label(format!("As of {}", local_time(at)));
+                        }
+                        if let Some(note) = &state.quiet_note {
+                            ui.add(egui::Label::new(egui::RichText::new(note).weak()).wrap());
                         }
                         if state.busy.is_some() {
                             ui.label("Working…");

@@ -31,7 +31,13 @@ pub(crate) enum Command {
         account_id: String,
         password: Secret<String>,
     },
-    SaveSettings(Settings, Vec<(AccountSettings, Secret<String>)>),
+    /// The settings, the passwords typed, and "start at login" when it
+    /// was changed.
+    SaveSettings(
+        Settings,
+        Vec<(AccountSettings, Secret<String>)>,
+        Option<bool>,
+    ),
     TestConnection(u64, AccountSettings, Option<Secret<String>>),
     DismissNotices,
     DismissError(String),
@@ -69,7 +75,9 @@ impl App {
                     self.check(&id);
                 }
             }
-            Command::Check(id) => self.check(&id),
+            Command::Check(id) => {
+                self.check(&id);
+            }
             Command::DismissNotices => self.notices.clear(),
             Command::DismissError(id) => self.state_mut(&id).error = None,
             Command::DismissApplyProblems(id) => self.state_mut(&id).apply_problems.clear(),
@@ -220,8 +228,11 @@ impl App {
                 // Editing before the file is read would overwrite it.
                 if self.settings_dialog.is_none() && !self.loading_settings {
                     let selected = self.persisted.selected_account.clone();
-                    self.settings_dialog =
-                        Some(SettingsDialog::new(&self.settings, selected.as_deref()));
+                    self.settings_dialog = Some(SettingsDialog::new(
+                        &self.settings,
+                        selected.as_deref(),
+                        self.background.starts_at_login,
+                    ));
                 }
             }
             Command::ShowMore(key) => {
@@ -271,7 +282,10 @@ impl App {
                 self.state_mut(&account_id).error = None;
                 self.check(&account_id);
             }
-            Command::SaveSettings(settings, passwords) => {
+            Command::SaveSettings(settings, passwords, start_at_login) => {
+                if let Some(on) = start_at_login {
+                    self.background.set_start_at_login(on);
+                }
                 for (account, password) in passwords {
                     let _ = self.passwords.set_for_session(&account.id, &password);
                     self.worker.send(Request::SavePassword(account, password));
@@ -417,9 +431,11 @@ impl App {
         }
     }
 
-    pub(super) fn check(&mut self, account_id: &str) {
+    /// Starts a check of the account; false when none could start (the
+    /// password is asked first, or the settings are not complete).
+    pub(super) fn check(&mut self, account_id: &str) -> bool {
         let Some(account) = self.settings.account(account_id).cloned() else {
-            return;
+            return false;
         };
         // A password asked each session and not typed yet: ask for it
         // first (the check runs when it is given), instead of a check that
@@ -428,15 +444,16 @@ impl App {
             && !self.passwords.has_session(account_id)
         {
             self.ask_password(account_id.to_owned());
-            return;
+            return false;
         }
         let problems = crate::accounts::problems(&account);
         if let Some(problem) = problems.first() {
             self.state_mut(account_id).error = Some(Failure::invalid(problem.clone()));
-            return;
+            return false;
         }
         let job = self.job(&account);
         self.worker.send(Request::Check(job));
+        true
     }
 
     fn apply(&mut self, account_id: &str, plan: Plan) {
@@ -474,6 +491,5 @@ impl App {
                 self.paths.settings_file.clone(),
             ));
         }
-        self.schedule_auto_check();
     }
 }

@@ -1,6 +1,10 @@
 //! What the app is started with.
 
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, OnceLock};
+
+use crate::desktop::schedule::Clock;
+use crate::desktop::{DesktopEvent, Wake, notify};
 
 use crate::pop3::Secret;
 use crate::settings::secrets::{Passwords, SecretStore};
@@ -19,6 +23,66 @@ pub struct AppConfig {
     /// desktop portal). Off: the app's own typed-path dialog, as where no
     /// portal answers (and in tests).
     pub native_dialogs: bool,
+    /// The desktop session: notifications, the clock automatic checks
+    /// run by, requests from a second launch.
+    pub desktop: Desktop,
+}
+
+/// The app's link to the desktop session. The default has no
+/// notification service (tests that want one name a private bus) and the
+/// system clock.
+pub struct Desktop {
+    pub notifications: notify::Bus,
+    pub clock: Clock,
+    /// Where the "start at login" entry goes; `None`: the option is not
+    /// offered (tests that do not test it, the demo).
+    pub autostart_dir: Option<std::path::PathBuf>,
+    sender: Sender<DesktopEvent>,
+    pub(crate) receiver: Receiver<DesktopEvent>,
+    /// Set once the window exists: who to wake for a desktop event.
+    pub(crate) context: Arc<OnceLock<egui::Context>>,
+}
+
+impl Default for Desktop {
+    fn default() -> Desktop {
+        let (sender, receiver) = mpsc::channel();
+        Desktop {
+            notifications: notify::Bus::None,
+            clock: Clock::system(),
+            autostart_dir: None,
+            sender,
+            receiver,
+            context: Arc::default(),
+        }
+    }
+}
+
+impl Desktop {
+    /// The user's own session: notifications on its bus.
+    pub fn session() -> Desktop {
+        Desktop {
+            notifications: notify::Bus::Session,
+            autostart_dir: crate::desktop::autostart::autostart_dir(),
+            ..Desktop::default()
+        }
+    }
+
+    /// Where desktop events for the app are sent (a second launch, a click
+    /// on a notification).
+    pub fn sender(&self) -> Sender<DesktopEvent> {
+        self.sender.clone()
+    }
+
+    /// Wakes the window up for an event (before the window exists, the
+    /// event waits for its first frame).
+    pub fn wake(&self) -> Wake {
+        let context = self.context.clone();
+        Arc::new(move || {
+            if let Some(ctx) = context.get() {
+                ctx.request_repaint();
+            }
+        })
+    }
 }
 
 impl AppConfig {
@@ -41,6 +105,7 @@ impl AppConfig {
             fixed_settings: Some(settings),
             note: None,
             native_dialogs: true,
+            desktop: Desktop::default(),
         }
     }
 }

@@ -9,6 +9,9 @@ impl App {
     pub(super) fn handle_event(&mut self, event: Event) {
         match event {
             Event::Started { account_id, kind } => {
+                if kind == JobKind::Check {
+                    self.check_started(&account_id);
+                }
                 let state = self.state_mut(&account_id);
                 state.busy = Some(kind);
                 state.progress = None;
@@ -30,7 +33,7 @@ impl App {
                 at_unix,
             } => {
                 self.state_mut(&account_id).checked(report, at_unix);
-                self.schedule_auto_check();
+                self.check_succeeded(&account_id);
             }
             Event::Applied { account_id, report } => {
                 for key in report.deleted.iter().chain(&report.vanished) {
@@ -63,8 +66,9 @@ impl App {
                 kind,
                 failure,
             } => {
+                let show = kind != JobKind::Check || self.check_failed(&account_id, &failure);
                 let state = self.state_mut(&account_id);
-                if failure.cancelled {
+                if failure.cancelled || !show {
                     state.error = None;
                 } else {
                     state.error = Some(failure.clone());
@@ -74,6 +78,7 @@ impl App {
                 }
             }
             Event::Finished { account_id } => {
+                self.job_finished(&account_id);
                 if let Some(state) = self.accounts.get_mut(&account_id) {
                     state.busy = None;
                     state.progress = None;

@@ -1,11 +1,8 @@
 //! One frame: `logic` drains the worker's events and runs the timers,
 //! `ui` draws every view and then carries out the commands they pushed.
 
-use std::time::Instant;
-
 use super::{
-    App, Command, View, accounts, downloaded, mail_dialogs, messages, preview, reader, status,
-    toolbar,
+    App, View, accounts, downloaded, mail_dialogs, messages, preview, reader, status, toolbar,
 };
 
 impl eframe::App for App {
@@ -32,18 +29,8 @@ impl eframe::App for App {
                 self.state_mut(&id).last_known(last);
             }
         }
-        if let Some(due) = self.next_auto_check {
-            let now = Instant::now();
-            if now >= due {
-                if !self.busy() {
-                    self.commands.push(Command::CheckAll);
-                }
-                self.schedule_auto_check();
-            } else {
-                // One wake-up when it is due; no repaint loop while idle.
-                ctx.request_repaint_after(due - now);
-            }
-        }
+        self.desktop_events(ctx);
+        self.run_schedule(ctx);
     }
 
     /// Draws every view. A view reads the `View` and changes only its own

@@ -4,10 +4,11 @@
 //! store: every operation is a request to the worker.
 
 mod accounts;
+mod background;
 mod commands;
 mod config;
 pub(crate) use commands::Command;
-pub use config::AppConfig;
+pub use config::{AppConfig, Desktop};
 mod downloaded;
 mod events;
 mod fonts;
@@ -29,7 +30,6 @@ mod toolbar;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -151,7 +151,10 @@ pub struct App {
     password_queue: VecDeque<String>,
     settings_dialog: Option<SettingsDialog>,
     keyring: Option<Result<(), String>>,
-    next_auto_check: Option<Instant>,
+    background: background::Background,
+    /// How often the desktop asked for the window (a notification clicked,
+    /// a second launch).
+    shown_on_request: u32,
     commands: Vec<Command>,
     /// The keys the last Delete marked on the server, for Ctrl+Z.
     last_staged: Option<(String, Vec<String>)>,
@@ -181,6 +184,27 @@ impl App {
                 small.size = small.size.max(body - 1.5);
             }
         });
+        let _ = config.desktop.context.set(cc.egui_ctx.clone());
+        let notifier = crate::desktop::notify::Notifier::start(
+            config.desktop.notifications.clone(),
+            config.desktop.sender(),
+            config.desktop.wake(),
+        );
+        let (sender, wake) = (config.desktop.sender(), config.desktop.wake());
+        let background = background::Background {
+            schedule: Default::default(),
+            clock: config.desktop.clock.clone(),
+            notifier,
+            events: config.desktop.receiver,
+            automatic: Default::default(),
+            baseline: Default::default(),
+            quota_warned: Default::default(),
+            autostart_dir: config.desktop.autostart_dir.clone(),
+            starts_at_login: None,
+            sender,
+            wake,
+        };
+        background.read_autostart();
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::start(
             config.passwords.clone(),
@@ -221,7 +245,8 @@ impl App {
             password_queue: VecDeque::new(),
             settings_dialog: None,
             keyring: None,
-            next_auto_check: None,
+            background,
+            shown_on_request: 0,
             commands: Vec::new(),
             library: Library {
                 native_dialogs: config.native_dialogs,
@@ -259,7 +284,6 @@ impl App {
         if !selected_exists {
             self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
         }
-        self.schedule_auto_check();
         // What the last session saw on the server shows at once.
         let ids: Vec<String> = self
             .settings
@@ -305,20 +329,6 @@ impl App {
 
     fn busy(&self) -> bool {
         self.accounts.values().any(|a| a.busy.is_some())
-    }
-
-    fn schedule_auto_check(&mut self) {
-        self.next_auto_check = self.settings.general.check_interval_mins.map(|mins| {
-            // Never more often than any account's server allows (LOGIN-DELAY).
-            let delay = self
-                .accounts
-                .values()
-                .filter_map(|a| a.login_delay_secs)
-                .max()
-                .unwrap_or(0);
-            let secs = (u64::from(mins) * 60).max(u64::from(delay));
-            Instant::now() + Duration::from_secs(secs)
-        });
     }
 
     /// The selected rows of the selected account that can be acted on,

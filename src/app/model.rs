@@ -294,6 +294,8 @@ pub struct AccountState {
     pub apply_problems: Vec<String>,
     /// What the last Apply, Download or Keep did, in one sentence.
     pub notice: Option<String>,
+    /// An automatic check found the machine offline and retries quietly.
+    pub quiet_note: Option<String>,
 }
 
 impl AccountState {

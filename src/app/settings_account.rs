@@ -148,6 +148,16 @@ impl SettingsDialog {
                 ui.label("");
                 ui.checkbox(&mut account.leave_on_server, "Leave messages on the server");
                 ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut account.check_automatically, "Check automatically")
+                    .on_hover_text("At the interval set in General, or at this account's own");
+                ui.end_row();
+                if account.check_automatically {
+                    optional_number(ui, "Own interval (minutes)", &mut account.check_every_mins, 15, 1..=1440);
+                }
+                ui.label("");
+                ui.checkbox(&mut account.notify_new_mail, "Tell me when new mail arrives");
+                ui.end_row();
                 optional_number(ui, "Remove from server after (days)", &mut account.delete_after_days, 14, 1..=3650);
                 optional_number(ui, "Mailbox quota (MB)", &mut account.quota_mb, 1000, 1..=1_000_000);
                 optional_number(ui, "Preview lines", &mut account.preview_lines, 10, 0..=1000);

@@ -47,10 +47,18 @@ pub(crate) struct SettingsDialog {
     original: Settings,
     /// Closing with unsaved changes was asked: show the question.
     confirm_discard: bool,
+    /// "Start Letterbox when I log in", and what it was (`None`: not
+    /// offered here).
+    start_at_login: Option<bool>,
+    start_at_login_before: Option<bool>,
 }
 
 impl SettingsDialog {
-    pub fn new(settings: &Settings, selected_account: Option<&str>) -> SettingsDialog {
+    pub fn new(
+        settings: &Settings,
+        selected_account: Option<&str>,
+        start_at_login: Option<bool>,
+    ) -> SettingsDialog {
         let selected = selected_account
             .and_then(|id| settings.accounts.iter().position(|a| a.id == id))
             .or(if settings.accounts.is_empty() {
@@ -79,6 +87,8 @@ impl SettingsDialog {
             folder_note: None,
             original: settings.clone(),
             confirm_discard: false,
+            start_at_login,
+            start_at_login_before: start_at_login,
         }
     }
 
@@ -290,6 +300,11 @@ impl SettingsDialog {
                     15,
                     1..=1440,
                 );
+                if let Some(on) = self.start_at_login.as_mut() {
+                    ui.label("");
+                    ui.checkbox(on, "Start Letterbox when I log in");
+                    ui.end_row();
+                }
                 let label = ui.label("Colours");
                 egui::ComboBox::from_id_salt("theme")
                     .selected_text(theme_label(general.theme))
@@ -368,6 +383,7 @@ impl SettingsDialog {
             || self.draft.general.preview_download_limit_kb
                 != self.original.general.preview_download_limit_kb
             || self.draft.general.theme != self.original.general.theme
+            || self.start_at_login != self.start_at_login_before
             || folder_now != self.original.general.mail_folder
             || self.typed_passwords.values().any(|p| !p.is_empty())
     }
@@ -462,7 +478,15 @@ impl SettingsDialog {
                 (!typed.is_empty()).then(|| (a.clone(), Secret::new(typed.clone())))
             })
             .collect();
-        Some(Command::SaveSettings(self.draft.clone(), passwords))
+        let start_at_login = self
+            .start_at_login
+            .filter(|_| self.start_at_login != self.start_at_login_before);
+        self.start_at_login_before = self.start_at_login;
+        Some(Command::SaveSettings(
+            self.draft.clone(),
+            passwords,
+            start_at_login,
+        ))
     }
 }
 

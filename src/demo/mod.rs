@@ -43,6 +43,11 @@ struct Message {
 pub struct DemoServer {
     listener: LoopbackListener,
     mailbox: Arc<Mutex<Vec<Message>>>,
+    /// The number in the next delivered message's UIDL: UIDLs are never
+    /// used twice, even after a deletion.
+    next: std::sync::atomic::AtomicUsize,
+    /// Connections served to their end so far.
+    sessions: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl DemoServer {
@@ -52,6 +57,7 @@ impl DemoServer {
     }
 
     pub fn with_messages(port: u16, tls: bool, messages: Vec<Vec<u8>>) -> io::Result<DemoServer> {
+        let next = std::sync::atomic::AtomicUsize::new(messages.len() + 1);
         let mailbox = Arc::new(Mutex::new(
             messages
                 .into_iter()
@@ -63,14 +69,43 @@ impl DemoServer {
                 .collect(),
         ));
         let shared = mailbox.clone();
+        let sessions = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = sessions.clone();
         let listener = LoopbackListener::start(port, tls.then_some((CERT_PEM, KEY_PEM)), {
-            move |stream| serve(stream, &shared)
+            move |stream| {
+                serve(stream, &shared);
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         })?;
-        Ok(DemoServer { listener, mailbox })
+        Ok(DemoServer {
+            listener,
+            mailbox,
+            next,
+            sessions,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.port()
+    }
+
+    /// New mail arrives: the message is added at the end of the mailbox,
+    /// with a UIDL never used before. Returns that UIDL.
+    pub fn deliver(&self, bytes: Vec<u8>) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let uidl = format!("demo-{n:04}");
+        let mut mailbox = self.mailbox.lock().unwrap_or_else(|e| e.into_inner());
+        mailbox.push(Message {
+            uidl: uidl.clone(),
+            bytes,
+        });
+        uidl
+    }
+
+    /// How many connections the server has served to their end (the
+    /// client quit or hung up).
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The UIDLs still on the server.

@@ -156,6 +156,21 @@ impl Error {
         }
     }
 
+    /// The machine seems offline: no name lookup, or no route to the
+    /// server's network.
+    pub fn is_offline(&self) -> bool {
+        match self {
+            Error::Resolve { .. } => true,
+            Error::Connect { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::NetworkUnreachable
+                    | io::ErrorKind::HostUnreachable
+                    | io::ErrorKind::NetworkDown
+            ),
+            _ => false,
+        }
+    }
+
     /// Trying again later may work without changing anything.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -343,6 +358,30 @@ fn sys_perm() -> (String, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offline_is_no_lookup_or_no_route_and_not_a_refusal() {
+        let lookup = Error::Resolve {
+            host: "pop.example.org".into(),
+            source: io::Error::other("Temporary failure in name resolution"),
+        };
+        let connect = |kind| Error::Connect {
+            host: "pop.example.org".into(),
+            port: 995,
+            source: io::Error::from(kind),
+        };
+        assert!(lookup.is_offline());
+        assert!(connect(io::ErrorKind::NetworkUnreachable).is_offline());
+        assert!(connect(io::ErrorKind::HostUnreachable).is_offline());
+        // The server is down or its port wrong: the machine is online.
+        assert!(!connect(io::ErrorKind::ConnectionRefused).is_offline());
+        assert!(
+            !Error::Timeout {
+                after: std::time::Duration::from_secs(60)
+            }
+            .is_offline()
+        );
+    }
 
     #[test]
     fn classification() {

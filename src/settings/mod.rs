@@ -118,6 +118,12 @@ pub struct AccountSettings {
     pub trusted_fingerprint: Option<String>,
     /// An extra trusted certificate (PEM file).
     pub ca_file: Option<PathBuf>,
+    /// Checked by itself when automatic checks are on (General).
+    pub check_automatically: bool,
+    /// Its own interval; `None`: the general one.
+    pub check_every_mins: Option<u32>,
+    /// A desktop notification when an automatic check finds new mail.
+    pub notify_new_mail: bool,
 }
 
 impl Default for AccountSettings {
@@ -145,7 +151,22 @@ impl AccountSettings {
             preview_lines: None,
             trusted_fingerprint: None,
             ca_file: None,
+            check_automatically: true,
+            check_every_mins: None,
+            notify_new_mail: true,
         }
+    }
+
+    /// How often this account is checked by itself, if at all: its own
+    /// interval, else the general one.
+    pub fn check_interval(&self, general: &General) -> Option<std::time::Duration> {
+        if !self.check_automatically {
+            return None;
+        }
+        self.check_every_mins
+            .filter(|m| *m > 0)
+            .or(general.check_interval_mins)
+            .map(|mins| std::time::Duration::from_secs(u64::from(mins) * 60))
     }
 
     /// What the sidebar shows.

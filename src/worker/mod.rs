@@ -104,6 +104,9 @@ pub struct Failure {
     /// The ledger is damaged: offer to start a new one.
     pub ledger_damaged: bool,
     pub cancelled: bool,
+    /// The machine seems offline: the server's name could not be looked
+    /// up, or no route leads to it.
+    pub offline: bool,
 }
 
 impl Failure {
@@ -121,6 +124,7 @@ impl Failure {
                 )
             ),
             cancelled: matches!(net, Some(crate::net::Error::Cancelled)),
+            offline: net.is_some_and(crate::net::Error::is_offline),
         }
     }
 
@@ -146,6 +150,7 @@ impl Failure {
             needs_password: true,
             ledger_damaged: false,
             cancelled: false,
+            offline: false,
         }
     }
 
@@ -162,6 +167,7 @@ impl Failure {
             needs_password: false,
             ledger_damaged: false,
             cancelled: false,
+            offline: false,
         }
     }
 }

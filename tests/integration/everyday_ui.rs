@@ -529,6 +529,7 @@ fn two_asking_accounts(server: &DemoServer, profile: &std::path::Path) -> Harnes
         fixed_settings: None,
         note: None,
         native_dialogs: false,
+        desktop: Default::default(),
     })
 }
 

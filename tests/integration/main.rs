@@ -6,6 +6,7 @@
 mod support;
 
 mod account_store;
+mod background;
 mod check;
 mod dovecot_check;
 mod dovecot_fetch;

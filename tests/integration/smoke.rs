@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::desktop::{Display, artifacts, demo_app, log_tail, missing_tool};
+use crate::support::desktop::{Display, app_process, artifacts, demo_app, log_tail, missing_tool};
 
 fn xdotool(display: &str, args: &[&str]) -> String {
     let out = Command::new("xdotool")
@@ -110,4 +110,85 @@ fn demo_window_opens_under_xvfb() {
         "the window did not change after Check mail and a click on a message"
     );
     drop(app);
+}
+
+/// Waits for a window named Letterbox on `display`; its X id.
+fn wait_for_window(display: &str, app: &mut crate::support::desktop::Killed, log: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let found = xdotool(display, &["search", "--name", "Letterbox"]);
+        if let Some(id) = found.lines().next().filter(|l| !l.is_empty()) {
+            return id.to_owned();
+        }
+        let exited = app.0.try_wait().ok().flatten();
+        if exited.is_some() || Instant::now() >= deadline {
+            panic!(
+                "no Letterbox window appeared (app exited: {exited:?}); its log ends:\n{}",
+                log_tail(log, 30)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_second_launch_brings_up_the_first_and_ends() {
+    let tools = ["Xvfb", "xdotool"];
+    if let Some(missing) = missing_tool(&tools, "LETTERBOX_REQUIRE_XVFB") {
+        eprintln!("skipped: {missing} is not installed");
+        return;
+    }
+    let display = Display::start("1024x768");
+    let display = display.name.as_str();
+    let home = tempfile::tempdir().expect("home");
+    let runtime = tempfile::tempdir().expect("runtime dir");
+    let runtime_dir = runtime.path().to_str().expect("utf-8 path");
+    let env = [
+        ("XDG_RUNTIME_DIR", runtime_dir),
+        ("LETTERBOX_LOG", "letterbox=info"),
+    ];
+    let first_log = artifacts().join("instance-first-stderr.log");
+    let mut first = app_process(display, home.path(), &first_log, &[], &env);
+    wait_for_window(display, &mut first, &first_log);
+
+    let second_log = artifacts().join("instance-second-stderr.log");
+    let mut second = app_process(display, home.path(), &second_log, &[], &env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second launch kept running; its log ends:\n{}",
+            log_tail(&second_log, 20)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.success(),
+        "{status:?}: {}",
+        log_tail(&second_log, 20)
+    );
+    assert!(
+        log_tail(&second_log, 20).contains("already running; its window was brought up"),
+        "{}",
+        log_tail(&second_log, 20)
+    );
+    // The first one was asked, and still runs with its one window.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log_tail(&first_log, 50).contains("another launch asked for the window") {
+        assert!(
+            Instant::now() < deadline,
+            "the first Letterbox was not asked; its log ends:\n{}",
+            log_tail(&first_log, 30)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        first.0.try_wait().expect("wait").is_none(),
+        "the first one ended"
+    );
+    let windows = xdotool(display, &["search", "--name", "Letterbox"]);
+    assert_eq!(windows.lines().count(), 1, "{windows}");
 }

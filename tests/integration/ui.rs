@@ -348,6 +348,7 @@ fn untrusted_certificate_can_be_trusted_from_the_banner() {
         fixed_settings: None,
         note: None,
         native_dialogs: false,
+        desktop: Default::default(),
     };
     let mut harness = harness(config);
     harness.get_by_label("Check mail").click();
@@ -534,6 +535,7 @@ fn server_without_top_explains_missing_previews() {
         fixed_settings: Some(settings),
         note: None,
         native_dialogs: false,
+        desktop: Default::default(),
     });
     harness.get_by_label("Check mail").click();
     wait_until(&mut harness, "the check", |h| {
@@ -593,6 +595,7 @@ fn settings_are_read_off_the_ui_thread() {
         fixed_settings: None,
         note: None,
         native_dialogs: false,
+        desktop: Default::default(),
     };
     // The file arrives when the test says so, or after 10 s: an app that
     // read it on the UI thread would only get there that late, and then

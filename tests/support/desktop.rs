@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Kills a child process when dropped, whatever happens in the test.
@@ -50,49 +51,76 @@ pub struct Display {
 }
 
 impl Display {
+    /// Tests run in parallel: each takes the next number this process has
+    /// not handed out, skips those another process holds, and moves on if
+    /// its Xvfb lost a race for one.
     pub fn start(size: &str) -> Display {
-        let number = (200..400)
-            .find(|n| {
-                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            })
-            .expect("a free display number");
-        let name = format!(":{number}");
-        let server = Killed(
-            Command::new("Xvfb")
-                .args([
-                    name.as_str(),
-                    "-screen",
-                    "0",
-                    &format!("{size}x24"),
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start Xvfb"),
-        );
-        let socket = format!("/tmp/.X11-unix/X{number}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !Path::new(&socket).exists() {
-            assert!(Instant::now() < deadline, "Xvfb did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let base = 200 + (std::process::id() % 50) * 4;
+        for _ in 0..200 {
+            let number = 200 + (base - 200 + NEXT.fetch_add(1, Ordering::Relaxed)) % 200;
+            let socket = format!("/tmp/.X11-unix/X{number}");
+            if Path::new(&socket).exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let name = format!(":{number}");
+            let mut server = Killed(
+                Command::new("Xvfb")
+                    .args([
+                        name.as_str(),
+                        "-screen",
+                        "0",
+                        &format!("{size}x24"),
+                        "-nolisten",
+                        "tcp",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start Xvfb"),
+            );
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let started = loop {
+                if server.0.try_wait().ok().flatten().is_some() {
+                    break false; // another Xvfb took the number first
+                }
+                if Path::new(&socket).exists() {
+                    // Ours, not a racing one's: it still runs a moment on.
+                    std::thread::sleep(Duration::from_millis(100));
+                    break server.0.try_wait().ok().flatten().is_none();
+                }
+                assert!(Instant::now() < deadline, "Xvfb did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            if started {
+                return Display {
+                    name,
+                    _server: server,
+                };
+            }
         }
-        Display {
-            name,
-            _server: server,
-        }
+        panic!("no free display number for Xvfb");
     }
 }
 
 /// `letterbox --demo` on `display`, in a fresh home; its log goes to
 /// `log` (a pipe nobody reads could fill and stall it).
 pub fn demo_app(display: &str, home: &Path, log: &Path, env: &[(&str, &str)]) -> Killed {
+    app_process(display, home, log, &["--demo"], env)
+}
+
+/// `letterbox ARGS` on `display`, with `home` as its home folder.
+pub fn app_process(
+    display: &str,
+    home: &Path,
+    log: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Killed {
     let log = std::fs::File::create(log).expect("app log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_letterbox"));
     command
-        .arg("--demo")
+        .args(args)
         .env("DISPLAY", display)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -104,7 +132,7 @@ pub fn demo_app(display: &str, home: &Path, log: &Path, env: &[(&str, &str)]) ->
     for (key, value) in env {
         command.env(key, value);
     }
-    Killed(command.spawn().expect("start letterbox --demo"))
+    Killed(command.spawn().expect("start letterbox"))
 }
 
 /// The last lines of a log file, for a failing test's message.

@@ -5,4 +5,5 @@
 pub mod cli;
 pub mod desktop;
 pub mod dovecot;
+pub mod notifications;
 pub mod pop3_server;

@@ -1,0 +1,246 @@
+//! Letterbox checking by itself and telling the desktop: the schedule run
+//! by a clock the test moves (no sleeping for minutes), notifications sent
+//! to a notification service of the test's own on a private session bus,
+//! and a click on one bringing up the account.
+
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use letterbox::app::{App, AppConfig, Desktop};
+use letterbox::desktop::notify::Bus;
+use letterbox::desktop::schedule::Clock;
+
+use super::support::desktop::missing_tool;
+use super::support::notifications::{Notifications, PrivateBus};
+use super::ui::{Fixture, harness, has_text, settle, wait_until};
+
+const INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+fn dinner() -> Vec<u8> {
+    b"From: Alice Martin <alice@example.org>\r\nTo: you@letterbox.example\r\nSubject: Dinner Saturday\r\nDate: Mon, 07 Dec 2026 09:00:00 +0000\r\nMessage-ID: <dinner@example.org>\r\n\r\nShall we say eight?\r\n".to_vec()
+}
+
+/// The demo app, checking every five minutes by `clock`, its notifications
+/// going to `bus`.
+fn app(fixture: &Fixture, bus: &PrivateBus, clock: &Clock) -> Harness<'static, App> {
+    let mut config = AppConfig::demo(
+        fixture.paths(),
+        fixture.keyring.clone(),
+        fixture.server.port(),
+    );
+    if let Some(settings) = config.fixed_settings.as_mut() {
+        settings.general.check_interval_mins = Some(5);
+    }
+    let mut desktop = Desktop::default();
+    desktop.notifications = Bus::Address(bus.address.clone());
+    desktop.clock = clock.clone();
+    config.desktop = desktop;
+    harness(config)
+}
+
+/// Moves the clock past the next check and waits for that check to end:
+/// its session over on the server, and the app no longer working (the
+/// check's start reached the app before its connection did).
+fn next_check(harness: &mut Harness<'static, App>, fixture: &Fixture, clock: &Clock) {
+    let sessions = fixture.server.sessions();
+    clock.advance(INTERVAL);
+    wait_until(harness, "the automatic check", |h| {
+        fixture.server.sessions() > sessions && !has_text(h, "Working…")
+    });
+    settle(harness);
+}
+
+#[test]
+fn new_mail_found_by_an_automatic_check_is_told_once_and_the_click_opens_the_account() {
+    let Some(bus) = PrivateBus::start() else {
+        return;
+    };
+    let service = Notifications::serve(&bus);
+    let fixture = Fixture::new();
+    let clock = Clock::manual();
+    let mut harness = app(&fixture, &bus, &clock);
+    // With automatic checks on, the list is checked at start; the user is
+    // looking, so that tells the desktop nothing.
+    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
+    wait_until(&mut harness, "the first session's end", |h| {
+        fixture.server.sessions() == 1 && !has_text(h, "Working…")
+    });
+
+    // Nothing new: nothing said.
+    next_check(&mut harness, &fixture, &clock);
+    assert!(service.calls().is_empty(), "{:?}", service.calls());
+
+    // New mail arrives and the next automatic check finds it.
+    fixture.server.deliver(dinner());
+    next_check(&mut harness, &fixture, &clock);
+    wait_until(&mut harness, "the notification", |_| {
+        !service.calls().is_empty()
+    });
+    let calls = service.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let note = &calls[0];
+    assert_eq!(note.app_name, "Letterbox");
+    assert_eq!(note.summary, "1 new message for Demo");
+    assert_eq!(note.body, "Alice Martin: Dinner Saturday");
+    assert_eq!(note.actions, ["default", "Open Letterbox"]);
+    assert!(note.hints.contains(&"desktop-entry".to_owned()), "{note:?}");
+
+    // The next check finds the same message: it was told already.
+    next_check(&mut harness, &fixture, &clock);
+    assert_eq!(service.calls().len(), 1, "{:?}", service.calls());
+
+    // The user looks at the downloaded mail, then clicks the notification:
+    // Letterbox comes up on the account's server list.
+    harness
+        .query_all_by_label_contains("Downloaded")
+        .last()
+        .expect("the Downloaded place")
+        .click();
+    wait_until(&mut harness, "the downloaded view", |h| {
+        has_text(h, "Downloaded to Demo")
+    });
+    service.click(note.id);
+    wait_until(&mut harness, "the window brought up", |h| {
+        h.state().times_shown_on_request() == 1
+    });
+    wait_until(&mut harness, "the server list", |h| {
+        has_text(h, "Dinner Saturday") && !has_text(h, "Downloaded to Demo")
+    });
+}
+
+#[test]
+fn turned_off_for_an_account_nothing_is_told() {
+    let Some(bus) = PrivateBus::start() else {
+        return;
+    };
+    let service = Notifications::serve(&bus);
+    let fixture = Fixture::new();
+    let clock = Clock::manual();
+    let mut config_harness = {
+        let mut config = AppConfig::demo(
+            fixture.paths(),
+            fixture.keyring.clone(),
+            fixture.server.port(),
+        );
+        if let Some(settings) = config.fixed_settings.as_mut() {
+            settings.general.check_interval_mins = Some(5);
+            settings.accounts[0].notify_new_mail = false;
+        }
+        let mut desktop = Desktop::default();
+        desktop.notifications = Bus::Address(bus.address.clone());
+        desktop.clock = clock.clone();
+        config.desktop = desktop;
+        harness(config)
+    };
+    wait_until(&mut config_harness, "the first check", |h| {
+        has_text(h, "Checked ")
+    });
+    fixture.server.deliver(dinner());
+    next_check(&mut config_harness, &fixture, &clock);
+    assert!(has_text(&config_harness, "Dinner Saturday"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(service.calls().is_empty(), "{:?}", service.calls());
+}
+
+#[test]
+fn without_a_notification_service_checks_go_on() {
+    let Some(bus) = PrivateBus::start() else {
+        return;
+    };
+    // A bus, but nobody serving notifications on it.
+    let fixture = Fixture::new();
+    let clock = Clock::manual();
+    let mut harness = app(&fixture, &bus, &clock);
+    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
+    fixture.server.deliver(dinner());
+    next_check(&mut harness, &fixture, &clock);
+    assert!(has_text(&harness, "Dinner Saturday"));
+    assert!(!has_text(&harness, "went wrong"));
+    // And again, without the service still.
+    next_check(&mut harness, &fixture, &clock);
+    assert!(has_text(&harness, "Dinner Saturday"));
+}
+
+#[test]
+fn idle_between_automatic_checks_asks_for_no_frames() {
+    let Some(bus) = PrivateBus::start() else {
+        return;
+    };
+    let _service = Notifications::serve(&bus);
+    let fixture = Fixture::new();
+    let clock = Clock::manual();
+    let mut harness = app(&fixture, &bus, &clock);
+    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
+    // A check is due in five minutes: until then, no frame is asked for.
+    let steps = harness.try_run();
+    assert!(
+        steps.is_ok(),
+        "repaints while waiting for the next check: {steps:?}"
+    );
+}
+
+#[test]
+fn start_at_login_is_an_autostart_entry_written_and_removed_from_settings() {
+    let fixture = Fixture::new();
+    let home = tempfile::tempdir().expect("home");
+    let dir = home.path().join("autostart");
+    let entry = dir.join("letterbox.desktop");
+    let mut config = AppConfig::demo(
+        fixture.paths(),
+        fixture.keyring.clone(),
+        fixture.server.port(),
+    );
+    let mut desktop = Desktop::default();
+    desktop.autostart_dir = Some(dir.clone());
+    config.desktop = desktop;
+    let mut harness = harness(config);
+    let toggle = |harness: &mut Harness<'static, App>| {
+        harness.get_by_label("Settings").click();
+        settle(harness);
+        harness.get_by_label("General").click();
+        settle(harness);
+        harness
+            .get_by_label("Start Letterbox when I log in")
+            .click();
+        settle(harness);
+        harness.get_by_label("Save").click();
+        settle(harness);
+    };
+    toggle(&mut harness);
+    wait_until(&mut harness, "the autostart entry", |_| entry.is_file());
+    let text = std::fs::read_to_string(&entry).expect("entry");
+    let program = std::env::current_exe().expect("this program");
+    assert!(
+        text.contains(&format!("\nExec={}\n", program.display())),
+        "{text}"
+    );
+    if missing_tool(&["desktop-file-validate"], "LETTERBOX_REQUIRE_DESKTOP").is_none() {
+        let out = std::process::Command::new("desktop-file-validate")
+            .arg(&entry)
+            .output()
+            .expect("desktop-file-validate");
+        assert!(
+            out.status.success() && out.stdout.is_empty(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Settings shows it on, and turning it off removes the entry.
+    harness.get_by_label("Settings").click();
+    settle(&mut harness);
+    harness.get_by_label("General").click();
+    settle(&mut harness);
+    assert_eq!(
+        harness
+            .get_by_label("Start Letterbox when I log in")
+            .accesskit_node()
+            .toggled(),
+        Some(egui::accesskit::Toggled::True)
+    );
+    harness.get_by_label("Close").click();
+    settle(&mut harness);
+    toggle(&mut harness);
+    wait_until(&mut harness, "the entry removed", |_| !entry.exists());
+}
