@@ -248,6 +248,67 @@ impl App {
         self.background.automatic.remove(account_id);
     }
 
+    /// Closing the window: with automatic checks on, Letterbox stays in the
+    /// background when the user chose so (asked the first time). True when
+    /// the close was turned into that (or into the question).
+    pub(super) fn close_to_background(&mut self, ctx: &egui::Context) -> bool {
+        let general = &self.settings.general;
+        let checks = self
+            .settings
+            .accounts
+            .iter()
+            .any(|a| a.check_interval(general).is_some());
+        match (checks, general.keep_running) {
+            (true, Some(true)) => {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.hide(ctx);
+                true
+            }
+            (true, None) => {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.confirm = Some(super::Confirm::Background);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn keep_running_answered(&mut self, answer: Option<bool>) {
+        let Some(keep) = answer else { return };
+        let mut settings = self.settings.clone();
+        settings.general.keep_running = Some(keep);
+        self.save_settings(settings);
+        self.quit_asked = !keep;
+        // The window goes, now that the answer is known.
+        self.close_again = Some(keep);
+    }
+
+    /// The window goes; Letterbox keeps checking. Without a tray icon to
+    /// bring it back the window is minimised instead of hidden.
+    pub(super) fn hide(&mut self, ctx: &egui::Context) {
+        self.hidden = true;
+        tracing::info!("the window was closed: checking in the background");
+        ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(true));
+    }
+
+    /// The window's title as last set.
+    pub fn window_title(&self) -> String {
+        match self.title_count {
+            Some(count) if count > 0 => format!("Letterbox — {count} new"),
+            _ => "Letterbox".to_owned(),
+        }
+    }
+
+    /// "Letterbox — 3 new" while new mail waits (what the taskbar shows).
+    pub(super) fn update_title(&mut self, ctx: &egui::Context) {
+        let count: usize = self.accounts.values().map(|a| a.new_count()).sum();
+        if self.title_count == Some(count) {
+            return;
+        }
+        self.title_count = Some(count);
+        ctx.send_viewport_cmd(egui::ViewportCommand::Title(self.window_title()));
+    }
+
     /// What the desktop asked for since the last frame.
     pub(super) fn desktop_events(&mut self, ctx: &egui::Context) {
         while let Ok(event) = self.background.events.try_recv() {
@@ -271,9 +332,54 @@ impl App {
                 }
             }
             self.shown_on_request += 1;
+            self.hidden = false;
             ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
             ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
             ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
         }
+    }
+}
+
+/// The question the first time the window is closed with automatic checks
+/// on.
+pub(crate) fn background_question_ui(
+    ctx: &egui::Context,
+    confirm: &mut Option<super::Confirm>,
+    commands: &mut Vec<Command>,
+) {
+    if !matches!(confirm, Some(super::Confirm::Background)) {
+        return;
+    }
+    let mut answer = None;
+    let modal = egui::Modal::new(egui::Id::unique("keep-running")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading("Keep checking for mail?");
+        ui.add(
+            egui::Label::new(
+                "Letterbox can keep running without its window: it checks your accounts \
+                 on their schedule and tells you when new mail arrives. You can change \
+                 this later in Settings → General.",
+            )
+            .wrap(),
+        );
+        ui.add_space(8.0);
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Keep checking in the background").clicked() {
+                answer = Some(Some(true));
+            }
+            if ui.button("Quit Letterbox").clicked() {
+                answer = Some(Some(false));
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(None);
+            }
+        });
+    });
+    if modal.should_close() && answer.is_none() {
+        answer = Some(None);
+    }
+    if let Some(answer) = answer {
+        *confirm = None;
+        commands.push(Command::KeepRunning(answer));
     }
 }

@@ -54,6 +54,9 @@ pub(crate) enum Command {
     QuitApplying,
     /// Quit and leave the staged deletions undone.
     QuitWithoutApplying,
+    /// The answer to "keep checking when the window is closed?" (`None`:
+    /// neither, the window stays).
+    KeepRunning(Option<bool>),
     ClearLog,
     /// The password box was answered or cancelled: the next one, if any.
     PasswordPromptClosed,
@@ -213,6 +216,7 @@ impl App {
                 self.quitting = Quitting::AfterApply;
             }
             Command::QuitWithoutApplying => self.quitting = Quitting::Close,
+            Command::KeepRunning(answer) => self.keep_running_answered(answer),
             Command::CancelWork => {
                 let busy: Vec<String> = self
                     .accounts
@@ -304,12 +308,21 @@ impl App {
     /// Quitting (closing the window, Ctrl+Q) with deletions staged and not
     /// applied asks first: they would be dropped without a word otherwise.
     pub(super) fn watch_quit(&mut self, ctx: &egui::Context) {
+        match self.close_again.take() {
+            Some(true) => self.hide(ctx),
+            Some(false) => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            None => {}
+        }
         if self.quitting == Quitting::AfterApply && !self.busy() || self.quitting == Quitting::Close
         {
             self.quitting = Quitting::Now;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
         if !ctx.input(|i| i.viewport().close_requested()) || self.quitting == Quitting::Now {
+            return;
+        }
+        let quit = std::mem::take(&mut self.quit_asked);
+        if !quit && self.quitting == Quitting::No && self.close_to_background(ctx) {
             return;
         }
         let staged: Vec<(String, usize)> = self
@@ -337,6 +350,7 @@ impl App {
             )
         });
         if quit {
+            self.quit_asked = true;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
         if help {
@@ -466,7 +480,7 @@ impl App {
         }
     }
 
-    fn save_settings(&mut self, settings: Settings) {
+    pub(super) fn save_settings(&mut self, settings: Settings) {
         for account in &settings.accounts {
             self.accounts.entry(account.id.clone()).or_default();
         }

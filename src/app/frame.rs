@@ -31,6 +31,7 @@ impl eframe::App for App {
         }
         self.desktop_events(ctx);
         self.run_schedule(ctx);
+        self.update_title(ctx);
     }
 
     /// Draws every view. A view reads the `View` and changes only its own
@@ -92,6 +93,7 @@ impl eframe::App for App {
         status::log_window_ui(&ctx, &self.log, &mut self.log_open, &mut commands);
         status::help_window_ui(&ctx, &mut self.help_open);
         status::confirm_ui(&ctx, &mut self.confirm, &mut commands);
+        super::background::background_question_ui(&ctx, &mut self.confirm, &mut commands);
         status::password_prompt_ui(&ctx, &mut self.password_prompt, &mut commands);
         if let Some(dialog) = self.settings_dialog.as_mut()
             && !dialog.ui(&ctx, self.keyring.as_ref(), &mut commands)

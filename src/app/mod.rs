@@ -109,6 +109,9 @@ pub(crate) enum Confirm {
         count: usize,
         not_downloaded: usize,
     },
+    /// The window is closed for the first time with automatic checks on:
+    /// keep checking in the background, or quit?
+    Background,
     /// Quitting with deletions staged and not applied.
     Quit {
         /// Staged deletions by account.
@@ -155,6 +158,16 @@ pub struct App {
     /// How often the desktop asked for the window (a notification clicked,
     /// a second launch).
     shown_on_request: u32,
+    /// The next close request quits (Ctrl+Q, Quit in the tray menu), even
+    /// when closing the window would keep Letterbox in the background.
+    quit_asked: bool,
+    /// The window is hidden (or minimised): Letterbox runs in the background.
+    hidden: bool,
+    /// After the keep-running answer: hide the window (`Some(true)`) or
+    /// close it (`Some(false)`) at the next frame.
+    close_again: Option<bool>,
+    /// The new-mail count the window title shows.
+    title_count: Option<usize>,
     commands: Vec<Command>,
     /// The keys the last Delete marked on the server, for Ctrl+Z.
     last_staged: Option<(String, Vec<String>)>,
@@ -247,6 +260,10 @@ impl App {
             keyring: None,
             background,
             shown_on_request: 0,
+            quit_asked: false,
+            hidden: false,
+            close_again: None,
+            title_count: None,
             commands: Vec::new(),
             library: Library {
                 native_dialogs: config.native_dialogs,

@@ -300,6 +300,16 @@ impl SettingsDialog {
                     15,
                     1..=1440,
                 );
+                let mut keep = general.keep_running == Some(true);
+                ui.label("");
+                if ui
+                    .checkbox(&mut keep, "Keep checking when the window is closed")
+                    .on_hover_text("Letterbox stays running without its window and tells you when mail arrives")
+                    .changed()
+                {
+                    general.keep_running = Some(keep);
+                }
+                ui.end_row();
                 if let Some(on) = self.start_at_login.as_mut() {
                     ui.label("");
                     ui.checkbox(on, "Start Letterbox when I log in");
@@ -384,6 +394,7 @@ impl SettingsDialog {
                 != self.original.general.preview_download_limit_kb
             || self.draft.general.theme != self.original.general.theme
             || self.start_at_login != self.start_at_login_before
+            || self.draft.general.keep_running != self.original.general.keep_running
             || folder_now != self.original.general.mail_folder
             || self.typed_passwords.values().any(|p| !p.is_empty())
     }

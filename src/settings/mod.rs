@@ -221,6 +221,10 @@ pub struct General {
     pub preview_download_limit_kb: u32,
     /// Light or dark, or as the desktop says.
     pub theme: Theme,
+    /// Closing the window keeps Letterbox checking in the background;
+    /// `None`: not asked yet (asked the first time the window is closed
+    /// with automatic checks on).
+    pub keep_running: Option<bool>,
 }
 
 /// The window's colours.
@@ -242,6 +246,7 @@ impl Default for General {
             preview_lines: 10,
             preview_download_limit_kb: 1000,
             theme: Theme::System,
+            keep_running: None,
         }
     }
 }
@@ -496,6 +501,8 @@ mod tests {
         account.delete_after_days = Some(14);
         account.quota_mb = Some(500);
         account.trusted_fingerprint = Some("AB".repeat(32));
+        account.check_every_mins = Some(30);
+        account.notify_new_mail = false;
         Settings {
             general: General {
                 check_interval_mins: Some(15),
@@ -503,6 +510,7 @@ mod tests {
                 preview_lines: 20,
                 preview_download_limit_kb: 500,
                 theme: Theme::Light,
+                keep_running: Some(true),
             },
             accounts: vec![account],
         }

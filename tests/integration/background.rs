@@ -244,3 +244,151 @@ fn start_at_login_is_an_autostart_entry_written_and_removed_from_settings() {
     toggle(&mut harness);
     wait_until(&mut harness, "the entry removed", |_| !entry.exists());
 }
+
+/// The window's close button (the window manager's close request).
+fn close_window(harness: &mut Harness<'static, App>) -> Vec<String> {
+    harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    harness.step();
+    viewport_commands(harness)
+}
+
+fn viewport_commands(harness: &Harness<'_, App>) -> Vec<String> {
+    harness
+        .output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .map(|v| v.commands.iter().map(|c| format!("{c:?}")).collect())
+        .unwrap_or_default()
+}
+
+/// The viewport commands of the next few frames.
+fn commands_over_frames(harness: &mut Harness<'static, App>, frames: usize) -> Vec<String> {
+    let mut all = Vec::new();
+    for _ in 0..frames {
+        harness.step();
+        all.extend(viewport_commands(harness));
+    }
+    all
+}
+
+#[test]
+fn closing_the_window_asks_once_then_keeps_checking_and_tells() {
+    let Some(bus) = PrivateBus::start() else {
+        return;
+    };
+    let service = Notifications::serve(&bus);
+    let fixture = Fixture::new();
+    let clock = Clock::manual();
+    let mut harness = app(&fixture, &bus, &clock);
+    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
+    wait_until(&mut harness, "the first session's end", |h| {
+        fixture.server.sessions() == 1 && !has_text(h, "Working…")
+    });
+    // The window title carries the new count.
+    assert!(
+        harness
+            .state()
+            .window_title()
+            .starts_with("Letterbox — 21 new"),
+        "{}",
+        harness.state().window_title()
+    );
+    // First close: held back, and asked.
+    let commands = close_window(&mut harness);
+    assert!(commands.contains(&"CancelClose".to_owned()), "{commands:?}");
+    settle(&mut harness);
+    assert!(has_text(&harness, "Keep checking for mail?"));
+    harness
+        .get_by_label("Keep checking in the background")
+        .click();
+    let commands = commands_over_frames(&mut harness, 5);
+    assert!(
+        commands.contains(&"Minimized(true)".to_owned()),
+        "{commands:?}"
+    );
+    assert!(
+        !commands.contains(&"Close".to_owned()) || commands.contains(&"CancelClose".to_owned())
+    );
+    // Closing again does not ask again.
+    let mut commands = close_window(&mut harness);
+    commands.extend(commands_over_frames(&mut harness, 3));
+    assert!(commands.contains(&"CancelClose".to_owned()), "{commands:?}");
+    assert!(
+        commands.contains(&"Minimized(true)".to_owned()),
+        "{commands:?}"
+    );
+    assert!(!has_text(&harness, "Keep checking for mail?"));
+
+    // In the background, new mail is checked for and told.
+    fixture.server.deliver(dinner());
+    next_check(&mut harness, &fixture, &clock);
+    wait_until(&mut harness, "the notification", |_| {
+        !service.calls().is_empty()
+    });
+    assert_eq!(service.calls()[0].summary, "1 new message for Demo");
+    assert!(
+        harness
+            .state()
+            .window_title()
+            .starts_with("Letterbox — 22 new")
+    );
+    // Clicking it brings the window back.
+    service.click(service.calls()[0].id);
+    let mut commands = Vec::new();
+    wait_until(&mut harness, "the window shown", |h| {
+        commands.extend(viewport_commands(h));
+        commands.contains(&"Focus".to_owned())
+    });
+    assert!(
+        commands.contains(&"Minimized(false)".to_owned()),
+        "{commands:?}"
+    );
+    assert!(
+        commands.contains(&"Visible(true)".to_owned()),
+        "{commands:?}"
+    );
+
+    // Ctrl+Q still quits.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Q);
+    let mut commands = commands_over_frames(&mut harness, 1);
+    commands.extend(close_window(&mut harness));
+    commands.extend(commands_over_frames(&mut harness, 3));
+    assert!(
+        !commands.contains(&"CancelClose".to_owned()),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn choosing_quit_when_asked_quits_and_is_remembered() {
+    let fixture = Fixture::new();
+    let mut config = AppConfig::demo(
+        fixture.paths(),
+        fixture.keyring.clone(),
+        fixture.server.port(),
+    );
+    if let Some(settings) = config.fixed_settings.as_mut() {
+        settings.general.check_interval_mins = Some(5);
+    }
+    config.desktop.clock = Clock::manual();
+    let mut harness = harness(config);
+    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
+    close_window(&mut harness);
+    settle(&mut harness);
+    harness.get_by_label("Quit Letterbox").click();
+    let commands = commands_over_frames(&mut harness, 5);
+    assert!(commands.contains(&"Close".to_owned()), "{commands:?}");
+    // The close goes through: not held back again, no question.
+    let commands = close_window(&mut harness);
+    assert!(
+        !commands.contains(&"CancelClose".to_owned()),
+        "{commands:?}"
+    );
+    assert!(!has_text(&harness, "Keep checking for mail?"));
+}
