@@ -7,10 +7,12 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::desktop::notify::{self, Arrival, Notifier};
 use crate::desktop::schedule::{Clock, Outcome, Schedule};
+use crate::desktop::tray::Tray;
 use crate::desktop::{DesktopEvent, autostart};
 use crate::settings::PasswordStorage;
 use crate::worker::Failure;
@@ -39,9 +41,45 @@ pub(crate) struct Background {
     pub starts_at_login: Option<bool>,
     pub sender: Sender<DesktopEvent>,
     pub wake: crate::desktop::Wake,
+    /// Whether a tray icon may be shown at all (the real desktop).
+    pub tray_wanted: bool,
+    /// The tray icon once shown (filled in by the thread that shows it).
+    pub tray: Arc<Mutex<Option<Tray>>>,
+    /// `None`: not tried yet; `Some(Err)`: why there is none.
+    pub tray_state: Option<Result<(), String>>,
 }
 
 impl Background {
+    /// Shows the tray icon (on a thread: D-Bus calls), once.
+    pub fn start_tray(&mut self) {
+        if !self.tray_wanted || self.tray_state.is_some() {
+            return;
+        }
+        self.tray_state = Some(Err("The tray icon is being set up".to_owned()));
+        let (sender, wake, slot) = (self.sender.clone(), self.wake.clone(), self.tray.clone());
+        std::thread::spawn(move || {
+            let shown = Tray::start(sender.clone(), wake.clone()).map(|tray| {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(tray);
+            });
+            if let Err(why) = &shown {
+                tracing::info!("no tray icon: {why}");
+            }
+            let _ = sender.send(DesktopEvent::TrayShown(shown));
+            wake();
+        });
+    }
+
+    /// The tray icon's count.
+    fn tray_count(&self, new: usize) {
+        if let Some(tray) = self.tray.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            tray.set_new(new);
+        }
+    }
+
+    pub fn has_tray(&self) -> bool {
+        matches!(self.tray_state, Some(Ok(())))
+    }
+
     /// Looks (on a thread) whether Letterbox starts at login.
     pub fn read_autostart(&self) {
         let Some(dir) = self.autostart_dir.clone() else {
@@ -275,6 +313,9 @@ impl App {
 
     pub(super) fn keep_running_answered(&mut self, answer: Option<bool>) {
         let Some(keep) = answer else { return };
+        if keep {
+            self.background.start_tray();
+        }
         let mut settings = self.settings.clone();
         settings.general.keep_running = Some(keep);
         self.save_settings(settings);
@@ -287,8 +328,13 @@ impl App {
     /// bring it back the window is minimised instead of hidden.
     pub(super) fn hide(&mut self, ctx: &egui::Context) {
         self.hidden = true;
-        tracing::info!("the window was closed: checking in the background");
-        ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(true));
+        if self.background.has_tray() {
+            tracing::info!("the window was closed: checking in the background, in the tray");
+            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+        } else {
+            tracing::info!("the window was closed: checking in the background, minimised");
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(true));
+        }
     }
 
     /// The window's title as last set.
@@ -307,6 +353,7 @@ impl App {
         }
         self.title_count = Some(count);
         ctx.send_viewport_cmd(egui::ViewportCommand::Title(self.window_title()));
+        self.background.tray_count(count);
     }
 
     /// What the desktop asked for since the last frame.
@@ -320,7 +367,24 @@ impl App {
                     }
                 }
                 DesktopEvent::Show => {
-                    tracing::info!("another launch asked for the window: brought up");
+                    tracing::info!(
+                        "the window was asked for (a second launch, the tray icon): brought up"
+                    );
+                }
+                DesktopEvent::CheckNow => {
+                    self.run_command(Command::CheckAll);
+                    continue;
+                }
+                DesktopEvent::Quit => {
+                    // Shown, so that a question on the way out can be seen.
+                    self.quit_asked = true;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+                DesktopEvent::TrayShown(shown) => {
+                    self.background.tray_state = Some(shown);
+                    // The count it shows.
+                    self.title_count = None;
+                    continue;
                 }
                 DesktopEvent::StartsAtLogin(on) => {
                     self.background.starts_at_login = Some(on);

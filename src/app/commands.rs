@@ -236,6 +236,11 @@ impl App {
                         &self.settings,
                         selected.as_deref(),
                         self.background.starts_at_login,
+                        self.background
+                            .tray_state
+                            .clone()
+                            .and_then(Result::err)
+                            .filter(|_| self.background.tray_wanted),
                     ));
                 }
             }

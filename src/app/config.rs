@@ -37,6 +37,8 @@ pub struct Desktop {
     /// Where the "start at login" entry goes; `None`: the option is not
     /// offered (tests that do not test it, the demo).
     pub autostart_dir: Option<std::path::PathBuf>,
+    /// Show a status (tray) icon while Letterbox runs in the background.
+    pub tray: bool,
     sender: Sender<DesktopEvent>,
     pub(crate) receiver: Receiver<DesktopEvent>,
     /// Set once the window exists: who to wake for a desktop event.
@@ -50,6 +52,7 @@ impl Default for Desktop {
             notifications: notify::Bus::None,
             clock: Clock::system(),
             autostart_dir: None,
+            tray: false,
             sender,
             receiver,
             context: Arc::default(),
@@ -63,6 +66,7 @@ impl Desktop {
         Desktop {
             notifications: notify::Bus::Session,
             autostart_dir: crate::desktop::autostart::autostart_dir(),
+            tray: true,
             ..Desktop::default()
         }
     }

@@ -216,6 +216,9 @@ impl App {
             starts_at_login: None,
             sender,
             wake,
+            tray_wanted: config.desktop.tray,
+            tray: Default::default(),
+            tray_state: None,
         };
         background.read_autostart();
         let ctx = cc.egui_ctx.clone();
@@ -300,6 +303,9 @@ impl App {
             .is_some_and(|id| self.settings.account(id).is_some());
         if !selected_exists {
             self.persisted.selected_account = self.settings.accounts.first().map(|a| a.id.clone());
+        }
+        if self.settings.general.keep_running == Some(true) {
+            self.background.start_tray();
         }
         // What the last session saw on the server shows at once.
         let ids: Vec<String> = self

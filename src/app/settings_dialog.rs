@@ -51,6 +51,9 @@ pub(crate) struct SettingsDialog {
     /// offered here).
     start_at_login: Option<bool>,
     start_at_login_before: Option<bool>,
+    /// Why closing the window minimises it rather than hiding it (no tray
+    /// icon on this desktop).
+    tray_note: Option<String>,
 }
 
 impl SettingsDialog {
@@ -58,6 +61,7 @@ impl SettingsDialog {
         settings: &Settings,
         selected_account: Option<&str>,
         start_at_login: Option<bool>,
+        tray_note: Option<String>,
     ) -> SettingsDialog {
         let selected = selected_account
             .and_then(|id| settings.accounts.iter().position(|a| a.id == id))
@@ -89,6 +93,7 @@ impl SettingsDialog {
             confirm_discard: false,
             start_at_login,
             start_at_login_before: start_at_login,
+            tray_note,
         }
     }
 
@@ -310,6 +315,16 @@ impl SettingsDialog {
                     general.keep_running = Some(keep);
                 }
                 ui.end_row();
+                if let Some(note) = self.tray_note.as_ref().filter(|_| keep) {
+                    ui.label("");
+                    ui.add(
+                        egui::Label::new(format!(
+                            "{note}, so a closed window is minimised instead of hidden."
+                        ))
+                        .wrap(),
+                    );
+                    ui.end_row();
+                }
                 if let Some(on) = self.start_at_login.as_mut() {
                     ui.label("");
                     ui.checkbox(on, "Start Letterbox when I log in");

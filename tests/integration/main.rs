@@ -24,5 +24,6 @@ mod screen_reader;
 mod smoke;
 mod store_migration;
 mod transcripts;
+mod tray;
 mod ui;
 mod worker;

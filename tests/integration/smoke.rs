@@ -177,7 +177,7 @@ fn a_second_launch_brings_up_the_first_and_ends() {
     );
     // The first one was asked, and still runs with its one window.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !log_tail(&first_log, 50).contains("another launch asked for the window") {
+    while !log_tail(&first_log, 50).contains("the window was asked for") {
         assert!(
             Instant::now() < deadline,
             "the first Letterbox was not asked; its log ends:\n{}",

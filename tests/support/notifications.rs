@@ -154,3 +154,76 @@ impl Notifications {
             .expect("ActionInvoked");
     }
 }
+
+/// A StatusNotifierWatcher of our own (the part of a desktop's panel that
+/// tray icons register with), recording who registered.
+pub struct Watcher {
+    _connection: zbus::blocking::Connection,
+    items: Arc<Mutex<Vec<String>>>,
+}
+
+struct WatcherService {
+    items: Arc<Mutex<Vec<String>>>,
+}
+
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl WatcherService {
+    fn register_status_notifier_item(
+        &self,
+        service: String,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+    ) {
+        // An item names its bus name, or its object path on the sender.
+        let name = if service.starts_with('/') {
+            header.sender().map(|s| s.to_string()).unwrap_or_default()
+        } else {
+            service
+        };
+        self.items.lock().expect("items").push(name);
+    }
+
+    fn register_status_notifier_host(&self, _service: String) {}
+
+    #[zbus(property)]
+    fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.items.lock().expect("items").clone()
+    }
+
+    #[zbus(property)]
+    fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    fn protocol_version(&self) -> i32 {
+        0
+    }
+}
+
+impl Watcher {
+    pub fn serve(bus: &PrivateBus) -> Watcher {
+        let items = Arc::new(Mutex::new(Vec::new()));
+        let connection = zbus::blocking::connection::Builder::address(bus.address.as_str())
+            .expect("address")
+            .name("org.kde.StatusNotifierWatcher")
+            .expect("name")
+            .serve_at(
+                "/StatusNotifierWatcher",
+                WatcherService {
+                    items: items.clone(),
+                },
+            )
+            .expect("serve")
+            .build()
+            .expect("the watcher");
+        Watcher {
+            _connection: connection,
+            items,
+        }
+    }
+
+    /// The bus names of the items registered so far.
+    pub fn items(&self) -> Vec<String> {
+        self.items.lock().expect("items").clone()
+    }
+}
