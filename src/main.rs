@@ -77,9 +77,10 @@ fn run_demo() -> ExitCode {
             return ExitCode::from(exit::NETWORK);
         }
     };
+    let server = Arc::new(server);
     let dir = std::env::temp_dir().join(format!("letterbox-demo-{}", std::process::id()));
     let keyring = Arc::new(MemoryStore::default());
-    let config = AppConfig {
+    let mut config = AppConfig {
         note: Some("Demo mailbox on this computer (user demo, password demo); your own settings are not touched".into()),
         desktop: app::Desktop::session(),
         ..AppConfig::demo(Paths::in_dir(&dir), keyring, server.port())
@@ -89,6 +90,16 @@ fn run_demo() -> ExitCode {
     {
         eprintln!("letterbox: the demo's sample downloads could not be made: {e}");
     }
+    // The demo checks every minute by itself, and a minute and a half in,
+    // new mail arrives: the automatic check finds it and the desktop says so.
+    if let Some(settings) = config.fixed_settings.as_mut() {
+        settings.general.check_interval_mins = Some(1);
+    }
+    let arriving = server.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(90));
+        arriving.deliver(letterbox::demo::arriving_message());
+    });
     let result = app::run_native(config, Some(dir.join("ui-state")));
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);

@@ -78,6 +78,9 @@ pub(crate) fn accounts_ui(
                             if ui.button("Check this account").clicked() {
                                 commands.push(Command::Check(account.id.clone()));
                             }
+                            if ui.button("Free up space…").clicked() {
+                                commands.push(Command::OpenFreeSpace(account.id.clone()));
+                            }
                         });
                         if let Some(error) = state.and_then(|s| s.error.as_ref()) {
                             icons::warning(
@@ -113,6 +116,15 @@ pub(crate) fn accounts_ui(
                                     ui.visuals().error_fg_color,
                                     "Mailbox almost full: new mail may bounce.",
                                 );
+                            }
+                            if ui
+                                .small_button("Free up space…")
+                                .on_hover_text(
+                                    "What takes the room on the server, and what is safe to remove",
+                                )
+                                .clicked()
+                            {
+                                commands.push(Command::OpenFreeSpace(account.id.clone()));
                             }
                         }
                         if let Some(at) = state.last_check_unix {

@@ -340,8 +340,8 @@ impl App {
     /// The window's title as last set.
     pub fn window_title(&self) -> String {
         match self.title_count {
-            Some(count) if count > 0 => format!("Letterbox — {count} new"),
-            _ => "Letterbox".to_owned(),
+            Some(count) if count > 0 => format!("{} — {count} new", self.title_base),
+            _ => self.title_base.to_owned(),
         }
     }
 

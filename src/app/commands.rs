@@ -54,6 +54,12 @@ pub(crate) enum Command {
     QuitApplying,
     /// Quit and leave the staged deletions undone.
     QuitWithoutApplying,
+    /// Opens "Free up space" for an account.
+    OpenFreeSpace(String),
+    /// Marks these messages of an account for deletion (undoable).
+    StageKeys(String, Vec<String>),
+    /// Takes these marks back.
+    UnstageKeys(String, Vec<String>),
     /// The answer to "keep checking when the window is closed?" (`None`:
     /// neither, the window stays).
     KeepRunning(Option<bool>),
@@ -217,6 +223,29 @@ impl App {
             }
             Command::QuitWithoutApplying => self.quitting = Quitting::Close,
             Command::KeepRunning(answer) => self.keep_running_answered(answer),
+            Command::OpenFreeSpace(id) => {
+                self.free_space = Some(free_space::FreeSpace {
+                    account_id: id,
+                    days: 30,
+                });
+            }
+            Command::StageKeys(id, keys) => {
+                let state = self.state_mut(&id);
+                let new: Vec<String> = keys
+                    .into_iter()
+                    .filter(|k| state.row(k).is_some() && !state.staged_deletions.contains(k))
+                    .collect();
+                state.staged_deletions.extend(new.iter().cloned());
+                if !new.is_empty() {
+                    self.last_staged = Some((id, new));
+                }
+            }
+            Command::UnstageKeys(id, keys) => {
+                let state = self.state_mut(&id);
+                for key in &keys {
+                    state.staged_deletions.remove(key);
+                }
+            }
             Command::CancelWork => {
                 let busy: Vec<String> = self
                     .accounts

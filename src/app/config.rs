@@ -90,6 +90,15 @@ impl Desktop {
 }
 
 impl AppConfig {
+    /// The window's title (before any new-mail count).
+    pub fn window_title(&self) -> &'static str {
+        if self.note.is_some() {
+            "Letterbox (demo)"
+        } else {
+            "Letterbox"
+        }
+    }
+
     /// The app on the demo mailbox served on loopback at `port`: the demo
     /// account (never written to a settings file), its password kept for
     /// the session in `keyring`, files under `paths`. The one recipe for

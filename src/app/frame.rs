@@ -86,6 +86,12 @@ impl eframe::App for App {
             };
             messages::messages_ui(ui, &view, table, &mut commands);
         });
+        if let Some(free) = self.free_space.as_mut() {
+            let now = crate::store::ledger::now_unix();
+            if !super::free_space::free_space_ui(&ctx, free, &view, now, &mut commands) {
+                self.free_space = None;
+            }
+        }
         for opened in &mut self.library.windows {
             reader::reader_window_ui(&ctx, opened, &mut commands);
         }

@@ -13,6 +13,7 @@ mod downloaded;
 mod events;
 mod fonts;
 mod frame;
+mod free_space;
 mod icons;
 mod library;
 mod mail_commands;
@@ -166,12 +167,15 @@ pub struct App {
     /// After the keep-running answer: hide the window (`Some(true)`) or
     /// close it (`Some(false)`) at the next frame.
     close_again: Option<bool>,
-    /// The new-mail count the window title shows.
+    /// The new-mail count the window title shows, after this.
     title_count: Option<usize>,
+    title_base: &'static str,
     commands: Vec<Command>,
     /// The keys the last Delete marked on the server, for Ctrl+Z.
     last_staged: Option<(String, Vec<String>)>,
     help_open: bool,
+    /// The "Free up space" window, when open.
+    free_space: Option<free_space::FreeSpace>,
     /// The user chose to quit (without applying, or after the Apply ran):
     /// the next close request goes through.
     quitting: Quitting,
@@ -204,6 +208,7 @@ impl App {
             config.desktop.wake(),
         );
         let (sender, wake) = (config.desktop.sender(), config.desktop.wake());
+        let title_base = config.window_title();
         let background = background::Background {
             schedule: Default::default(),
             clock: config.desktop.clock.clone(),
@@ -267,6 +272,7 @@ impl App {
             hidden: false,
             close_again: None,
             title_count: None,
+            title_base,
             commands: Vec::new(),
             library: Library {
                 native_dialogs: config.native_dialogs,
@@ -276,6 +282,7 @@ impl App {
             quitting: Quitting::No,
             last_staged: None,
             help_open: false,
+            free_space: None,
         };
         if let Some(settings) = config.fixed_settings {
             app.settings_arrived(settings, Vec::new());

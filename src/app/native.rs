@@ -19,11 +19,7 @@ pub fn run_native(
     config: AppConfig,
     persistence_path: Option<std::path::PathBuf>,
 ) -> Result<(), String> {
-    let title = if config.note.is_some() {
-        "Letterbox (demo)"
-    } else {
-        "Letterbox"
-    };
+    let title = config.window_title();
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(title)
         .with_app_id(APP_ID)

@@ -199,6 +199,27 @@ pub fn demo_settings(port: u16) -> crate::settings::Settings {
     }
 }
 
+/// The message that "arrives" a little after the demo starts, for its
+/// automatic check to find and tell.
+pub fn arriving_message() -> Vec<u8> {
+    let date = crate::store::ledger::now_unix();
+    format!(
+        "From: Letterbox Demo <demo@letterbox.example>\r\n\
+         To: you@letterbox.example\r\n\
+         Subject: New mail, just arrived\r\n\
+         Date: {}\r\n\
+         Message-ID: <arrived-{date}@letterbox.example>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         This message reached the demo mailbox while Letterbox was running.\r\n\
+         An automatic check found it, and your desktop showed a notification.\r\n\
+         \r\n\
+         Close the window and Letterbox can keep checking in the background.\r\n",
+        crate::mail::rfc5322_date(date)
+    )
+    .into_bytes()
+}
+
 fn large_message() -> Vec<u8> {
     let mut m = b"From: Grandpa Joe <joe@family.example>\r\n\
 To: you@letterbox.example\r\n\

@@ -295,6 +295,33 @@ fn fallback(raw: &[u8], max_lines: usize) -> Preview {
     }
 }
 
+/// A Unix time as an RFC 5322 date in UTC ("07 Dec 2026 10:10:45 +0000"),
+/// for messages the app itself makes.
+pub fn rfc5322_date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{day:02} {} {year} {:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// Sizes as people read them: 1000-based, one decimal.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
@@ -330,6 +357,18 @@ pub(crate) fn display_name(from: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_mail_wants_them() {
+        assert_eq!(rfc5322_date(0), "01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc5322_date(1_796_638_245), "07 Dec 2026 10:10:45 +0000");
+        assert_eq!(rfc5322_date(951_782_400), "29 Feb 2000 00:00:00 +0000");
+        // And it reads back as the same time.
+        assert_eq!(
+            mailparse::dateparse(&rfc5322_date(1_796_638_245)).ok(),
+            Some(1_796_638_245)
+        );
+    }
 
     #[test]
     fn decodes_encoded_words_and_charsets() {

@@ -14,6 +14,7 @@ mod dovecot_selftest;
 mod everyday_ui;
 mod fetch_cli;
 mod fetch_faults;
+mod free_space_ui;
 mod fuzz_regressions;
 mod pop3_server_selftest;
 mod properties;
