@@ -93,9 +93,14 @@ pub fn new_mail(account_id: &str, account_name: &str, arrivals: &[Arrival]) -> N
 /// "The mailbox of Home is 93% full": once a day at most (the caller
 /// keeps the day).
 pub fn nearly_full(account_id: &str, account_name: &str, percent: u32) -> Note {
+    let summary = if percent >= 100 {
+        format!("The mailbox of {account_name} is full")
+    } else {
+        format!("The mailbox of {account_name} is {percent}% full")
+    };
     Note {
         account_id: account_id.to_owned(),
-        summary: format!("The mailbox of {account_name} is {percent}% full"),
+        summary,
         body: "When it is full, the server turns new mail away. Delete or download messages that are still on the server to make room.".to_owned(),
     }
 }
@@ -294,5 +299,9 @@ mod tests {
         let note = nearly_full("a", "Home", 93);
         assert_eq!(note.summary, "The mailbox of Home is 93% full");
         assert!(note.body.contains("turns new mail away"));
+        assert_eq!(
+            nearly_full("a", "Home", 322).summary,
+            "The mailbox of Home is full"
+        );
     }
 }

@@ -392,3 +392,39 @@ fn choosing_quit_when_asked_quits_and_is_remembered() {
     );
     assert!(!has_text(&harness, "Keep checking for mail?"));
 }
+
+#[test]
+fn a_full_mailbox_is_told_once_a_day() {
+    let Some(bus) = PrivateBus::start() else {
+        return;
+    };
+    let service = Notifications::serve(&bus);
+    let fixture = Fixture::new();
+    let clock = Clock::manual();
+    let mut config = AppConfig::demo(
+        fixture.paths(),
+        fixture.keyring.clone(),
+        fixture.server.port(),
+    );
+    if let Some(settings) = config.fixed_settings.as_mut() {
+        settings.general.check_interval_mins = Some(5);
+        // 3.2 MB on the server.
+        settings.accounts[0].quota_mb = Some(3);
+    }
+    let mut desktop = Desktop::default();
+    desktop.notifications = Bus::Address(bus.address.clone());
+    desktop.clock = clock.clone();
+    config.desktop = desktop;
+    let mut harness = harness(config);
+    wait_until(&mut harness, "the first session's end", |h| {
+        fixture.server.sessions() == 1 && !has_text(h, "Working…")
+    });
+    next_check(&mut harness, &fixture, &clock);
+    wait_until(&mut harness, "the warning", |_| !service.calls().is_empty());
+    next_check(&mut harness, &fixture, &clock);
+    std::thread::sleep(Duration::from_millis(200));
+    let calls = service.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].summary, "The mailbox of Demo is full");
+    assert!(calls[0].body.contains("turns new mail away"), "{calls:?}");
+}

@@ -21,6 +21,7 @@ mod properties;
 mod reader_ui;
 mod reading_cli;
 mod real_servers;
+mod schedule_ui;
 mod screen_reader;
 mod smoke;
 mod store_migration;
