@@ -1,9 +1,12 @@
 //! The real binary's tray icon, as a desktop panel meets it: on a private
 //! session bus with a StatusNotifierWatcher of the test's own, under Xvfb.
-//! The icon registers, its tooltip counts the new mail of the first check,
-//! a click on it brings the window up, and Quit in its menu ends
-//! Letterbox.
+//! The icon registers, its tooltip counts the new mail of the first check;
+//! the window's close button hides the window and Letterbox goes on (a
+//! check from the icon's menu finds new mail); a click on the icon brings
+//! the window back, and Quit in its menu ends Letterbox.
 
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use letterbox::demo::{self, DemoServer};
@@ -32,9 +35,22 @@ fn wait_for<T>(what: &str, log: &std::path::Path, mut found: impl FnMut() -> Opt
     }
 }
 
+/// The id of the visible window named Letterbox, if there is one.
+fn visible_window(display: &str) -> Option<String> {
+    let out = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", "Letterbox"])
+        .env("DISPLAY", display)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(str::to_owned)
+}
+
 #[test]
-fn the_tray_icon_counts_new_mail_shows_the_window_and_quits() {
-    if let Some(missing) = missing_tool(&["Xvfb"], "LETTERBOX_REQUIRE_XVFB") {
+fn the_tray_icon_counts_new_mail_keeps_letterbox_running_hidden_and_quits() {
+    if let Some(missing) = missing_tool(&["Xvfb", "xdotool"], "LETTERBOX_REQUIRE_XVFB") {
         eprintln!("skipped: {missing} is not installed");
         return;
     }
@@ -116,16 +132,6 @@ fn the_tray_icon_counts_new_mail_shows_the_window_and_quits() {
     let status: String = sni.get_property("Status").expect("Status");
     assert_eq!(status, "NeedsAttention");
 
-    // A click on the icon brings the window up.
-    sni.call_method("Activate", &(0i32, 0i32))
-        .expect("Activate");
-    wait_for("the window brought up", &log, || {
-        log_tail(&log, 80)
-            .contains("the window was asked for")
-            .then_some(())
-    });
-
-    // Quit in its menu ends Letterbox.
     let menu = zbus::blocking::Proxy::new(
         &connection,
         item.as_str(),
@@ -133,19 +139,56 @@ fn the_tray_icon_counts_new_mail_shows_the_window_and_quits() {
         "com.canonical.dbusmenu",
     )
     .expect("the menu");
-    let quit = (1..10)
-        .find(|id| {
-            let label: Result<OwnedValue, _> = menu.call("GetProperty", &(*id, "label"));
-            label
-                .ok()
-                .and_then(|v| String::try_from(v).ok())
-                .is_some_and(|l| l == "Quit")
-        })
-        .expect("a Quit item");
-    let no_data = Value::from(0i32);
-    let _: () = menu
-        .call("Event", &(quit, "clicked", no_data, 0u32))
-        .expect("Event");
+    let click = |label: &str| {
+        let id = (1..10)
+            .find(|id| {
+                let found: Result<OwnedValue, _> = menu.call("GetProperty", &(*id, "label"));
+                found
+                    .ok()
+                    .and_then(|v| String::try_from(v).ok())
+                    .is_some_and(|l| l == label)
+            })
+            .unwrap_or_else(|| panic!("no “{label}” in the menu"));
+        let no_data = Value::from(0i32);
+        let _: () = menu
+            .call("Event", &(id, "clicked", no_data, 0u32))
+            .expect("Event");
+    };
+
+    // The window's close button: Letterbox goes on in the tray, its
+    // window hidden.
+    let window = visible_window(&display.name).expect("the window");
+    let closed = Command::new("/usr/bin/python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/close_window.py"))
+        .args([display.name.as_str(), window.as_str()])
+        .status()
+        .expect("close_window.py");
+    assert!(closed.success());
+    wait_for("the window hidden", &log, || {
+        visible_window(&display.name).is_none().then_some(())
+    });
+    assert!(log_tail(&log, 80).contains("checking in the background, in the tray"));
+    assert!(app.0.try_wait().expect("wait").is_none(), "Letterbox ended");
+
+    // Hidden, it still works: new mail, "Check mail now", and the count.
+    server.deliver(demo::arriving_message());
+    click("Check mail now");
+    wait_for("the new count in the tooltip", &log, || {
+        let (_, _, _, text): (String, Pixmaps, String, String) =
+            sni.get_property("ToolTip").ok()?;
+        (text == "22 new messages").then_some(())
+    });
+
+    // A click on the icon brings the window back.
+    sni.call_method("Activate", &(0i32, 0i32))
+        .expect("Activate");
+    wait_for("the window brought back", &log, || {
+        visible_window(&display.name)
+    });
+    assert!(log_tail(&log, 80).contains("the window was asked for"));
+
+    // Quit in its menu ends Letterbox.
+    click("Quit");
     let status = wait_for("Letterbox to quit", &log, || {
         app.0.try_wait().ok().flatten()
     });
