@@ -5,7 +5,7 @@
 //! `app` (egui) and `cli` → `worker` (threads) → `engine` (the safety rules)
 //! → `accounts` (settings to an engine account) → `net` (the only sockets),
 //! `store` (the only mail on disk), `mail` (the only bytes-to-text) and
-//! `settings` → `fsutil` and `explain` (leaves); `net` → `pop3` (sans-IO,
+//! `settings` → `fsutil`, `explain` and `civil` (leaves); `net` → `pop3` (sans-IO,
 //! no I/O at all). `desktop` (under `app`, beside `worker`) talks to the
 //! desktop session. `demo` is a POP3 server on loopback for `--demo`. No
 //! module below `app` knows egui exists, and no unsafe code is allowed.
@@ -14,6 +14,7 @@
 pub mod accounts;
 #[cfg(feature = "gui")]
 pub mod app;
+pub mod civil;
 pub mod cli;
 pub mod demo;
 pub mod desktop;

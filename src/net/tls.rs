@@ -111,17 +111,7 @@ impl CertificateInfo {
 
 /// Unix seconds → `YYYY-MM-DD` (proleptic Gregorian, UTC).
 fn ymd(unix_secs: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = unix_secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    crate::civil::Civil::from_unix(unix_secs).ymd()
 }
 
 /// How an account trusts its server.

@@ -13,7 +13,10 @@ use letterbox::desktop::schedule::Clock;
 
 use super::support::desktop::missing_tool;
 use super::support::notifications::{Notifications, PrivateBus};
-use super::ui::{Fixture, harness, has_text, settle, wait_until};
+use super::ui::{
+    Fixture, close_window, commands_over_frames, harness, has_text, settle, viewport_commands,
+    wait_until,
+};
 
 const INTERVAL: Duration = Duration::from_secs(5 * 60);
 
@@ -22,8 +25,13 @@ fn dinner() -> Vec<u8> {
 }
 
 /// The demo app, checking every five minutes by `clock`, its notifications
-/// going to `bus`.
-fn app(fixture: &Fixture, bus: &PrivateBus, clock: &Clock) -> Harness<'static, App> {
+/// going to `bus` (if any), its settings changed by `tweak` first.
+fn app_with(
+    fixture: &Fixture,
+    bus: Option<&PrivateBus>,
+    clock: &Clock,
+    tweak: impl FnOnce(&mut letterbox::settings::Settings),
+) -> Harness<'static, App> {
     let mut config = AppConfig::demo(
         fixture.paths(),
         fixture.keyring.clone(),
@@ -31,12 +39,54 @@ fn app(fixture: &Fixture, bus: &PrivateBus, clock: &Clock) -> Harness<'static, A
     );
     if let Some(settings) = config.fixed_settings.as_mut() {
         settings.general.check_interval_mins = Some(5);
+        tweak(settings);
     }
     let mut desktop = Desktop::default();
-    desktop.notifications = Bus::Address(bus.address.clone());
+    if let Some(bus) = bus {
+        desktop.notifications = Bus::Address(bus.address.clone());
+    }
     desktop.clock = clock.clone();
     config.desktop = desktop;
     harness(config)
+}
+
+/// The same, as it comes.
+fn app(fixture: &Fixture, bus: &PrivateBus, clock: &Clock) -> Harness<'static, App> {
+    app_with(fixture, Some(bus), clock, |_| {})
+}
+
+/// A notification service on a private bus, and the demo app checking by
+/// `clock`, its first check (at start) over. `None` without dbus-daemon.
+struct Scene {
+    service: Notifications,
+    fixture: Fixture,
+    clock: Clock,
+    harness: Harness<'static, App>,
+    _bus: PrivateBus,
+}
+
+impl Scene {
+    fn start(tweak: impl FnOnce(&mut letterbox::settings::Settings)) -> Option<Scene> {
+        let bus = PrivateBus::start()?;
+        let service = Notifications::serve(&bus);
+        let fixture = Fixture::new();
+        let clock = Clock::manual();
+        let mut harness = app_with(&fixture, Some(&bus), &clock, tweak);
+        wait_until(&mut harness, "the first session's end", |h| {
+            fixture.server.sessions() == 1 && has_text(h, "Checked ") && !has_text(h, "Working…")
+        });
+        Some(Scene {
+            service,
+            fixture,
+            clock,
+            harness,
+            _bus: bus,
+        })
+    }
+
+    fn next_check(&mut self) {
+        next_check(&mut self.harness, &self.fixture, &self.clock);
+    }
 }
 
 /// Moves the clock past the next check and waits for that check to end:
@@ -53,31 +103,21 @@ fn next_check(harness: &mut Harness<'static, App>, fixture: &Fixture, clock: &Cl
 
 #[test]
 fn new_mail_found_by_an_automatic_check_is_told_once_and_the_click_opens_the_account() {
-    let Some(bus) = PrivateBus::start() else {
+    let Some(mut s) = Scene::start(|_| {}) else {
         return;
     };
-    let service = Notifications::serve(&bus);
-    let fixture = Fixture::new();
-    let clock = Clock::manual();
-    let mut harness = app(&fixture, &bus, &clock);
-    // With automatic checks on, the list is checked at start; the user is
-    // looking, so that tells the desktop nothing.
-    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
-    wait_until(&mut harness, "the first session's end", |h| {
-        fixture.server.sessions() == 1 && !has_text(h, "Working…")
-    });
 
     // Nothing new: nothing said.
-    next_check(&mut harness, &fixture, &clock);
-    assert!(service.calls().is_empty(), "{:?}", service.calls());
+    s.next_check();
+    assert!(s.service.calls().is_empty(), "{:?}", s.service.calls());
 
     // New mail arrives and the next automatic check finds it.
-    fixture.server.deliver(dinner());
-    next_check(&mut harness, &fixture, &clock);
-    wait_until(&mut harness, "the notification", |_| {
-        !service.calls().is_empty()
+    s.fixture.server.deliver(dinner());
+    s.next_check();
+    wait_until(&mut s.harness, "the notification", |_| {
+        !s.service.calls().is_empty()
     });
-    let calls = service.calls();
+    let calls = s.service.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     let note = &calls[0];
     assert_eq!(note.app_name, "Letterbox");
@@ -87,60 +127,40 @@ fn new_mail_found_by_an_automatic_check_is_told_once_and_the_click_opens_the_acc
     assert!(note.hints.contains(&"desktop-entry".to_owned()), "{note:?}");
 
     // The next check finds the same message: it was told already.
-    next_check(&mut harness, &fixture, &clock);
-    assert_eq!(service.calls().len(), 1, "{:?}", service.calls());
+    s.next_check();
+    assert_eq!(s.service.calls().len(), 1, "{:?}", s.service.calls());
 
     // The user looks at the downloaded mail, then clicks the notification:
     // Letterbox comes up on the account's server list.
-    harness
+    s.harness
         .query_all_by_label_contains("Downloaded")
         .last()
         .expect("the Downloaded place")
         .click();
-    wait_until(&mut harness, "the downloaded view", |h| {
+    wait_until(&mut s.harness, "the downloaded view", |h| {
         has_text(h, "Downloaded to Demo")
     });
-    service.click(note.id);
-    wait_until(&mut harness, "the window brought up", |h| {
+    s.service.click(note.id);
+    wait_until(&mut s.harness, "the window brought up", |h| {
         h.state().times_shown_on_request() == 1
     });
-    wait_until(&mut harness, "the server list", |h| {
+    wait_until(&mut s.harness, "the server list", |h| {
         has_text(h, "Dinner Saturday") && !has_text(h, "Downloaded to Demo")
     });
 }
 
 #[test]
 fn turned_off_for_an_account_nothing_is_told() {
-    let Some(bus) = PrivateBus::start() else {
+    let Some(mut s) = Scene::start(|settings| {
+        settings.accounts[0].notify_new_mail = false;
+    }) else {
         return;
     };
-    let service = Notifications::serve(&bus);
-    let fixture = Fixture::new();
-    let clock = Clock::manual();
-    let mut config_harness = {
-        let mut config = AppConfig::demo(
-            fixture.paths(),
-            fixture.keyring.clone(),
-            fixture.server.port(),
-        );
-        if let Some(settings) = config.fixed_settings.as_mut() {
-            settings.general.check_interval_mins = Some(5);
-            settings.accounts[0].notify_new_mail = false;
-        }
-        let mut desktop = Desktop::default();
-        desktop.notifications = Bus::Address(bus.address.clone());
-        desktop.clock = clock.clone();
-        config.desktop = desktop;
-        harness(config)
-    };
-    wait_until(&mut config_harness, "the first check", |h| {
-        has_text(h, "Checked ")
-    });
-    fixture.server.deliver(dinner());
-    next_check(&mut config_harness, &fixture, &clock);
-    assert!(has_text(&config_harness, "Dinner Saturday"));
+    s.fixture.server.deliver(dinner());
+    s.next_check();
+    assert!(has_text(&s.harness, "Dinner Saturday"));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(service.calls().is_empty(), "{:?}", service.calls());
+    assert!(s.service.calls().is_empty(), "{:?}", s.service.calls());
 }
 
 #[test]
@@ -164,16 +184,11 @@ fn without_a_notification_service_checks_go_on() {
 
 #[test]
 fn idle_between_automatic_checks_asks_for_no_frames() {
-    let Some(bus) = PrivateBus::start() else {
+    let Some(mut s) = Scene::start(|_| {}) else {
         return;
     };
-    let _service = Notifications::serve(&bus);
-    let fixture = Fixture::new();
-    let clock = Clock::manual();
-    let mut harness = app(&fixture, &bus, &clock);
-    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
     // A check is due in five minutes: until then, no frame is asked for.
-    let steps = harness.try_run();
+    let steps = s.harness.try_run();
     assert!(
         steps.is_ok(),
         "repaints while waiting for the next check: {steps:?}"
@@ -245,69 +260,29 @@ fn start_at_login_is_an_autostart_entry_written_and_removed_from_settings() {
     wait_until(&mut harness, "the entry removed", |_| !entry.exists());
 }
 
-/// The window's close button (the window manager's close request).
-fn close_window(harness: &mut Harness<'static, App>) -> Vec<String> {
-    harness
-        .input_mut()
-        .viewports
-        .entry(egui::ViewportId::ROOT)
-        .or_default()
-        .events
-        .push(egui::ViewportEvent::Close);
-    harness.step();
-    viewport_commands(harness)
-}
-
-fn viewport_commands(harness: &Harness<'_, App>) -> Vec<String> {
-    harness
-        .output()
-        .viewport_output
-        .get(&egui::ViewportId::ROOT)
-        .map(|v| v.commands.iter().map(|c| format!("{c:?}")).collect())
-        .unwrap_or_default()
-}
-
-/// The viewport commands of the next few frames.
-fn commands_over_frames(harness: &mut Harness<'static, App>, frames: usize) -> Vec<String> {
-    let mut all = Vec::new();
-    for _ in 0..frames {
-        harness.step();
-        all.extend(viewport_commands(harness));
-    }
-    all
-}
-
 #[test]
 fn closing_the_window_asks_once_then_keeps_checking_and_tells() {
-    let Some(bus) = PrivateBus::start() else {
+    let Some(mut s) = Scene::start(|_| {}) else {
         return;
     };
-    let service = Notifications::serve(&bus);
-    let fixture = Fixture::new();
-    let clock = Clock::manual();
-    let mut harness = app(&fixture, &bus, &clock);
-    wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
-    wait_until(&mut harness, "the first session's end", |h| {
-        fixture.server.sessions() == 1 && !has_text(h, "Working…")
-    });
     // The window title carries the new count.
     assert!(
-        harness
+        s.harness
             .state()
             .window_title()
             .starts_with("Letterbox — 21 new"),
         "{}",
-        harness.state().window_title()
+        s.harness.state().window_title()
     );
     // First close: held back, and asked.
-    let commands = close_window(&mut harness);
+    let commands = close_window(&mut s.harness);
     assert!(commands.contains(&"CancelClose".to_owned()), "{commands:?}");
-    settle(&mut harness);
-    assert!(has_text(&harness, "Keep checking for mail?"));
-    harness
+    settle(&mut s.harness);
+    assert!(has_text(&s.harness, "Keep checking for mail?"));
+    s.harness
         .get_by_label("Keep checking in the background")
         .click();
-    let commands = commands_over_frames(&mut harness, 5);
+    let commands = commands_over_frames(&mut s.harness, 5);
     assert!(
         commands.contains(&"Minimized(true)".to_owned()),
         "{commands:?}"
@@ -316,32 +291,32 @@ fn closing_the_window_asks_once_then_keeps_checking_and_tells() {
         !commands.contains(&"Close".to_owned()) || commands.contains(&"CancelClose".to_owned())
     );
     // Closing again does not ask again.
-    let mut commands = close_window(&mut harness);
-    commands.extend(commands_over_frames(&mut harness, 3));
+    let mut commands = close_window(&mut s.harness);
+    commands.extend(commands_over_frames(&mut s.harness, 3));
     assert!(commands.contains(&"CancelClose".to_owned()), "{commands:?}");
     assert!(
         commands.contains(&"Minimized(true)".to_owned()),
         "{commands:?}"
     );
-    assert!(!has_text(&harness, "Keep checking for mail?"));
+    assert!(!has_text(&s.harness, "Keep checking for mail?"));
 
     // In the background, new mail is checked for and told.
-    fixture.server.deliver(dinner());
-    next_check(&mut harness, &fixture, &clock);
-    wait_until(&mut harness, "the notification", |_| {
-        !service.calls().is_empty()
+    s.fixture.server.deliver(dinner());
+    s.next_check();
+    wait_until(&mut s.harness, "the notification", |_| {
+        !s.service.calls().is_empty()
     });
-    assert_eq!(service.calls()[0].summary, "1 new message for Demo");
+    assert_eq!(s.service.calls()[0].summary, "1 new message for Demo");
     assert!(
-        harness
+        s.harness
             .state()
             .window_title()
             .starts_with("Letterbox — 22 new")
     );
     // Clicking it brings the window back.
-    service.click(service.calls()[0].id);
+    s.service.click(s.service.calls()[0].id);
     let mut commands = Vec::new();
-    wait_until(&mut harness, "the window shown", |h| {
+    wait_until(&mut s.harness, "the window shown", |h| {
         commands.extend(viewport_commands(h));
         commands.contains(&"Focus".to_owned())
     });
@@ -355,10 +330,11 @@ fn closing_the_window_asks_once_then_keeps_checking_and_tells() {
     );
 
     // Ctrl+Q still quits.
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Q);
-    let mut commands = commands_over_frames(&mut harness, 1);
-    commands.extend(close_window(&mut harness));
-    commands.extend(commands_over_frames(&mut harness, 3));
+    s.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Q);
+    let mut commands = commands_over_frames(&mut s.harness, 1);
+    commands.extend(close_window(&mut s.harness));
+    commands.extend(commands_over_frames(&mut s.harness, 3));
     assert!(
         !commands.contains(&"CancelClose".to_owned()),
         "{commands:?}"
@@ -368,16 +344,7 @@ fn closing_the_window_asks_once_then_keeps_checking_and_tells() {
 #[test]
 fn choosing_quit_when_asked_quits_and_is_remembered() {
     let fixture = Fixture::new();
-    let mut config = AppConfig::demo(
-        fixture.paths(),
-        fixture.keyring.clone(),
-        fixture.server.port(),
-    );
-    if let Some(settings) = config.fixed_settings.as_mut() {
-        settings.general.check_interval_mins = Some(5);
-    }
-    config.desktop.clock = Clock::manual();
-    let mut harness = harness(config);
+    let mut harness = app_with(&fixture, None, &Clock::manual(), |_| {});
     wait_until(&mut harness, "the first check", |h| has_text(h, "Checked "));
     close_window(&mut harness);
     settle(&mut harness);
@@ -395,35 +362,19 @@ fn choosing_quit_when_asked_quits_and_is_remembered() {
 
 #[test]
 fn a_full_mailbox_is_told_once_a_day() {
-    let Some(bus) = PrivateBus::start() else {
-        return;
-    };
-    let service = Notifications::serve(&bus);
-    let fixture = Fixture::new();
-    let clock = Clock::manual();
-    let mut config = AppConfig::demo(
-        fixture.paths(),
-        fixture.keyring.clone(),
-        fixture.server.port(),
-    );
-    if let Some(settings) = config.fixed_settings.as_mut() {
-        settings.general.check_interval_mins = Some(5);
+    let Some(mut s) = Scene::start(|settings| {
         // 3.2 MB on the server.
         settings.accounts[0].quota_mb = Some(3);
-    }
-    let mut desktop = Desktop::default();
-    desktop.notifications = Bus::Address(bus.address.clone());
-    desktop.clock = clock.clone();
-    config.desktop = desktop;
-    let mut harness = harness(config);
-    wait_until(&mut harness, "the first session's end", |h| {
-        fixture.server.sessions() == 1 && !has_text(h, "Working…")
+    }) else {
+        return;
+    };
+    s.next_check();
+    wait_until(&mut s.harness, "the warning", |_| {
+        !s.service.calls().is_empty()
     });
-    next_check(&mut harness, &fixture, &clock);
-    wait_until(&mut harness, "the warning", |_| !service.calls().is_empty());
-    next_check(&mut harness, &fixture, &clock);
+    s.next_check();
     std::thread::sleep(Duration::from_millis(200));
-    let calls = service.calls();
+    let calls = s.service.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].summary, "The mailbox of Demo is full");
     assert!(calls[0].body.contains("turns new mail away"), "{calls:?}");

@@ -13,7 +13,10 @@ use letterbox::demo::{self, DemoServer};
 use letterbox::settings::secrets::{Passwords, SecretError, SecretStore};
 use letterbox::settings::{AccountSettings, PasswordStorage, Paths};
 
-use super::ui::{Fixture, check_mail, has_label, has_text, labels, settle, wait_until};
+use super::ui::{
+    Fixture, check_mail, close_window, has_label, has_text, labels, settle, viewport_commands,
+    wait_until,
+};
 
 /// The app on the demo mailbox in a window of `size` points at `ppp`
 /// pixels per point (800×600 pixels at 150% is 533×400 points).
@@ -408,29 +411,13 @@ fn quitting_with_deletions_not_applied_asks_first() {
     harness.step();
     harness.get_by_label("Delete").click();
     settle(&mut harness);
-    let close_requested = |harness: &mut Harness<'_, App>| {
-        harness
-            .input_mut()
-            .viewports
-            .entry(egui::ViewportId::ROOT)
-            .or_default()
-            .events
-            .push(egui::ViewportEvent::Close);
-        harness.step();
-    };
-    let commands = |harness: &Harness<'_, App>| -> Vec<String> {
-        harness
-            .output()
-            .viewport_output
-            .get(&egui::ViewportId::ROOT)
-            .map(|v| v.commands.iter().map(|c| format!("{c:?}")).collect())
-            .unwrap_or_default()
-    };
-    close_requested(&mut harness);
+    close_window(&mut harness);
     assert!(
-        commands(&harness).iter().any(|c| c == "CancelClose"),
+        viewport_commands(&harness)
+            .iter()
+            .any(|c| c == "CancelClose"),
         "the close is held back: {:?}",
-        commands(&harness)
+        viewport_commands(&harness)
     );
     settle(&mut harness);
     assert!(has_text(
@@ -442,13 +429,13 @@ fn quitting_with_deletions_not_applied_asks_first() {
     settle(&mut harness);
     assert!(has_label(&harness, "Apply (1)"));
     // Asked again, "Quit without deleting" closes and deletes nothing.
-    close_requested(&mut harness);
+    close_window(&mut harness);
     settle(&mut harness);
     harness.get_by_label("Quit without deleting").click();
     let mut closed = false;
     for _ in 0..5 {
         harness.step();
-        closed |= commands(&harness).iter().any(|c| c == "Close");
+        closed |= viewport_commands(&harness).iter().any(|c| c == "Close");
     }
     assert!(closed, "the window closes");
     assert_eq!(fixture.server.uidls().len(), before, "nothing deleted");

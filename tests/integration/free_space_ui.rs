@@ -108,9 +108,15 @@ fn free_up_space_marks_what_is_downloaded_and_old_and_apply_frees_that() {
         has_text(h, "5 messages downloaded")
     });
 
+    // The sidebar settles once the index counted the downloads (a line
+    // longer); then the button is where it is.
+    wait_until(&mut harness, "the downloads counted", |h| {
+        has_text(h, "Downloaded (5 unread)")
+    });
     harness.get_by_label("Free up space…").click();
-    settle(&mut harness);
-    assert!(has_text(&harness, "6 messages on the server"));
+    wait_until(&mut harness, "the Free up space window", |h| {
+        has_text(h, "6 messages on the server")
+    });
     // Older than 30 days and downloaded: Old 1 and Old 2, not Old 3.
     let freed = wire_size(&old[0]) + wire_size(&old[1]);
     let size = letterbox::mail::human_size(freed as u64);

@@ -71,21 +71,7 @@ fn demo_window_opens_under_xvfb() {
     let home = tempfile::tempdir().expect("home");
     let log_path = artifacts().join("smoke-demo-stderr.log");
     let mut app = demo_app(display, home.path(), &log_path, &[]);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let window = loop {
-        let found = xdotool(display, &["search", "--name", "Letterbox"]);
-        if let Some(id) = found.lines().next().filter(|l| !l.is_empty()) {
-            break id.to_owned();
-        }
-        let exited = app.0.try_wait().ok().flatten();
-        if exited.is_some() || Instant::now() >= deadline {
-            panic!(
-                "no Letterbox window appeared (app exited: {exited:?}); its log ends:\n{}",
-                log_tail(&log_path, 30)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let window = wait_for_window(display, &mut app, &log_path);
     // Give it time to draw its first frames with software rendering.
     std::thread::sleep(Duration::from_secs(2));
     let first = artifacts().join("smoke-demo-start.png");

@@ -104,6 +104,39 @@ pub(crate) fn wait_until(
     }
 }
 
+/// The window's close button (the window manager's close request); the
+/// viewport commands of that frame.
+pub(crate) fn close_window(harness: &mut Harness<'_, App>) -> Vec<String> {
+    harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    harness.step();
+    viewport_commands(harness)
+}
+
+pub(crate) fn viewport_commands(harness: &Harness<'_, App>) -> Vec<String> {
+    harness
+        .output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .map(|v| v.commands.iter().map(|c| format!("{c:?}")).collect())
+        .unwrap_or_default()
+}
+
+/// The viewport commands of the next few frames.
+pub(crate) fn commands_over_frames(harness: &mut Harness<'_, App>, frames: usize) -> Vec<String> {
+    let mut all = Vec::new();
+    for _ in 0..frames {
+        harness.step();
+        all.extend(viewport_commands(harness));
+    }
+    all
+}
+
 /// Every label on screen, for a failing test's message.
 pub(crate) fn labels(harness: &Harness<'_, App>) -> Vec<String> {
     harness
