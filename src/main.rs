@@ -82,7 +82,7 @@ fn run_demo() -> ExitCode {
     let keyring = Arc::new(MemoryStore::default());
     let mut config = AppConfig {
         note: Some("Demo mailbox on this computer (user demo, password demo); your own settings are not touched".into()),
-        desktop: app::Desktop::session(),
+        desktop: demo_desktop(),
         ..AppConfig::demo(Paths::in_dir(&dir), keyring, server.port())
     };
     if let Some(settings) = &config.fixed_settings
@@ -104,6 +104,14 @@ fn run_demo() -> ExitCode {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     finish(result)
+}
+
+/// The demo's desktop: notifications and the tray, but no "start at
+/// login" (the demo touches nothing of the user's).
+fn demo_desktop() -> app::Desktop {
+    let mut desktop = app::Desktop::session();
+    desktop.autostart_dir = None;
+    desktop
 }
 
 fn finish(result: Result<(), String>) -> ExitCode {
