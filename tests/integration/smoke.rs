@@ -178,3 +178,49 @@ fn a_second_launch_brings_up_the_first_and_ends() {
     let windows = xdotool(display, &["search", "--name", "Letterbox"]);
     assert_eq!(windows.lines().count(), 1, "{windows}");
 }
+
+/// CPU time (user + system) a process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| fields[i].parse::<u64>().expect("a number");
+    field(11) + field(12)
+}
+
+#[test]
+fn waiting_for_its_next_automatic_check_the_app_uses_no_cpu() {
+    let tools = ["Xvfb", "xdotool"];
+    if let Some(missing) = missing_tool(&tools, "LETTERBOX_REQUIRE_XVFB") {
+        eprintln!("skipped: {missing} is not installed");
+        return;
+    }
+    let display = Display::start("1024x768");
+    let display = display.name.as_str();
+    let home = tempfile::tempdir().expect("home");
+    let log = artifacts().join("idle-demo-stderr.log");
+    // The demo checks at start and then every minute.
+    let mut app = demo_app(display, home.path(), &log, &[]);
+    wait_for_window(display, &mut app, &log);
+    // Its first check and first frames done (software rendering is slow
+    // to start), it waits for the next check, a minute after the first.
+    std::thread::sleep(Duration::from_secs(10));
+    let pid = app.0.id();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(10));
+    let used = cpu_ticks(pid) - before;
+    eprintln!("idle: {used} ticks of CPU in 10 s");
+    // Clock ticks are 1/100 s on Linux: 0.2 s in 10 s is 2% of one core;
+    // a repaint loop with software rendering takes all of it.
+    assert!(
+        used <= 20,
+        "{used} ticks of CPU in 10 s while idle; the log ends:\n{}",
+        log_tail(&log, 20)
+    );
+    assert!(app.0.try_wait().expect("wait").is_none(), "the app ended");
+}
