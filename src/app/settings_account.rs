@@ -98,6 +98,17 @@ impl SettingsDialog {
                 )
                 .labelled_by(label.id);
                 ui.end_row();
+                // Providers that want an app password (or refuse passwords)
+                // say so where the password is typed.
+                let preset = presets::for_host(&account.host)
+                    .or_else(|| presets::for_address(&account.email));
+                if let Some(presets::SignIn::AppPassword(text) | presets::SignIn::BrowserOnly(text)) =
+                    preset.map(|p| p.sign_in)
+                {
+                    ui.label("");
+                    ui.add(egui::Label::new(text).wrap());
+                    ui.end_row();
+                }
                 let label = ui.label("Keep the password");
                 egui::ComboBox::from_id_salt("password-storage")
                     .selected_text(storage_label(account.password_storage))

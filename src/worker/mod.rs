@@ -107,6 +107,8 @@ pub struct Failure {
     /// The machine seems offline: the server's name could not be looked
     /// up, or no route leads to it.
     pub offline: bool,
+    /// The server refused the sign-in.
+    pub refused: bool,
 }
 
 impl Failure {
@@ -125,7 +127,33 @@ impl Failure {
             ),
             cancelled: matches!(net, Some(crate::net::Error::Cancelled)),
             offline: net.is_some_and(crate::net::Error::is_offline),
+            refused: net.is_some_and(crate::net::Error::is_auth),
         }
+    }
+
+    /// A refused sign-in at a provider that wants another password than
+    /// the account's usual one (or none at all) says so, and where to get
+    /// it, instead of "wrong password".
+    pub fn for_account(mut self, settings: &crate::settings::AccountSettings) -> Failure {
+        use crate::settings::presets::{self, SignIn};
+        let Some(preset) = presets::for_host(&settings.host).filter(|_| self.refused) else {
+            return self;
+        };
+        match preset.sign_in {
+            SignIn::AppPassword(where_to) => {
+                self.message.headline = format!(
+                    "{} refused the password: this provider needs an app password.",
+                    preset.provider
+                );
+                self.message.next_step = where_to.to_owned();
+            }
+            SignIn::BrowserOnly(why) => {
+                self.message.headline = format!("{} refused the password.", preset.provider);
+                self.message.next_step = why.to_owned();
+            }
+            SignIn::Password => {}
+        }
+        self
     }
 
     fn no_password(detail: Option<SecretError>) -> Failure {
@@ -151,6 +179,7 @@ impl Failure {
             ledger_damaged: false,
             cancelled: false,
             offline: false,
+            refused: false,
         }
     }
 
@@ -168,6 +197,7 @@ impl Failure {
             ledger_damaged: false,
             cancelled: false,
             offline: false,
+            refused: false,
         }
     }
 }
@@ -571,11 +601,13 @@ fn run_account_job(
         account_id: account_id.clone(),
         kind,
     });
+    // A refusal is told in the words of the account's provider.
+    let settings = job.settings.clone();
     let fail = |failure: Failure| {
         emitter.emit(Event::Failed {
             account_id: account_id.clone(),
             kind,
-            failure,
+            failure: failure.for_account(&settings),
         });
     };
     if kind == JobKind::Ledger {

@@ -244,3 +244,50 @@ fn stopping_a_sync_keeps_the_changes_waiting_behind_it() {
     };
     assert_eq!(moved.len(), 1, "the Delete still happened");
 }
+
+#[test]
+fn a_refused_password_at_a_provider_that_wants_an_app_password_says_so() {
+    let refused = engine::Error::Net(crate::net::Error::AuthFailed {
+        method: crate::pop3::AuthMethod::Plain,
+        code: Some(crate::pop3::RespCode::Auth),
+        text: "invalid credentials".into(),
+    });
+    let mut account = crate::settings::AccountSettings::new("a");
+    account.host = "pop.mail.yahoo.com".into();
+    let failure = Failure::from_engine(&refused).for_account(&account);
+    assert_eq!(
+        failure.message.headline,
+        "Yahoo Mail refused the password: this provider needs an app password."
+    );
+    assert!(failure.message.next_step.contains("Generate app password"));
+    assert!(failure.needs_password);
+    // Microsoft: passwords are refused whatever they are.
+    account.host = "outlook.office365.com".into();
+    let failure = Failure::from_engine(&refused).for_account(&account);
+    assert!(
+        failure.message.next_step.contains("cannot use yet"),
+        "{:?}",
+        failure.message
+    );
+    // Elsewhere, and for other failures, the usual words.
+    account.host = "pop.example.org".into();
+    let usual = Failure::from_engine(&refused);
+    assert_eq!(
+        Failure::from_engine(&refused)
+            .for_account(&account)
+            .message
+            .headline,
+        usual.message.headline
+    );
+    account.host = "pop.mail.yahoo.com".into();
+    let timeout = engine::Error::Net(crate::net::Error::Timeout {
+        after: std::time::Duration::from_secs(60),
+    });
+    assert_eq!(
+        Failure::from_engine(&timeout)
+            .for_account(&account)
+            .message
+            .headline,
+        Failure::from_engine(&timeout).message.headline
+    );
+}

@@ -801,3 +801,28 @@ fn opening_a_message_leaves_the_list_its_room() {
         );
     }
 }
+
+#[test]
+fn providers_that_want_an_app_password_say_so_where_it_is_typed() {
+    let fixture = Fixture::new();
+    let mut harness = fixture.app(true);
+    harness.get_by_label("Settings").click();
+    settle(&mut harness);
+    harness.get_by_label("Add account").click();
+    settle(&mut harness);
+    assert!(!has_text(&harness, "needs an app password"));
+    harness.get_by_label("Email address").focus();
+    harness
+        .get_by_label("Email address")
+        .type_text("someone@yahoo.com");
+    settle(&mut harness);
+    // The server is filled in, and the password row says what to type.
+    assert!(has_text(
+        &harness,
+        "Server settings for Yahoo Mail were filled in"
+    ));
+    assert!(has_text(
+        &harness,
+        "Yahoo Mail needs an app password: create one under Account Info → Account security → Generate app password."
+    ));
+}
