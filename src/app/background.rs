@@ -50,6 +50,33 @@ pub(crate) struct Background {
 }
 
 impl Background {
+    /// Links the app to the desktop: the notifier, the schedule's clock,
+    /// the events from the desktop; whether Letterbox starts at login is
+    /// looked up on the side.
+    pub fn start(desktop: super::Desktop, ctx: &egui::Context) -> Background {
+        let _ = desktop.context.set(ctx.clone());
+        let (sender, wake) = (desktop.sender(), desktop.wake());
+        let notifier = Notifier::start(desktop.notifications.clone(), sender.clone(), wake.clone());
+        let background = Background {
+            schedule: Schedule::default(),
+            clock: desktop.clock.clone(),
+            notifier,
+            events: desktop.receiver,
+            automatic: HashSet::new(),
+            baseline: HashMap::new(),
+            quota_warned: HashMap::new(),
+            autostart_dir: desktop.autostart_dir.clone(),
+            starts_at_login: None,
+            sender,
+            wake,
+            tray_wanted: desktop.tray,
+            tray: Arc::default(),
+            tray_state: None,
+        };
+        background.read_autostart();
+        background
+    }
+
     /// Shows the tray icon (on a thread: D-Bus calls), once.
     pub fn start_tray(&mut self) {
         if !self.tray_wanted || self.tray_state.is_some() {

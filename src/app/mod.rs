@@ -201,31 +201,8 @@ impl App {
                 small.size = small.size.max(body - 1.5);
             }
         });
-        let _ = config.desktop.context.set(cc.egui_ctx.clone());
-        let notifier = crate::desktop::notify::Notifier::start(
-            config.desktop.notifications.clone(),
-            config.desktop.sender(),
-            config.desktop.wake(),
-        );
-        let (sender, wake) = (config.desktop.sender(), config.desktop.wake());
         let title_base = config.window_title();
-        let background = background::Background {
-            schedule: Default::default(),
-            clock: config.desktop.clock.clone(),
-            notifier,
-            events: config.desktop.receiver,
-            automatic: Default::default(),
-            baseline: Default::default(),
-            quota_warned: Default::default(),
-            autostart_dir: config.desktop.autostart_dir.clone(),
-            starts_at_login: None,
-            sender,
-            wake,
-            tray_wanted: config.desktop.tray,
-            tray: Default::default(),
-            tray_state: None,
-        };
-        background.read_autostart();
+        let background = background::Background::start(config.desktop, &cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::start(
             config.passwords.clone(),

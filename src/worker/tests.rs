@@ -1,7 +1,7 @@
 //! Unit tests of the worker: a missing password, and a job that panics.
 
 use super::*;
-use crate::settings::secrets::MemoryStore;
+use crate::settings::secrets::{MemoryStore, SecretError};
 use std::time::Duration;
 
 #[test]

@@ -16,6 +16,7 @@ mod fetch_cli;
 mod fetch_faults;
 mod free_space_ui;
 mod fuzz_regressions;
+mod house;
 mod pop3_server_selftest;
 mod properties;
 mod reader_ui;

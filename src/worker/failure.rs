@@ -1,0 +1,119 @@
+//! What went wrong with a job, ready for the UI: the sentence to show,
+//! and what the app can offer (the password box, trusting a certificate,
+//! a new ledger, a quiet retry).
+
+use crate::engine;
+use crate::explain::{Explain, UserMessage};
+use crate::net::CertificateInfo;
+use crate::settings::secrets::SecretError;
+use crate::store::StoreError;
+
+/// A failure, ready for the UI.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub message: UserMessage,
+    /// An untrusted certificate the user may choose to trust.
+    pub certificate: Option<Box<CertificateInfo>>,
+    pub transient: bool,
+    /// The password was refused or is missing: ask for it.
+    pub needs_password: bool,
+    /// The ledger is damaged: offer to start a new one.
+    pub ledger_damaged: bool,
+    pub cancelled: bool,
+    /// The machine seems offline: the server's name could not be looked
+    /// up, or no route leads to it.
+    pub offline: bool,
+    /// The server refused the sign-in.
+    pub refused: bool,
+}
+
+impl Failure {
+    pub(super) fn from_engine(error: &engine::Error) -> Failure {
+        let net = error.net();
+        Failure {
+            message: error.user_message(),
+            certificate: net.and_then(|e| e.certificate()).cloned().map(Box::new),
+            transient: error.is_transient(),
+            needs_password: net.is_some_and(|e| e.is_auth()),
+            ledger_damaged: matches!(
+                error,
+                engine::Error::Store(
+                    StoreError::LedgerCorrupt { .. } | StoreError::LedgerSetAside { .. }
+                )
+            ),
+            cancelled: matches!(net, Some(crate::net::Error::Cancelled)),
+            offline: net.is_some_and(crate::net::Error::is_offline),
+            refused: net.is_some_and(crate::net::Error::is_auth),
+        }
+    }
+
+    /// A refused sign-in at a provider that wants another password than
+    /// the account's usual one (or none at all) says so, and where to get
+    /// it, instead of "wrong password".
+    pub fn for_account(mut self, settings: &crate::settings::AccountSettings) -> Failure {
+        use crate::settings::presets::{self, SignIn};
+        let Some(preset) = presets::for_host(&settings.host).filter(|_| self.refused) else {
+            return self;
+        };
+        match preset.sign_in {
+            SignIn::AppPassword(where_to) => {
+                self.message.headline = format!(
+                    "{} refused the password: this provider needs an app password.",
+                    preset.provider
+                );
+                self.message.next_step = where_to.to_owned();
+            }
+            SignIn::BrowserOnly(why) => {
+                self.message.headline = format!("{} refused the password.", preset.provider);
+                self.message.next_step = why.to_owned();
+            }
+            SignIn::Password => {}
+        }
+        self
+    }
+
+    pub(super) fn no_password(detail: Option<SecretError>) -> Failure {
+        let (headline, next_step) = match &detail {
+            Some(SecretError::Unavailable(_)) => (
+                "Letterbox could not reach the keyring to read this account's password.",
+                "Enter the password; you can choose to keep it for this session only, or in a private file, in the account settings.",
+            ),
+            _ => (
+                "Letterbox needs this account's password.",
+                "Enter the password in the account settings.",
+            ),
+        };
+        Failure {
+            message: UserMessage {
+                headline: headline.into(),
+                next_step: next_step.into(),
+                detail: detail.map_or_else(|| "no password stored".into(), |e| e.to_string()),
+            },
+            certificate: None,
+            transient: false,
+            needs_password: true,
+            ledger_damaged: false,
+            cancelled: false,
+            offline: false,
+            refused: false,
+        }
+    }
+
+    /// A setting that keeps the account from being used.
+    pub fn invalid(problem: String) -> Failure {
+        Failure {
+            message: UserMessage {
+                headline: problem,
+                next_step: "Correct it in Settings.".into(),
+                detail: String::new(),
+            },
+            certificate: None,
+            transient: false,
+            needs_password: false,
+            ledger_damaged: false,
+            cancelled: false,
+            offline: false,
+            refused: false,
+        }
+    }
+}
