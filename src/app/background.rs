@@ -354,7 +354,6 @@ impl App {
     /// The window goes; Letterbox keeps checking. Without a tray icon to
     /// bring it back the window is minimised instead of hidden.
     pub(super) fn hide(&mut self, ctx: &egui::Context) {
-        self.hidden = true;
         if self.background.has_tray() {
             tracing::info!("the window was closed: checking in the background, in the tray");
             ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
@@ -409,8 +408,7 @@ impl App {
                 }
                 DesktopEvent::TrayShown(shown) => {
                     self.background.tray_state = Some(shown);
-                    // The count it shows.
-                    self.title_count = None;
+                    self.background.tray_count(self.title_count.unwrap_or(0));
                     continue;
                 }
                 DesktopEvent::StartsAtLogin(on) => {
@@ -423,7 +421,6 @@ impl App {
                 }
             }
             self.shown_on_request += 1;
-            self.hidden = false;
             ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
             ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
             ctx.send_viewport_cmd(egui::ViewportCommand::Focus);

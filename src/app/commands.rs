@@ -74,12 +74,7 @@ impl App {
     pub(super) fn run_command(&mut self, command: Command) {
         match command {
             Command::CheckAll => {
-                let ids: Vec<String> = self
-                    .settings
-                    .accounts
-                    .iter()
-                    .map(|a| a.id.clone())
-                    .collect();
+                let ids = self.settings.account_ids();
                 for id in ids {
                     self.check(&id);
                 }
@@ -231,9 +226,11 @@ impl App {
             }
             Command::StageKeys(id, keys) => {
                 let state = self.state_mut(&id);
+                let listed: std::collections::HashSet<&str> =
+                    state.rows.iter().filter_map(|r| r.key.as_deref()).collect();
                 let new: Vec<String> = keys
                     .into_iter()
-                    .filter(|k| state.row(k).is_some() && !state.staged_deletions.contains(k))
+                    .filter(|k| listed.contains(k.as_str()) && !state.staged_deletions.contains(k))
                     .collect();
                 state.staged_deletions.extend(new.iter().cloned());
                 if !new.is_empty() {

@@ -99,13 +99,18 @@ fn contents_ui(
     }
     ui.label(on_server);
     ui.add_space(4.0);
-    // The rule: downloaded and older than N days.
-    let picked: Vec<String> = old_downloaded(&state.rows, free.days, now_unix)
+    // The rule: downloaded and older than N days (one pass over the rows:
+    // this runs every frame, on mailboxes of thousands).
+    let staged = |r: &Row| {
+        r.key
+            .as_ref()
+            .is_some_and(|k| state.staged_deletions.contains(k))
+    };
+    let picked: Vec<&Row> = old_downloaded(&state.rows, free.days, now_unix)
         .into_iter()
-        .filter_map(|r| r.key.clone())
-        .filter(|k| !state.staged_deletions.contains(k))
+        .filter(|r| !staged(r))
         .collect();
-    let (count, bytes) = total(picked.iter().filter_map(|k| state.row(k)));
+    let (count, bytes) = total(picked.iter().copied());
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Downloaded messages older than");
         ui.add(
@@ -128,11 +133,12 @@ fn contents_ui(
             .on_hover_text("Only messages already saved on this computer")
             .clicked()
         {
-            commands.push(Command::StageKeys(id.clone(), picked.clone()));
+            let keys = picked.iter().filter_map(|r| r.key.clone()).collect();
+            commands.push(Command::StageKeys(id.clone(), keys));
         }
     });
     // What Apply will free.
-    let (staged, staged_bytes) = total(state.staged_deletions.iter().filter_map(|k| state.row(k)));
+    let (staged, staged_bytes) = total(state.rows.iter().filter(|r| staged(r)));
     ui.horizontal_wrapped(|ui| {
         if staged == 0 {
             ui.label("Nothing is marked for deletion.");

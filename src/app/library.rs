@@ -237,12 +237,7 @@ impl App {
 
     /// Brings every account's index up to date (at start, after Settings).
     pub(super) fn sync_all_mail(&mut self) {
-        let ids: Vec<String> = self
-            .settings
-            .accounts
-            .iter()
-            .map(|a| a.id.clone())
-            .collect();
+        let ids = self.settings.account_ids();
         for id in ids {
             if let Some(home) = self.mail_home(&id) {
                 self.worker.send(Request::SyncIndex(home));
@@ -290,12 +285,7 @@ impl App {
         let homes: Vec<MailHome> = match &wanted.1 {
             Some(id) => self.mail_home(id).into_iter().collect(),
             None => {
-                let ids: Vec<String> = self
-                    .settings
-                    .accounts
-                    .iter()
-                    .map(|a| a.id.clone())
-                    .collect();
+                let ids = self.settings.account_ids();
                 ids.iter().filter_map(|id| self.mail_home(id)).collect()
             }
         };

@@ -145,25 +145,7 @@ pub(crate) fn messages_ui(
     if widths.show_status {
         table = table.column(Column::exact(widths.status).clip(true));
     }
-    table = table
-        .column(
-            Column::initial(180.0)
-                .at_least(50.0)
-                .at_most(widths.from_max)
-                .clip(true),
-        )
-        // The subject takes what the others leave, every frame, so the
-        // list always fills its width (a resizable column would keep the
-        // width of the first frame, before a zoom or a resize).
-        .column(
-            Column::remainder()
-                .at_least(50.0)
-                .clip(true)
-                .resizable(false),
-        )
-        .column(Column::exact(widths.date).clip(true))
-        .column(Column::exact(widths.size).clip(true))
-        .column(Column::exact(widths.attachment));
+    table = widths.shared_columns(table);
     if let Some(index) = keyboard {
         table = table.scroll_to_row(index, None);
     }

@@ -162,8 +162,6 @@ pub struct App {
     /// The next close request quits (Ctrl+Q, Quit in the tray menu), even
     /// when closing the window would keep Letterbox in the background.
     quit_asked: bool,
-    /// The window is hidden (or minimised): Letterbox runs in the background.
-    hidden: bool,
     /// After the keep-running answer: hide the window (`Some(true)`) or
     /// close it (`Some(false)`) at the next frame.
     close_again: Option<bool>,
@@ -246,7 +244,6 @@ impl App {
             background,
             shown_on_request: 0,
             quit_asked: false,
-            hidden: false,
             close_again: None,
             title_count: None,
             title_base,
@@ -292,12 +289,7 @@ impl App {
             self.background.start_tray();
         }
         // What the last session saw on the server shows at once.
-        let ids: Vec<String> = self
-            .settings
-            .accounts
-            .iter()
-            .map(|a| a.id.clone())
-            .collect();
+        let ids = self.settings.account_ids();
         for id in &ids {
             if let Some(home) = self.mail_home(id) {
                 let promise = crate::worker::reading::last_known(self.worker.wake(), home);

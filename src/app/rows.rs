@@ -11,6 +11,7 @@
 
 use egui::accesskit::Role;
 use egui::{EventFilter, Id, Rangef, Response, Sense, Ui, UiBuilder, WidgetInfo};
+use egui_extras::{Column, TableBuilder};
 
 /// The server's list.
 pub(crate) const MESSAGES: &str = "messages";
@@ -149,6 +150,31 @@ impl ListColumns {
             short_dates,
             from_max,
         }
+    }
+}
+
+impl ListColumns {
+    /// The columns both lists end with: From, Subject, Date, Size and the
+    /// attachment mark. The subject takes what the others leave, every
+    /// frame, so the list always fills its width (a resizable column would
+    /// keep the width of its first frame, before a zoom or a resize).
+    pub fn shared_columns<'a>(&self, table: TableBuilder<'a>) -> TableBuilder<'a> {
+        table
+            .column(
+                Column::initial(180.0)
+                    .at_least(50.0)
+                    .at_most(self.from_max)
+                    .clip(true),
+            )
+            .column(
+                Column::remainder()
+                    .at_least(50.0)
+                    .clip(true)
+                    .resizable(false),
+            )
+            .column(Column::exact(self.date).clip(true))
+            .column(Column::exact(self.size).clip(true))
+            .column(Column::exact(self.attachment))
     }
 }
 

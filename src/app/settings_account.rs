@@ -200,19 +200,7 @@ impl SettingsDialog {
                 .on_hover_text("Connect with these settings and report what the server supports")
                 .clicked()
             {
-                let id = self.next_test_id;
-                self.next_test_id += 1;
-                let password = self
-                    .typed_passwords
-                    .get(&account.id)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| Secret::new(p.clone()));
-                self.test = Some(TestRun {
-                    id,
-                    account_id: account.id.clone(),
-                    result: None,
-                });
-                commands.push(Command::TestConnection(id, account.clone(), password));
+                self.start_test(account.clone(), commands);
             }
             if testing {
                 ui.add(egui::Spinner::new());
@@ -223,24 +211,30 @@ impl SettingsDialog {
         if let Some(fingerprint) = pin {
             self.draft.accounts[index].trusted_fingerprint = Some(fingerprint);
             // The result the user acted on is out of date: test again.
-            let id = self.next_test_id;
-            self.next_test_id += 1;
-            let password = self
-                .typed_passwords
-                .get(&account.id)
-                .filter(|p| !p.is_empty())
-                .map(|p| Secret::new(p.clone()));
-            self.test = Some(TestRun {
-                id,
-                account_id: account.id.clone(),
-                result: None,
-            });
-            commands.push(Command::TestConnection(
-                id,
-                self.draft.accounts[index].clone(),
-                password,
-            ));
+            self.start_test(self.draft.accounts[index].clone(), commands);
         }
+    }
+
+    /// Tests these settings (with the password typed, if any); the result
+    /// shows under the form.
+    fn start_test(
+        &mut self,
+        account: crate::settings::AccountSettings,
+        commands: &mut Vec<Command>,
+    ) {
+        let id = self.next_test_id;
+        self.next_test_id += 1;
+        let password = self
+            .typed_passwords
+            .get(&account.id)
+            .filter(|p| !p.is_empty())
+            .map(|p| Secret::new(p.clone()));
+        self.test = Some(TestRun {
+            id,
+            account_id: account.id.clone(),
+            result: None,
+        });
+        commands.push(Command::TestConnection(id, account, password));
     }
 
     /// Shows the test result; returns a fingerprint to trust if asked.

@@ -358,6 +358,11 @@ impl Settings {
     pub fn account(&self, id: &str) -> Option<&AccountSettings> {
         self.accounts.iter().find(|a| a.id == id)
     }
+
+    /// Every account's id, in the order of the list.
+    pub fn account_ids(&self) -> Vec<String> {
+        self.accounts.iter().map(|a| a.id.clone()).collect()
+    }
 }
 
 /// An id no account has yet.

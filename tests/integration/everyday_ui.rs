@@ -259,11 +259,7 @@ fn the_list_fills_its_width_after_the_window_changes_size() {
 #[test]
 fn a_screen_reader_selects_reads_and_downloads_by_the_list_items() {
     let fixture = Fixture::new();
-    let mut harness = super::ui::harness(AppConfig::demo(
-        fixture.paths(),
-        fixture.keyring.clone(),
-        fixture.server.port(),
-    ));
+    let mut harness = fixture.app(false);
     check_mail(&mut harness);
     let subject = "Tip: some messages are worth keeping on the server";
     let name = list_items(&harness)
@@ -301,11 +297,7 @@ fn a_screen_reader_selects_reads_and_downloads_by_the_list_items() {
 #[test]
 fn the_keyboard_reaches_the_list_moves_in_it_and_takes_back_a_delete() {
     let fixture = Fixture::new();
-    let mut harness = super::ui::harness(AppConfig::demo(
-        fixture.paths(),
-        fixture.keyring.clone(),
-        fixture.server.port(),
-    ));
+    let mut harness = fixture.app(false);
     check_mail(&mut harness);
     let items = list_items(&harness);
     assert!(items.len() > 10, "{} rows shown", items.len());
@@ -395,11 +387,7 @@ fn the_keyboard_reaches_the_list_moves_in_it_and_takes_back_a_delete() {
 #[test]
 fn quitting_with_deletions_not_applied_asks_first() {
     let fixture = Fixture::new();
-    let mut harness = super::ui::harness(AppConfig::demo(
-        fixture.paths(),
-        fixture.keyring.clone(),
-        fixture.server.port(),
-    ));
+    let mut harness = fixture.app(false);
     check_mail(&mut harness);
     let before = fixture.server.uidls().len();
     harness
@@ -632,11 +620,7 @@ fn names_and_subjects_in_any_script_and_emoji_are_drawn_with_system_fonts() {
 #[test]
 fn what_download_apply_and_the_filter_did_is_said() {
     let fixture = Fixture::new();
-    let mut harness = super::ui::harness(AppConfig::demo(
-        fixture.paths(),
-        fixture.keyring.clone(),
-        fixture.server.port(),
-    ));
+    let mut harness = fixture.app(false);
     check_mail(&mut harness);
     let pick = |harness: &mut Harness<'_, App>, subject: &str| {
         let name = list_items(harness)

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::desktop::{Display, app_process, artifacts, demo_app, log_tail, missing_tool};
+use crate::support::desktop::{app_process, artifacts, demo_app, display_with, log_tail};
 
 fn xdotool(display: &str, args: &[&str]) -> String {
     let out = Command::new("xdotool")
@@ -62,11 +62,9 @@ fn differing_pixels(a: &Path, b: &Path) -> u64 {
 #[test]
 fn demo_window_opens_under_xvfb() {
     let tools = ["Xvfb", "xdotool", "import", "identify", "compare"];
-    if let Some(missing) = missing_tool(&tools, "LETTERBOX_REQUIRE_XVFB") {
-        eprintln!("skipped: {missing} is not installed");
+    let Some(display) = display_with(&tools, "1280x800") else {
         return;
-    }
-    let display = Display::start("1280x800");
+    };
     let display = display.name.as_str();
     let home = tempfile::tempdir().expect("home");
     let log_path = artifacts().join("smoke-demo-stderr.log");
@@ -120,11 +118,9 @@ fn wait_for_window(display: &str, app: &mut crate::support::desktop::Killed, log
 #[test]
 fn a_second_launch_brings_up_the_first_and_ends() {
     let tools = ["Xvfb", "xdotool"];
-    if let Some(missing) = missing_tool(&tools, "LETTERBOX_REQUIRE_XVFB") {
-        eprintln!("skipped: {missing} is not installed");
+    let Some(display) = display_with(&tools, "1024x768") else {
         return;
-    }
-    let display = Display::start("1024x768");
+    };
     let display = display.name.as_str();
     let home = tempfile::tempdir().expect("home");
     let runtime = tempfile::tempdir().expect("runtime dir");
@@ -196,11 +192,9 @@ fn cpu_ticks(pid: u32) -> u64 {
 #[test]
 fn waiting_for_its_next_automatic_check_the_app_uses_no_cpu() {
     let tools = ["Xvfb", "xdotool"];
-    if let Some(missing) = missing_tool(&tools, "LETTERBOX_REQUIRE_XVFB") {
-        eprintln!("skipped: {missing} is not installed");
+    let Some(display) = display_with(&tools, "1024x768") else {
         return;
-    }
-    let display = Display::start("1024x768");
+    };
     let display = display.name.as_str();
     let home = tempfile::tempdir().expect("home");
     let log = artifacts().join("idle-demo-stderr.log");

@@ -15,7 +15,7 @@ use letterbox::settings::secrets::{MemoryStore, Passwords};
 use letterbox::settings::{PasswordStorage, Paths};
 use zbus::zvariant::{OwnedValue, Value};
 
-use crate::support::desktop::{Display, app_process, artifacts, log_tail, missing_tool};
+use crate::support::desktop::{app_process, artifacts, display_with, log_tail};
 use crate::support::notifications::{PrivateBus, Watcher};
 
 type Pixmaps = Vec<(i32, i32, Vec<u8>)>;
@@ -50,10 +50,9 @@ fn visible_window(display: &str) -> Option<String> {
 
 #[test]
 fn the_tray_icon_counts_new_mail_keeps_letterbox_running_hidden_and_quits() {
-    if let Some(missing) = missing_tool(&["Xvfb", "xdotool"], "LETTERBOX_REQUIRE_XVFB") {
-        eprintln!("skipped: {missing} is not installed");
+    let Some(display) = display_with(&["Xvfb", "xdotool"], "1024x768") else {
         return;
-    }
+    };
     let Some(bus) = PrivateBus::start() else {
         return;
     };
@@ -82,7 +81,6 @@ fn the_tray_icon_counts_new_mail_keeps_letterbox_running_hidden_and_quits() {
     .set(&settings.accounts[0], &Secret::new(demo::PASSWORD.into()))
     .expect("password");
 
-    let display = Display::start("1024x768");
     let log = artifacts().join("tray-stderr.log");
     let runtime_dir = runtime.path().to_str().expect("utf-8");
     let mut app = app_process(

@@ -44,6 +44,17 @@ pub fn artifacts() -> PathBuf {
     dir
 }
 
+/// A private Xvfb display of `size` when `tools` are installed; `None`
+/// (the test is skipped, and says so) when one is missing, unless
+/// `LETTERBOX_REQUIRE_XVFB=1` makes that a failure.
+pub fn display_with(tools: &[&str], size: &str) -> Option<Display> {
+    if let Some(missing) = missing_tool(tools, "LETTERBOX_REQUIRE_XVFB") {
+        eprintln!("skipped: {missing} is not installed");
+        return None;
+    }
+    Some(Display::start(size))
+}
+
 /// A running Xvfb on a display number nobody uses.
 pub struct Display {
     pub name: String,
