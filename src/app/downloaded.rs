@@ -276,37 +276,21 @@ fn table_ui(
                         .unwrap_or_default(),
                     size.clone(),
                 ]);
-                let mut item = None;
-                for (column, text) in cells.into_iter().enumerate() {
-                    table_row.col(|ui| {
-                        if column == 0 {
-                            item = Some(rows::row_item(
-                                ui,
-                                rows::DOWNLOADED,
-                                &id,
-                                area.x_range(),
-                                current.as_ref() == Some(&id),
-                                selected,
-                                summary,
-                            ));
-                        }
-                        let Some(item) = &item else { return };
-                        rows::in_item(ui, item.id, |ui| {
-                            ui.add(egui::Label::new(style(text)).selectable(false).truncate());
-                        });
-                    });
-                }
-                table_row.col(|ui| {
-                    if message.attachments > 0
-                        && let Some(item) = &item
-                    {
-                        rows::in_item(ui, item.id, |ui| {
-                            icons::paperclip(ui, "Has attachments");
-                        });
-                    }
-                });
-                let Some(item) = item else { return };
-                let response = item.union(table_row.response());
+                let Some(response) = rows::item_cells(
+                    &mut table_row,
+                    rows::RowItem {
+                        list: rows::DOWNLOADED,
+                        key: &id,
+                        x: area.x_range(),
+                        current: current.as_ref() == Some(&id),
+                        selected,
+                        summary,
+                    },
+                    cells.into_iter().map(style),
+                    message.attachments > 0,
+                ) else {
+                    return;
+                };
                 if response.clicked() || response.double_clicked() {
                     clicked = Some((
                         table_row.index(),

@@ -227,7 +227,6 @@ pub(crate) fn messages_ui(
                         row.has_attachments(),
                     )
                 };
-                let mut item = None;
                 let status_cell = widths.show_status.then(|| status.to_owned());
                 let cells = status_cell.into_iter().chain([
                     row.from().to_owned(),
@@ -235,36 +234,21 @@ pub(crate) fn messages_ui(
                     date,
                     size.clone(),
                 ]);
-                for (column, text) in cells.enumerate() {
-                    table_row.col(|ui| {
-                        if column == 0 {
-                            item = Some(rows::row_item(
-                                ui,
-                                rows::MESSAGES,
-                                &id,
-                                area.x_range(),
-                                current.as_ref() == Some(&id),
-                                selected,
-                                summary,
-                            ));
-                        }
-                        let Some(item) = &item else { return };
-                        rows::in_item(ui, item.id, |ui| {
-                            ui.add(egui::Label::new(style(text)).selectable(false).truncate());
-                        });
-                    });
-                }
-                table_row.col(|ui| {
-                    if row.has_attachments()
-                        && let Some(item) = &item
-                    {
-                        rows::in_item(ui, item.id, |ui| {
-                            icons::paperclip(ui, "Has attachments");
-                        });
-                    }
-                });
-                let Some(item) = item else { return };
-                let response = item.union(table_row.response());
+                let Some(response) = rows::item_cells(
+                    &mut table_row,
+                    rows::RowItem {
+                        list: rows::MESSAGES,
+                        key: &id,
+                        x: area.x_range(),
+                        current: current.as_ref() == Some(&id),
+                        selected,
+                        summary,
+                    },
+                    cells.map(style),
+                    row.has_attachments(),
+                ) else {
+                    return;
+                };
                 if response.clicked() {
                     clicked = Some((table_row.index(), response.ctx.input(|i| i.modifiers)));
                 }

@@ -178,6 +178,57 @@ impl ListColumns {
     }
 }
 
+/// Where a row's item goes, and what it says.
+pub(crate) struct RowItem<'a, S: Fn() -> String> {
+    pub list: &'static str,
+    pub key: &'a str,
+    /// The span of the whole row.
+    pub x: Rangef,
+    /// This row is where Tab enters the list.
+    pub current: bool,
+    pub selected: bool,
+    pub summary: S,
+}
+
+/// A row's cells: its text, then the attachment mark, all inside the row's
+/// one accessible item (made in the first cell). The response of the item
+/// and the row together.
+pub(crate) fn item_cells<S: Fn() -> String>(
+    table_row: &mut egui_extras::TableRow<'_, '_>,
+    row: RowItem<'_, S>,
+    cells: impl IntoIterator<Item = egui::RichText>,
+    attachments: bool,
+) -> Option<Response> {
+    let mut item: Option<Response> = None;
+    for (column, text) in cells.into_iter().enumerate() {
+        table_row.col(|ui| {
+            if column == 0 {
+                item = Some(row_item(
+                    ui,
+                    row.list,
+                    row.key,
+                    row.x,
+                    row.current,
+                    row.selected,
+                    &row.summary,
+                ));
+            }
+            let Some(item) = &item else { return };
+            in_item(ui, item.id, |ui| {
+                ui.add(egui::Label::new(text).selectable(false).truncate());
+            });
+        });
+    }
+    table_row.col(|ui| {
+        if attachments && let Some(item) = &item {
+            in_item(ui, item.id, |ui| {
+                super::icons::paperclip(ui, "Has attachments");
+            });
+        }
+    });
+    Some(item?.union(table_row.response()))
+}
+
 /// Call at the end of a scroll area's contents: the widget the keyboard
 /// focus has just moved to, if it is in there, scrolls into view (egui
 /// does not do it by itself), so Tab never lands on something hidden.
