@@ -3,7 +3,8 @@
 //!
 //! The modules are layers, and each depends only on those below it:
 //! `app` (egui) and `cli` → `worker` (threads) → `engine` (the safety rules)
-//! → `accounts` (settings to an engine account) → `net` (the only sockets),
+//! → `accounts` (settings to an engine account) → `oauth` (the browser
+//! sign-in's tokens) → `net` (the only sockets),
 //! `store` (the only mail on disk), `mail` (the only bytes-to-text) and
 //! `settings` → `fsutil`, `explain` and `civil` (leaves); `net` → `pop3` (sans-IO,
 //! no I/O at all). `desktop` (under `app`, beside `worker`) talks to the
@@ -23,6 +24,7 @@ pub mod explain;
 pub mod fsutil;
 pub mod mail;
 pub mod net;
+pub mod oauth;
 pub mod pop3;
 pub mod settings;
 pub mod store;

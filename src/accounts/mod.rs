@@ -48,7 +48,11 @@ pub fn to_account(account: &AccountSettings, password: Secret<String>) -> Result
         credentials: Credentials {
             user: account.username.trim().to_owned(),
             secret: password,
-            method: account.auth,
+            method: if account.oauth.is_some() {
+                crate::oauth::sasl_method(account)
+            } else {
+                account.auth
+            },
             allow_cleartext: account.security == Security::None && account.allow_plaintext,
             remembered: None,
         },

@@ -169,7 +169,14 @@ impl App {
                 a.password_storage == PasswordStorage::AskEachSession
                     && !self.passwords.has_session(&a.id)
             });
-            if asks || self.password_prompt.is_some() {
+            // A browser sign-in that has to be done again: no automatic
+            // check until it is (one banner, not a failure every interval).
+            let signed_out = self
+                .accounts
+                .get(&id)
+                .and_then(|s| s.error.as_ref())
+                .is_some_and(|e| e.sign_in_again);
+            if asks || signed_out || self.password_prompt.is_some() {
                 // Not a box out of the blue: the next check by hand asks.
                 self.background
                     .schedule

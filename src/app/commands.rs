@@ -38,7 +38,7 @@ pub(crate) enum Command {
         Vec<(AccountSettings, Secret<String>)>,
         Option<bool>,
     ),
-    TestConnection(u64, AccountSettings, Option<Secret<String>>),
+    TestConnection(u64, Box<AccountSettings>, Option<Secret<String>>),
     DismissNotices,
     DismissError(String),
     DismissApplyProblems(String),
@@ -64,6 +64,15 @@ pub(crate) enum Command {
     /// neither, the window stays).
     KeepRunning(Option<bool>),
     ClearLog,
+    /// Sign an account in through its provider's page (the settings
+    /// dialog's draft of it), in the browser or with a code.
+    SignIn {
+        settings: Box<AccountSettings>,
+        with_code: bool,
+    },
+    CancelSignIn,
+    /// The "sign in again" banner's button: the saved account, then a check.
+    SignInAgain(String),
     /// The password box was answered or cancelled: the next one, if any.
     PasswordPromptClosed,
     /// Something about downloaded mail (see `library`).
@@ -303,6 +312,16 @@ impl App {
                 }
             }
             Command::AskPassword(account_id) => self.ask_password(account_id),
+            Command::SignIn {
+                settings,
+                with_code,
+            } => self.start_sign_in(*settings, with_code, false),
+            Command::CancelSignIn => self.cancel_sign_in(),
+            Command::SignInAgain(account_id) => {
+                if let Some(settings) = self.settings.account(&account_id).cloned() {
+                    self.start_sign_in(settings, false, true);
+                }
+            }
             Command::PasswordPromptClosed => self.next_password_prompt(),
             Command::SubmitPassword {
                 account_id,
@@ -328,7 +347,7 @@ impl App {
                 self.save_settings(settings);
             }
             Command::TestConnection(id, settings, password) => {
-                let promise = self.worker.test_connection(settings, password);
+                let promise = self.worker.test_connection(*settings, password);
                 if let Some(dialog) = self.settings_dialog.as_mut() {
                     dialog.test_started(id, promise);
                 }

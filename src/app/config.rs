@@ -39,6 +39,9 @@ pub struct Desktop {
     pub autostart_dir: Option<std::path::PathBuf>,
     /// Show a status (tray) icon while Letterbox runs in the background.
     pub tray: bool,
+    /// Opens a provider's sign-in page; `None`: the system browser. Tests
+    /// play the browser with an HTTP client.
+    pub browser: Option<crate::oauth::Browser>,
     sender: Sender<DesktopEvent>,
     pub(crate) receiver: Receiver<DesktopEvent>,
     /// Set once the window exists: who to wake for a desktop event.
@@ -53,6 +56,7 @@ impl Default for Desktop {
             clock: Clock::system(),
             autostart_dir: None,
             tray: false,
+            browser: None,
             sender,
             receiver,
             context: Arc::default(),

@@ -20,6 +20,7 @@ impl eframe::App for App {
             self.handle_event(event);
         }
         self.poll_library(ctx);
+        self.poll_sign_in();
         let loaded: Vec<_> = self
             .last_known
             .extract_if(.., |(_, p)| p.ready().is_some())
@@ -101,13 +102,19 @@ impl eframe::App for App {
         status::confirm_ui(&ctx, &mut self.confirm, &mut commands);
         super::background::background_question_ui(&ctx, &mut self.confirm, &mut commands);
         status::password_prompt_ui(&ctx, &mut self.password_prompt, &mut commands);
+        let mut dialog_closed = false;
         if let Some(dialog) = self.settings_dialog.as_mut()
-            && !dialog.ui(&ctx, self.keyring.as_ref(), &mut commands)
+            && !dialog.ui(&ctx, self.keyring.as_ref(), &self.sign_ins, &mut commands)
         {
             self.settings_dialog = None;
+            dialog_closed = true;
         }
         for command in commands {
             self.run_command(command);
+        }
+        if dialog_closed {
+            // After its Save ran: only accounts never saved are forgotten.
+            self.settings_dialog_closed();
         }
     }
 

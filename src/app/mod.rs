@@ -26,6 +26,7 @@ mod preview;
 mod reader;
 mod rows;
 mod settings_dialog;
+mod sign_in;
 mod status;
 mod toolbar;
 
@@ -154,6 +155,7 @@ pub struct App {
     /// now: one box after the other, never two at once.
     password_queue: VecDeque<String>,
     settings_dialog: Option<SettingsDialog>,
+    sign_ins: sign_in::SignIns,
     keyring: Option<Result<(), String>>,
     background: background::Background,
     /// How often the desktop asked for the window (a notification clicked,
@@ -200,6 +202,7 @@ impl App {
             }
         });
         let title_base = config.window_title();
+        let sign_ins = sign_in::SignIns::new(config.desktop.browser.clone());
         let background = background::Background::start(config.desktop, &cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::start(
@@ -240,6 +243,7 @@ impl App {
             password_prompt: None,
             password_queue: VecDeque::new(),
             settings_dialog: None,
+            sign_ins,
             keyring: None,
             background,
             shown_on_request: 0,

@@ -6,7 +6,7 @@ use super::{
     text_row,
 };
 use crate::pop3::{AuthMethod, Secret, Security};
-use crate::settings::{PasswordStorage, presets};
+use crate::settings::{AccountSettings, OAuthSettings, PasswordStorage, presets};
 
 impl SettingsDialog {
     pub(super) fn account_ui(
@@ -14,6 +14,8 @@ impl SettingsDialog {
         ui: &mut egui::Ui,
         index: usize,
         keyring: Option<&Result<(), String>>,
+        sign_ins: &super::super::sign_in::SignIns,
+        commands: &mut Vec<Command>,
     ) {
         let account = &mut self.draft.accounts[index];
         ui.heading(account.display_name());
@@ -35,6 +37,12 @@ impl SettingsDialog {
                         account.host = preset.host.to_owned();
                         account.port = preset.port;
                         account.security = preset.security;
+                        account.oauth = None;
+                        if let Some(provider) = preset.oauth
+                            && prefers_browser(preset)
+                        {
+                            use_browser_sign_in(account, provider);
+                        }
                         self.preset_note = Some(format!(
                             "Server settings for {} were filled in; you can change them.",
                             preset.provider
@@ -84,32 +92,72 @@ impl SettingsDialog {
                     ui.end_row();
                 }
                 text_row(ui, "User name", &mut account.username, "as your provider gave it");
-                let label = ui.label("Password");
-                let is_new = self.added.contains(&account.id);
-                let typed = self.typed_passwords.entry(account.id.clone()).or_default();
-                ui.add(
-                    egui::TextEdit::singleline(typed)
-                        .password(true)
-                        .hint_text(if is_new {
-                            "the password of this mailbox"
-                        } else {
-                            "unchanged if empty"
-                        }),
-                )
-                .labelled_by(label.id);
-                ui.end_row();
-                // Providers that want an app password (or refuse passwords)
-                // say so where the password is typed.
                 let preset = presets::for_host(&account.host)
                     .or_else(|| presets::for_address(&account.email));
-                if let Some(presets::SignIn::AppPassword(text) | presets::SignIn::BrowserOnly(text)) =
-                    preset.map(|p| p.sign_in)
-                {
+                // Where the provider has a sign-in page: the page, or a
+                // password (an app password, for most).
+                let provider = account
+                    .oauth
+                    .as_ref()
+                    .and_then(|o| o.provider())
+                    .or(preset.and_then(|p| p.oauth));
+                if let Some(provider) = provider {
+                    let label = ui.label("Sign in");
+                    let mut browser = account.oauth.is_some();
+                    let browser_text = format!("In the browser, with {}", provider.name);
+                    egui::ComboBox::from_id_salt("sign-in-way")
+                        .selected_text(if browser { browser_text.as_str() } else { "With a password" })
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(&mut browser, true, browser_text.as_str());
+                            ui.selectable_value(&mut browser, false, "With a password");
+                        })
+                        .response
+                        .labelled_by(label.id);
+                    ui.end_row();
+                    if browser != account.oauth.is_some() {
+                        if browser {
+                            use_browser_sign_in(account, provider);
+                        } else {
+                            account.oauth = None;
+                            account.auth = AuthMethod::Auto;
+                        }
+                    }
+                }
+                if account.oauth.is_some() {
+                    super::super::sign_in::account_sign_in_ui(ui, account, sign_ins, commands);
+                } else {
+                    let label = ui.label("Password");
+                    let is_new = self.added.contains(&account.id);
+                    let typed = self.typed_passwords.entry(account.id.clone()).or_default();
+                    ui.add(
+                        egui::TextEdit::singleline(typed)
+                            .password(true)
+                            .hint_text(if is_new {
+                                "the password of this mailbox"
+                            } else {
+                                "unchanged if empty"
+                            }),
+                    )
+                    .labelled_by(label.id);
+                    ui.end_row();
+                }
+                // Providers that want an app password (or refuse passwords)
+                // say so where the password is typed.
+                let hint = match preset.map(|p| p.sign_in) {
+                    Some(presets::SignIn::AppPassword(text)) if account.oauth.is_none() => Some(text),
+                    Some(presets::SignIn::BrowserOnly(text)) => Some(text),
+                    _ => None,
+                };
+                if let Some(text) = hint {
                     ui.label("");
                     ui.add(egui::Label::new(text).wrap());
                     ui.end_row();
                 }
-                let label = ui.label("Keep the password");
+                let label = ui.label(if account.oauth.is_some() {
+                    "Keep the sign-in"
+                } else {
+                    "Keep the password"
+                });
                 egui::ComboBox::from_id_salt("password-storage")
                     .selected_text(storage_label(account.password_storage))
                     .show_ui(ui, |ui| {
@@ -145,17 +193,19 @@ impl SettingsDialog {
                     });
                     ui.end_row();
                 }
-                let label = ui.label("Authentication");
-                egui::ComboBox::from_id_salt("auth")
-                    .selected_text(auth_label(account.auth))
-                    .show_ui(ui, |ui| {
-                        for choice in AuthMethod::ALL {
-                            ui.selectable_value(&mut account.auth, choice, auth_label(choice));
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                ui.end_row();
+                if account.oauth.is_none() {
+                    let label = ui.label("Authentication");
+                    egui::ComboBox::from_id_salt("auth")
+                        .selected_text(auth_label(account.auth))
+                        .show_ui(ui, |ui| {
+                            for choice in AuthMethod::ALL {
+                                ui.selectable_value(&mut account.auth, choice, auth_label(choice));
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                    ui.end_row();
+                }
                 ui.label("");
                 ui.checkbox(&mut account.leave_on_server, "Leave messages on the server");
                 ui.end_row();
@@ -183,6 +233,7 @@ impl SettingsDialog {
                     ui.end_row();
                 }
             });
+        super::super::sign_in::advanced_sign_in_ui(ui, &mut self.draft.accounts[index]);
         if let Some(note) = &self.preset_note {
             ui.label(note);
         }
@@ -234,7 +285,7 @@ impl SettingsDialog {
             account_id: account.id.clone(),
             result: None,
         });
-        commands.push(Command::TestConnection(id, account, password));
+        commands.push(Command::TestConnection(id, Box::new(account), password));
     }
 
     /// Shows the test result; returns a fingerprint to trust if asked.
@@ -310,4 +361,17 @@ impl SettingsDialog {
         });
         trust
     }
+}
+
+/// Whether a new account at this provider starts with its sign-in page:
+/// always where passwords are refused, else when this copy has a client
+/// ID for it (without one, an app password works at once).
+fn prefers_browser(preset: presets::Preset) -> bool {
+    matches!(preset.sign_in, presets::SignIn::BrowserOnly(_))
+        || preset.oauth.is_some_and(|p| p.built_in_client_id.is_some())
+}
+
+fn use_browser_sign_in(account: &mut AccountSettings, provider: &'static presets::OAuthProvider) {
+    account.oauth = Some(OAuthSettings::for_provider(provider));
+    account.auth = provider.sasl;
 }

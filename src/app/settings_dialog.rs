@@ -122,6 +122,7 @@ impl SettingsDialog {
         &mut self,
         ctx: &egui::Context,
         keyring: Option<&Result<(), String>>,
+        sign_ins: &super::sign_in::SignIns,
         commands: &mut Vec<Command>,
     ) -> bool {
         self.no_keyring = matches!(keyring, Some(Err(_)));
@@ -195,7 +196,7 @@ impl SettingsDialog {
                         .show(ui, |ui| {
                             match self.selected {
                                 Some(index) if index < self.draft.accounts.len() => {
-                                    self.account_ui(ui, index, keyring);
+                                    self.account_ui(ui, index, keyring, sign_ins, commands);
                                     ui.separator();
                                     // Under the form, in the same scrolling
                                     // page: a result appearing moves nothing
@@ -566,6 +567,7 @@ fn auth_label(method: AuthMethod) -> &'static str {
         AuthMethod::Plain => "PLAIN",
         AuthMethod::Login => "LOGIN",
         AuthMethod::XOAuth2 => "XOAUTH2 (access token)",
+        AuthMethod::OAuthBearer => "OAUTHBEARER (access token)",
         AuthMethod::Apop => "APOP",
         AuthMethod::UserPass => "USER/PASS",
     }

@@ -174,6 +174,14 @@ pub(crate) fn banners_ui(
                 if error.needs_password && ui.button("Enter password").clicked() {
                     commands.push(Command::AskPassword(account.id.clone()));
                 }
+                if error.sign_in_again
+                    && ui
+                        .button("Sign in again")
+                        .on_hover_text("Opens the provider's sign-in page in your web browser")
+                        .clicked()
+                {
+                    commands.push(Command::SignInAgain(account.id.clone()));
+                }
                 if error.ledger_damaged && ui.button("Start a new record").clicked() {
                     commands.push(Command::StartNewLedger(account.id.clone()));
                 }

@@ -33,6 +33,10 @@ pub enum CliCommand {
     /// downloaded again.
     #[command(after_help = EXIT_CODES)]
     Fetch(FetchArgs),
+    /// Sign an account in through its provider's page (Microsoft, Google):
+    /// in the browser, or with a code typed on another device.
+    #[command(name = "sign-in")]
+    SignIn(SignInArgs),
     /// Build or bring up to date the index of downloaded mail (what the
     /// app's Downloaded list and search use) of each store.
     Index(IndexArgs),
@@ -55,6 +59,20 @@ pub enum CliCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct SignInArgs {
+    /// The account set up in the app, by its name, e-mail address or id.
+    #[arg(long, value_name = "NAME")]
+    pub account: String,
+    /// Show a code to type at the provider's address on any device,
+    /// instead of opening a browser here (where the provider offers it).
+    #[arg(long)]
+    pub with_code: bool,
+    /// The app's settings folder. Default: the app's own.
+    #[arg(long, value_name = "DIR", env = "LETTERBOX_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoServerArgs {
     /// Port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
@@ -74,7 +92,9 @@ record of downloaded mail, another Letterbox busy with the account), 130 cancell
 With --url the password is read from the environment variable \
 LETTERBOX_PASSWORD. With --account it is taken where the app keeps it (the \
 keyring, or the password file), and from LETTERBOX_PASSWORD if it is not \
-stored there (\"ask each session\").";
+stored there (\"ask each session\"). An account that signs in through its \
+provider's page (Microsoft, Google) uses the sign-in kept by the app or by \
+`letterbox sign-in`.";
 
 // The command line names a security mode or a sign-in method by the same
 // key as the settings file does.

@@ -21,6 +21,7 @@ mod args;
 mod output;
 mod reading;
 mod select;
+mod sign_in;
 
 pub use args::*;
 pub use output::exit_code;
@@ -33,6 +34,7 @@ pub fn run(command: CliCommand) -> ExitCode {
     match command {
         CliCommand::Check(args) => run_check(&args),
         CliCommand::Fetch(args) => run_fetch(&args),
+        CliCommand::SignIn(args) => sign_in::run_sign_in(&args),
         CliCommand::Index(args) => reading::run_index(&args),
         CliCommand::Search(args) => reading::run_search(&args),
         CliCommand::Attachments(args) => reading::run_attachments(&args),

@@ -11,6 +11,7 @@ use crate::accounts::stores::{
     MailboxId, StoreHome, percent_decode, store_for_account, store_for_url, url_store_in,
 };
 use crate::engine::Account;
+use crate::explain::Explain as _;
 use crate::net::Endpoint;
 use crate::pop3::{Secret, Security};
 use crate::settings::secrets::Passwords;
@@ -32,6 +33,8 @@ pub(super) enum Refusal {
     /// The app's settings could not be read: going on without them could
     /// download mail the app already has.
     Store(StoreError),
+    /// A browser sign-in has to be (re)done, or its token could not be had.
+    SignIn(String, u8),
 }
 
 impl Refusal {
@@ -39,6 +42,10 @@ impl Refusal {
         match self {
             Refusal::Usage(message) => usage(&message),
             Refusal::Store(error) => fail(&error.into()),
+            Refusal::SignIn(message, code) => {
+                eprintln!("letterbox: {message}");
+                ExitCode::from(code)
+            }
         }
     }
 }
@@ -129,7 +136,10 @@ pub(super) fn account_target(
     if let Some(problem) = accounts::problems(settings_account).first() {
         return Err(format!("the account {label:?} cannot be used yet: {problem}").into());
     }
-    let password = account_password(paths, settings_account)?;
+    let password = match settings_account.oauth {
+        Some(_) => account_token(paths, settings_account)?,
+        None => account_password(paths, settings_account)?,
+    };
     let mut account = accounts::to_account(settings_account, password)
         .map_err(|problem| format!("the account {label:?} cannot be used: {problem}"))?;
     set_timeouts(&mut account.endpoint, args.timeout_secs);
@@ -194,6 +204,32 @@ pub(super) fn account_list<'a>(accounts: impl Iterator<Item = &'a AccountSetting
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A browser sign-in's access token, fresh from the refresh token kept
+/// where the app keeps it.
+fn account_token(paths: &Paths, account: &AccountSettings) -> Result<Secret<String>, Refusal> {
+    let passwords = Passwords::system(paths.password_file.clone());
+    crate::oauth::access_token(&passwords, account, false).map_err(|e| {
+        let message = e.user_message();
+        let next = if e.needs_sign_in() {
+            format!(
+                "sign in with `letterbox sign-in --account {:?}`, or in the app.",
+                account.display_name()
+            )
+        } else {
+            message.next_step.clone()
+        };
+        let code = if e.is_transient() {
+            exit::NETWORK
+        } else {
+            exit::AUTH
+        };
+        Refusal::SignIn(
+            format!("{} {next} ({})", message.headline, message.detail),
+            code,
+        )
+    })
 }
 
 /// The password from where the app keeps it; `LETTERBOX_PASSWORD` when it

@@ -7,16 +7,20 @@
 
 mod client;
 mod error;
+mod http;
 mod listen;
 mod mailbox;
+mod redirect;
 pub mod tls;
 mod transport;
 
 pub use crate::pop3::{RespCode, Security};
 pub use client::{Client, Credentials, Direction, Endpoint, Observe, ServerInfo, TranscriptSink};
 pub use error::Error;
+pub use http::{HttpClient, HttpError};
 pub use listen::{LoopbackListener, ServerStream};
 pub use mailbox::{Mailbox, MailboxListing, Outcome, PlainTransport, RetrSink, StreamError};
+pub use redirect::{Redirect, RedirectError, RedirectListener, parse_query};
 pub use tls::{CertificateInfo, Fingerprint, Trust};
 /// Whether the server at `host:port` speaks TLS 1.3: a second handshake
 /// that insists on it (native-tls does not report the version of the

@@ -24,8 +24,11 @@ pub enum AuthMethod {
     Plain,
     /// SASL LOGIN: like PLAIN, in two steps; some old servers only offer it.
     Login,
-    /// SASL XOAUTH2: an OAuth 2 access token instead of a password.
+    /// SASL XOAUTH2: an OAuth 2 access token instead of a password
+    /// (Microsoft's and Google's form).
     XOAuth2,
+    /// SASL OAUTHBEARER (RFC 7628): the standard form of the same.
+    OAuthBearer,
     /// RFC 1939 APOP: an MD5 digest of the greeting's timestamp and the password.
     Apop,
     /// RFC 1939 USER and PASS: the password in clear (inside TLS).
@@ -39,12 +42,13 @@ impl AuthMethod {
             AuthMethod::Plain => Some("PLAIN"),
             AuthMethod::Login => Some("LOGIN"),
             AuthMethod::XOAuth2 => Some("XOAUTH2"),
+            AuthMethod::OAuthBearer => Some("OAUTHBEARER"),
             AuthMethod::Auto | AuthMethod::Apop | AuthMethod::UserPass => None,
         }
     }
 
-    /// Strongest first; what `Auto` tries. XOAUTH2 is never chosen
-    /// automatically: it needs a token, not a password.
+    /// Strongest first; what `Auto` tries. XOAUTH2 and OAUTHBEARER are
+    /// never chosen automatically: they need a token, not a password.
     const AUTO_ORDER: [AuthMethod; 5] = [
         AuthMethod::CramMd5,
         AuthMethod::Plain,
@@ -63,12 +67,18 @@ impl AuthMethod {
         matches!(self, AuthMethod::Apop | AuthMethod::CramMd5)
     }
 
-    pub const ALL: [AuthMethod; 7] = [
+    /// Whether the secret is an OAuth 2 access token.
+    pub fn is_oauth(self) -> bool {
+        matches!(self, AuthMethod::XOAuth2 | AuthMethod::OAuthBearer)
+    }
+
+    pub const ALL: [AuthMethod; 8] = [
         AuthMethod::Auto,
         AuthMethod::CramMd5,
         AuthMethod::Plain,
         AuthMethod::Login,
         AuthMethod::XOAuth2,
+        AuthMethod::OAuthBearer,
         AuthMethod::Apop,
         AuthMethod::UserPass,
     ];
@@ -86,6 +96,7 @@ impl AuthMethod {
             AuthMethod::Plain => "plain",
             AuthMethod::Login => "login",
             AuthMethod::XOAuth2 => "xoauth2",
+            AuthMethod::OAuthBearer => "oauthbearer",
             AuthMethod::Apop => "apop",
             AuthMethod::UserPass => "user-pass",
         }
@@ -259,7 +270,10 @@ impl SaslExchange {
         };
         let mechanism = Arg::new(name)?;
         let mut initial_response = None;
-        if matches!(method, AuthMethod::Plain | AuthMethod::XOAuth2) {
+        if matches!(
+            method,
+            AuthMethod::Plain | AuthMethod::XOAuth2 | AuthMethod::OAuthBearer
+        ) {
             let response = SaslResponse::encode(&exchange.payload());
             if "AUTH ".len() + name.len() + 1 + response.wire_len() + 2 <= MAX_AUTH_LINE {
                 initial_response = Some(response);
@@ -275,10 +289,20 @@ impl SaslExchange {
         ))
     }
 
-    /// The single message of PLAIN and XOAUTH2.
+    /// The single message of PLAIN, XOAUTH2 and OAUTHBEARER.
     fn payload(&self) -> Vec<u8> {
         let (user, secret) = (self.user.as_bytes(), self.secret.expose().as_bytes());
         match self.method {
+            // RFC 7628 §3.1: the GS2 header naming the user, then the
+            // key-value pairs, each ended by ^A, and a final ^A.
+            AuthMethod::OAuthBearer => [
+                b"n,a=".as_slice(),
+                &gs2_saslname(user),
+                b",\x01auth=Bearer ",
+                secret,
+                b"\x01\x01",
+            ]
+            .concat(),
             AuthMethod::XOAuth2 => [
                 b"user=".as_slice(),
                 user,
@@ -299,10 +323,15 @@ impl SaslExchange {
         let step = self.steps_done;
         self.steps_done += 1;
         let raw: Vec<u8> = match (self.method, step) {
-            (AuthMethod::Plain, 0) | (AuthMethod::XOAuth2, 0) => self.payload(),
+            (AuthMethod::Plain | AuthMethod::XOAuth2 | AuthMethod::OAuthBearer, 0) => {
+                self.payload()
+            }
             // XOAUTH2 reports a failure as a challenge holding JSON; the
             // client must answer with an empty response to get the -ERR.
             (AuthMethod::XOAuth2, 1) => Vec::new(),
+            // OAUTHBEARER's error challenge is answered with a lone ^A
+            // (RFC 7628 §3.2.3).
+            (AuthMethod::OAuthBearer, 1) => vec![0x01],
             (AuthMethod::Login, 0) => self.user.as_bytes().to_vec(),
             (AuthMethod::Login, 1) => self.secret.expose().as_bytes().to_vec(),
             (AuthMethod::CramMd5, 0) => {
@@ -318,6 +347,19 @@ impl SaslExchange {
         };
         Ok(AuthLine::Response(SaslResponse::encode(&raw)))
     }
+}
+
+/// RFC 5801 §4: in a GS2 header's user name, ',' and '=' are escaped.
+fn gs2_saslname(user: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(user.len());
+    for &b in user {
+        match b {
+            b',' => out.extend_from_slice(b"=2C"),
+            b'=' => out.extend_from_slice(b"=3D"),
+            _ => out.push(b),
+        }
+    }
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -415,6 +457,32 @@ mod tests {
         assert_eq!(line_text(&first), format!("{expected}\r\n"));
         let error = exchange.respond(&b64(br#"{"status":"401"}"#)).unwrap();
         assert_eq!(line_text(&error), "\r\n");
+    }
+
+    #[test]
+    fn oauthbearer_sends_the_rfc7628_message_and_answers_an_error_with_ctrl_a() {
+        let token = Secret::new("z".repeat(300));
+        let (mut exchange, cmd) =
+            SaslExchange::start(AuthMethod::OAuthBearer, "me,x=y@b.c", &token).unwrap();
+        assert_eq!(cmd.redacted(), "AUTH OAUTHBEARER");
+        let first = exchange.respond("").unwrap();
+        let expected = b64(format!(
+            "n,a=me=2Cx=3Dy@b.c,\x01auth=Bearer {}\x01\x01",
+            "z".repeat(300)
+        )
+        .as_bytes());
+        assert_eq!(line_text(&first), format!("{expected}\r\n"));
+        let error = exchange
+            .respond(&b64(br#"{"status":"invalid_token"}"#))
+            .unwrap();
+        assert_eq!(line_text(&error), "AQ==\r\n");
+        // A short token goes in the AUTH line itself.
+        let (_, cmd) =
+            SaslExchange::start(AuthMethod::OAuthBearer, "a", &Secret::new("t".into())).unwrap();
+        let mut out = Vec::new();
+        cmd.encode(&mut out);
+        let expected = b64(b"n,a=a,\x01auth=Bearer t\x01\x01");
+        assert_eq!(out, format!("AUTH OAUTHBEARER {expected}\r\n").as_bytes());
     }
 
     #[test]
@@ -530,7 +598,16 @@ mod tests {
             candidate_methods(Plain, &offer, false, Some(Apop)),
             Ok(vec![Plain])
         );
-        for m in [Auto, CramMd5, Plain, Login, XOAuth2, Apop, UserPass] {
+        for m in [
+            Auto,
+            CramMd5,
+            Plain,
+            Login,
+            XOAuth2,
+            OAuthBearer,
+            Apop,
+            UserPass,
+        ] {
             assert_eq!(AuthMethod::from_name(&m.to_string()), Some(m));
         }
         assert!(Apop.is_challenge_response() && CramMd5.is_challenge_response());

@@ -5,6 +5,8 @@
 //! types; passwords live in `secrets` (the OS keyring by default).
 
 pub mod presets;
+mod sign_in;
+pub use sign_in::OAuthSettings;
 pub mod secrets;
 
 use std::path::{Path, PathBuf};
@@ -124,6 +126,10 @@ pub struct AccountSettings {
     pub check_every_mins: Option<u32>,
     /// A desktop notification when an automatic check finds new mail.
     pub notify_new_mail: bool,
+    /// Signs in through the provider's page in the browser (OAuth 2)
+    /// instead of with a password; the refresh token is kept where a
+    /// password would be.
+    pub oauth: Option<OAuthSettings>,
 }
 
 impl Default for AccountSettings {
@@ -154,6 +160,7 @@ impl AccountSettings {
             check_automatically: true,
             check_every_mins: None,
             notify_new_mail: true,
+            oauth: None,
         }
     }
 
@@ -193,6 +200,14 @@ impl AccountSettings {
         }
         if self.username.trim().is_empty() {
             problems.push("Enter the user name your provider gave you.".into());
+        }
+        if let Some(oauth) = &self.oauth
+            && oauth.provider().is_none()
+        {
+            problems.push(format!(
+                "The sign-in provider {:?} is not one Letterbox knows (microsoft, google).",
+                oauth.provider
+            ));
         }
         if self.security == Security::None && !self.allow_plaintext {
             problems.push(

@@ -2,7 +2,7 @@
 //! address's domain, so most people only type their address. A suggestion:
 //! the user can always edit the fields.
 
-use crate::pop3::Security;
+use crate::pop3::{AuthMethod, Security};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Preset {
@@ -11,6 +11,77 @@ pub struct Preset {
     pub port: u16,
     pub security: Security,
     pub sign_in: SignIn,
+    /// Its sign-in page in the browser (OAuth 2), where it has one.
+    pub oauth: Option<&'static OAuthProvider>,
+}
+
+/// A provider's OAuth 2 sign-in (RFC 6749 with PKCE, RFC 8252 for a
+/// desktop program): where the browser goes, where tokens come from,
+/// what is asked for, and how the token is given to its POP3 server.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OAuthProvider {
+    /// Its name in the settings file (`oauth.provider`).
+    pub key: &'static str,
+    /// As the button says it: "Sign in with Microsoft".
+    pub name: &'static str,
+    pub authorize_url: &'static str,
+    pub token_url: &'static str,
+    /// The device-code endpoint (RFC 8628), where the provider allows it
+    /// for mail: a code typed on another device's browser.
+    pub device_url: Option<&'static str>,
+    pub scopes: &'static [&'static str],
+    /// The redirect's host: what the app registration names (Microsoft
+    /// matches `http://localhost` with any port; Google the address).
+    pub redirect_host: &'static str,
+    /// The SASL mechanism its POP3 server takes the token with.
+    pub sasl: AuthMethod,
+    /// The client ID (and the desktop "secret", which Google issues and
+    /// does not treat as secret) of whoever built this copy: compiled in
+    /// from the build's environment, overridable per account.
+    pub built_in_client_id: Option<&'static str>,
+    pub built_in_client_secret: Option<&'static str>,
+    /// The variable a distributor sets when building.
+    pub client_id_variable: &'static str,
+}
+
+pub static MICROSOFT: OAuthProvider = OAuthProvider {
+    key: "microsoft",
+    name: "Microsoft",
+    authorize_url: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+    token_url: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+    device_url: Some("https://login.microsoftonline.com/common/oauth2/v2.0/devicecode"),
+    scopes: &[
+        "https://outlook.office.com/POP.AccessAsUser.All",
+        "offline_access",
+    ],
+    redirect_host: "localhost",
+    sasl: AuthMethod::XOAuth2,
+    built_in_client_id: option_env!("LETTERBOX_MICROSOFT_CLIENT_ID"),
+    built_in_client_secret: None,
+    client_id_variable: "LETTERBOX_MICROSOFT_CLIENT_ID",
+};
+
+/// Google allows its device flow only for a few scopes, and full mail
+/// access is not one: the browser on this machine is the only way.
+pub static GOOGLE: OAuthProvider = OAuthProvider {
+    key: "google",
+    name: "Google",
+    authorize_url: "https://accounts.google.com/o/oauth2/v2/auth",
+    token_url: "https://oauth2.googleapis.com/token",
+    device_url: None,
+    scopes: &["https://mail.google.com/"],
+    redirect_host: "127.0.0.1",
+    sasl: AuthMethod::XOAuth2,
+    built_in_client_id: option_env!("LETTERBOX_GOOGLE_CLIENT_ID"),
+    built_in_client_secret: option_env!("LETTERBOX_GOOGLE_CLIENT_SECRET"),
+    client_id_variable: "LETTERBOX_GOOGLE_CLIENT_ID",
+};
+
+pub static OAUTH_PROVIDERS: [&OAuthProvider; 2] = [&MICROSOFT, &GOOGLE];
+
+/// The provider of an `oauth.provider` key.
+pub fn oauth_provider(key: &str) -> Option<&'static OAuthProvider> {
+    OAUTH_PROVIDERS.iter().copied().find(|p| p.key == key)
 }
 
 /// How a provider lets a mail program sign in to POP3.
@@ -21,16 +92,16 @@ pub enum SignIn {
     /// A separate app password (with two-step verification, or always);
     /// the text says where the provider lets you make one.
     AppPassword(&'static str),
-    /// Only its own sign-in page (OAuth2), which Letterbox does not offer
-    /// yet; the text says so.
+    /// Only its own sign-in page in the browser (OAuth 2); the text says
+    /// what else to turn on.
     BrowserOnly(&'static str),
 }
 
 const GMAIL: SignIn = SignIn::AppPassword(
-    "Gmail needs an app password here when 2-Step Verification is on: create one in your Google Account under Security → App passwords, and turn on POP in Gmail's settings (Forwarding and POP/IMAP).",
+    "Gmail needs an app password here when 2-Step Verification is on: create one in your Google Account under Security → App passwords, and turn on POP in Gmail's settings (Forwarding and POP/IMAP). Or sign in with Google instead.",
 );
 const OUTLOOK: SignIn = SignIn::BrowserOnly(
-    "Outlook.com and Microsoft 365 accept POP3 only with Microsoft's own sign-in page, which Letterbox cannot use yet: their password is refused.",
+    "Outlook.com and Microsoft 365 accept POP3 only through Microsoft's own sign-in page, not with a password. Turn on POP in Outlook.com's settings first (Mail → Forwarding and IMAP → Let devices and apps use POP).",
 );
 const YAHOO: SignIn = SignIn::AppPassword(
     "Yahoo Mail needs an app password: create one under Account Info → Account security → Generate app password.",
@@ -49,7 +120,7 @@ const FASTMAIL: SignIn = SignIn::AppPassword(
 );
 
 /// (domains, provider, POP3 host, sign-in). All use implicit TLS on port
-/// 995.
+/// 995; the browser sign-in is `oauth_of`.
 const TABLE: &[(&[&str], &str, &str, SignIn)] = &[
     (
         &["gmail.com", "googlemail.com"],
@@ -168,6 +239,16 @@ fn preset(&(_, provider, host, sign_in): &(&[&str], &'static str, &'static str, 
         port: 995,
         security: Security::Tls,
         sign_in,
+        oauth: oauth_of(host),
+    }
+}
+
+/// The browser sign-in of a provider's POP3 server.
+fn oauth_of(host: &str) -> Option<&'static OAuthProvider> {
+    match host {
+        "outlook.office365.com" => Some(&MICROSOFT),
+        "pop.gmail.com" => Some(&GOOGLE),
+        _ => None,
     }
 }
 
@@ -209,5 +290,31 @@ mod tests {
         assert_eq!(for_host("POP.GMAIL.COM.").unwrap().provider, "Gmail");
         assert_eq!(for_host("pop.fastmail.com").unwrap().provider, "Fastmail");
         assert_eq!(for_host("mail.example.org"), None);
+    }
+
+    #[test]
+    fn microsoft_and_google_sign_in_in_the_browser() {
+        let outlook = for_address("me@outlook.com").unwrap();
+        let microsoft = outlook.oauth.unwrap();
+        assert_eq!(microsoft.key, "microsoft");
+        assert!(microsoft.authorize_url.contains("/common/"));
+        assert_eq!(
+            microsoft.scopes,
+            [
+                "https://outlook.office.com/POP.AccessAsUser.All",
+                "offline_access"
+            ]
+        );
+        assert!(microsoft.device_url.is_some());
+        let google = for_address("me@gmail.com").unwrap().oauth.unwrap();
+        assert_eq!(google.scopes, ["https://mail.google.com/"]);
+        assert_eq!(google.device_url, None);
+        assert_eq!(oauth_provider("google"), Some(&GOOGLE));
+        assert_eq!(oauth_provider("yahoo"), None);
+        assert_eq!(for_address("me@yahoo.com").unwrap().oauth, None);
+        for provider in OAUTH_PROVIDERS {
+            assert_eq!(provider.sasl, AuthMethod::XOAuth2);
+            assert!(provider.token_url.starts_with("https://"));
+        }
     }
 }

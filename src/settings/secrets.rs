@@ -195,11 +195,30 @@ impl SecretStore for FileStore {
 }
 
 /// Routes each account to the store its settings name.
+///
+/// An account that signs in through the browser (OAuth 2) keeps its
+/// refresh token where its password would be, under a name of its own
+/// (`refresh_token`); its access tokens live in memory only
+/// (`access_token`), until they expire or the server refuses them.
 #[derive(Clone)]
 pub struct Passwords {
     keyring: Arc<dyn SecretStore>,
     file: Arc<dyn SecretStore>,
     session: Arc<dyn SecretStore>,
+    access_tokens: Arc<Mutex<HashMap<String, AccessToken>>>,
+}
+
+/// An OAuth 2 access token and when it stops working.
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    pub token: Secret<String>,
+    pub expires: std::time::Instant,
+}
+
+/// The name a refresh token is kept under: never an account id (those
+/// are letters, digits, '-' and '_').
+fn refresh_key(account_id: &str) -> String {
+    format!("{account_id}.oauth-refresh")
 }
 
 impl Passwords {
@@ -208,6 +227,7 @@ impl Passwords {
             keyring,
             file: Arc::new(FileStore::new(password_file)),
             session: Arc::new(MemoryStore::default()),
+            access_tokens: Arc::default(),
         }
     }
 
@@ -266,11 +286,80 @@ impl Passwords {
         self.keyring.available()
     }
 
-    /// Forgets the account's password everywhere.
+    /// Forgets the account's password, and its sign-in tokens, everywhere.
     pub fn forget(&self, account_id: &str) {
-        let _ = self.session.delete(account_id);
-        let _ = self.file.delete(account_id);
-        let _ = self.keyring.delete(account_id);
+        for key in [account_id.to_owned(), refresh_key(account_id)] {
+            let _ = self.session.delete(&key);
+            let _ = self.file.delete(&key);
+            let _ = self.keyring.delete(&key);
+        }
+        self.forget_access_token(account_id);
+    }
+
+    /// The refresh token of a browser sign-in, from where the account's
+    /// password would be kept.
+    pub fn refresh_token(
+        &self,
+        account: &AccountSettings,
+    ) -> Result<Option<Secret<String>>, SecretError> {
+        let key = refresh_key(&account.id);
+        if let Some(secret) = self.session.get(&key)? {
+            return Ok(Some(secret));
+        }
+        self.store(account.password_storage).get(&key)
+    }
+
+    /// Keeps a (new) refresh token. When the store fails it is still kept
+    /// for this session, so the sign-in just made is not lost.
+    pub fn set_refresh_token(
+        &self,
+        account: &AccountSettings,
+        token: &Secret<String>,
+    ) -> Result<(), SecretError> {
+        let key = refresh_key(&account.id);
+        let result = self.store(account.password_storage).set(&key, token);
+        if result.is_ok() && account.password_storage != PasswordStorage::AskEachSession {
+            self.session.delete(&key)?;
+        } else if result.is_err() {
+            self.session.set(&key, token)?;
+        }
+        result
+    }
+
+    /// Whether a refresh token is at hand without asking the keyring
+    /// (memory only: safe on the UI thread).
+    pub fn has_session_refresh_token(&self, account_id: &str) -> bool {
+        self.session
+            .get(&refresh_key(account_id))
+            .is_ok_and(|s| s.is_some())
+    }
+
+    /// The access token in memory, if it is good for at least `margin`.
+    pub fn access_token(
+        &self,
+        account_id: &str,
+        margin: std::time::Duration,
+    ) -> Option<Secret<String>> {
+        let tokens = self.access_tokens.lock().unwrap_or_else(|e| e.into_inner());
+        tokens
+            .get(account_id)
+            .filter(|t| t.expires > std::time::Instant::now() + margin)
+            .map(|t| t.token.clone())
+    }
+
+    pub fn set_access_token(&self, account_id: &str, token: AccessToken) {
+        self.access_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(account_id.to_owned(), token);
+    }
+
+    /// Drops the access token (the server refused it, or it was signed out).
+    pub fn forget_access_token(&self, account_id: &str) {
+        self.access_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(account_id);
     }
 }
 

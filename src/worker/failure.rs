@@ -25,6 +25,9 @@ pub struct Failure {
     pub offline: bool,
     /// The server refused the sign-in.
     pub refused: bool,
+    /// A browser sign-in (OAuth 2) has to be done again: the refresh
+    /// token was refused, or there is none yet.
+    pub sign_in_again: bool,
 }
 
 impl Failure {
@@ -44,6 +47,7 @@ impl Failure {
             cancelled: matches!(net, Some(crate::net::Error::Cancelled)),
             offline: net.is_some_and(crate::net::Error::is_offline),
             refused: net.is_some_and(crate::net::Error::is_auth),
+            sign_in_again: false,
         }
     }
 
@@ -52,6 +56,26 @@ impl Failure {
     /// it, instead of "wrong password".
     pub fn for_account(mut self, settings: &crate::settings::AccountSettings) -> Failure {
         use crate::settings::presets::{self, SignIn};
+        // A browser sign-in has no password to ask for: a refusal of a
+        // fresh token means POP is off for the mailbox, or the sign-in
+        // belongs to another address.
+        if let Some(provider) = settings.oauth.as_ref().and_then(|o| o.provider())
+            && self.refused
+        {
+            self.needs_password = false;
+            self.sign_in_again = true;
+            self.message.headline =
+                format!("The mail server refused your {} sign-in.", provider.name);
+            self.message.next_step = format!(
+                "Check that POP is turned on for this mailbox in its web settings, and that you signed in as {}; then sign in again.",
+                if settings.username.trim().is_empty() {
+                    "this account's user"
+                } else {
+                    settings.username.trim()
+                }
+            );
+            return self;
+        }
         let Some(preset) = presets::for_host(&settings.host).filter(|_| self.refused) else {
             return self;
         };
@@ -96,6 +120,34 @@ impl Failure {
             cancelled: false,
             offline: false,
             refused: false,
+            sign_in_again: false,
+        }
+    }
+
+    /// A browser sign-in that could not give a token.
+    pub fn oauth(
+        error: &crate::oauth::OAuthError,
+        settings: &crate::settings::AccountSettings,
+    ) -> Failure {
+        let mut message = error.user_message();
+        if error.needs_sign_in()
+            && let Some(provider) = settings.oauth.as_ref().and_then(|o| o.provider())
+        {
+            message.next_step = format!(
+                "Click “Sign in again” and sign in with {} in the browser.",
+                provider.name
+            );
+        }
+        Failure {
+            message,
+            certificate: None,
+            transient: error.is_transient(),
+            needs_password: false,
+            ledger_damaged: false,
+            cancelled: matches!(error, crate::oauth::OAuthError::Cancelled),
+            offline: false,
+            refused: false,
+            sign_in_again: error.needs_sign_in(),
         }
     }
 
@@ -114,6 +166,7 @@ impl Failure {
             cancelled: false,
             offline: false,
             refused: false,
+            sign_in_again: false,
         }
     }
 }

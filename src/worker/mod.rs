@@ -25,7 +25,9 @@ use crate::store::now_unix;
 mod failure;
 pub use failure::Failure;
 pub mod reading;
+mod sign_in;
 pub use reading::{LocalChange, MailHome, MailSynced};
+pub use sign_in::{DeviceCode, SignInRun};
 
 /// Called after every event; the app passes `ctx.request_repaint`.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -236,12 +238,8 @@ impl Worker {
         let passwords = self.passwords.clone();
         reading::promise(&self.wake, move || {
             let password = match password {
-                Some(password) => Ok(password),
-                None => match passwords.get(&settings) {
-                    Ok(Some(password)) => Ok(password),
-                    Ok(None) => Err(Failure::no_password(None)),
-                    Err(e) => Err(Failure::no_password(Some(e))),
-                },
+                Some(password) if settings.oauth.is_none() => Ok(password),
+                _ => sign_in_secret(&passwords, &settings, false),
             };
             password.and_then(
                 |password| match crate::accounts::to_account(&settings, password) {
@@ -511,15 +509,6 @@ fn run_account_job(
         }
         return;
     }
-    let password = match passwords.get(&job.settings) {
-        Ok(Some(password)) => password,
-        Ok(None) => return fail(Failure::no_password(None)),
-        Err(e) => return fail(Failure::no_password(Some(e))),
-    };
-    let account = match crate::accounts::to_account(&job.settings, password) {
-        Ok(account) => account,
-        Err(problem) => return fail(Failure::invalid(problem)),
-    };
     let progress_emitter = emitter.clone();
     let progress_id = account_id.clone();
     let mut progress = move |progress: Progress| {
@@ -528,8 +517,61 @@ fn run_account_job(
             progress,
         });
     };
-    let observe = observe(&account_id, emitter, &cancel);
-    let result = match request {
+    // A browser sign-in's access token may be refused before its time
+    // (revoked, or the server's clock differs): then it is renewed from
+    // the refresh token once, and the job tried again.
+    let browser_sign_in = job.settings.oauth.is_some();
+    let mut renew = false;
+    let result = loop {
+        let secret = match sign_in_secret(passwords, &job.settings, renew) {
+            Ok(secret) => secret,
+            Err(failure) => return fail(failure),
+        };
+        let account = match crate::accounts::to_account(&job.settings, secret) {
+            Ok(account) => account,
+            Err(problem) => return fail(Failure::invalid(problem)),
+        };
+        let observe = observe(&account_id, emitter, &cancel);
+        let result = run_job(
+            &request,
+            &account,
+            &account_id,
+            emitter,
+            observe,
+            &mut progress,
+        );
+        let refused = matches!(&result, Err(e) if e.net().is_some_and(crate::net::Error::is_auth));
+        if browser_sign_in && refused && !renew && !cancel.is_cancelled() {
+            renew = true;
+            continue;
+        }
+        break result;
+    };
+    if let Err(error) = result {
+        let mut failure = Failure::from_engine(&error);
+        // Cancel closes the socket, and whatever the connection was doing
+        // then fails with it (a TLS handshake reads "unexpected EOF"): that
+        // is the user's Cancel, not a problem with the settings.
+        if cancel.is_cancelled() {
+            failure.cancelled = true;
+            failure.needs_password = false;
+            failure.certificate = None;
+        }
+        fail(failure);
+    }
+}
+
+/// One account job's work, on an account signed in with `account`.
+fn run_job(
+    request: &Request,
+    account: &crate::engine::Account,
+    account_id: &str,
+    emitter: &Emitter,
+    observe: Observe,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), engine::Error> {
+    let account_id = account_id.to_owned();
+    match request {
         Request::Check(job) => (|| {
             let mut store = job.store.open()?;
             // "Remove from the server after N days" happens in the same
@@ -539,8 +581,7 @@ fn run_account_job(
                 expire_after_days: job.settings.delete_after_days,
                 retr_preview_max_bytes: job.retr_preview_max_bytes,
             };
-            let mut report =
-                engine::check(&account, Some(&mut store), &options, observe, &mut progress)?;
+            let mut report = engine::check(account, Some(&mut store), &options, observe, progress)?;
             let expired = report.expired.take();
             emitter.emit(Event::Checked {
                 account_id: account_id.clone(),
@@ -557,7 +598,7 @@ fn run_account_job(
         })(),
         Request::Apply(job, plan) => (|| {
             let mut store = job.store.open()?;
-            let report = engine::apply(&account, &mut store, &plan, observe, &mut progress)?;
+            let report = engine::apply(account, &mut store, plan, observe, progress)?;
             emitter.emit(Event::Applied {
                 account_id: account_id.clone(),
                 report,
@@ -566,27 +607,33 @@ fn run_account_job(
         })(),
         Request::Preview(job, key, lines) => {
             let retr_max_bytes = job.retr_preview_max_bytes;
-            engine::preview(&account, &key, lines, retr_max_bytes, observe).map(|preview| {
+            engine::preview(account, key, *lines, retr_max_bytes, observe).map(|preview| {
                 emitter.emit(Event::Preview {
                     account_id: account_id.clone(),
-                    key,
+                    key: key.clone(),
                     preview,
                 });
             })
         }
         _ => Ok(()),
-    };
-    if let Err(error) = result {
-        let mut failure = Failure::from_engine(&error);
-        // Cancel closes the socket, and whatever the connection was doing
-        // then fails with it (a TLS handshake reads "unexpected EOF"): that
-        // is the user's Cancel, not a problem with the settings.
-        if cancel.is_cancelled() {
-            failure.cancelled = true;
-            failure.needs_password = false;
-            failure.certificate = None;
-        }
-        fail(failure);
+    }
+}
+
+/// What the account signs in with: its password, or for a browser
+/// sign-in a good access token (`renew`: a new one, the last was refused).
+fn sign_in_secret(
+    passwords: &Passwords,
+    settings: &AccountSettings,
+    renew: bool,
+) -> Result<Secret<String>, Failure> {
+    if settings.oauth.is_some() {
+        return crate::oauth::access_token(passwords, settings, renew)
+            .map_err(|e| Failure::oauth(&e, settings));
+    }
+    match passwords.get(settings) {
+        Ok(Some(password)) => Ok(password),
+        Ok(None) => Err(Failure::no_password(None)),
+        Err(e) => Err(Failure::no_password(Some(e))),
     }
 }
 

@@ -265,10 +265,28 @@ fn a_refused_password_at_a_provider_that_wants_an_app_password_says_so() {
     account.host = "outlook.office365.com".into();
     let failure = Failure::from_engine(&refused).for_account(&account);
     assert!(
-        failure.message.next_step.contains("cannot use yet"),
+        failure
+            .message
+            .next_step
+            .contains("only through Microsoft's own sign-in page"),
         "{:?}",
         failure.message
     );
+    // Signed in through the browser: no password box, the way back is a
+    // new sign-in.
+    account.oauth = Some(crate::settings::OAuthSettings::for_provider(
+        &crate::settings::presets::MICROSOFT,
+    ));
+    account.username = "me@outlook.com".into();
+    let failure = Failure::from_engine(&refused).for_account(&account);
+    assert!(!failure.needs_password);
+    assert!(failure.sign_in_again);
+    assert_eq!(
+        failure.message.headline,
+        "The mail server refused your Microsoft sign-in."
+    );
+    assert!(failure.message.next_step.contains("me@outlook.com"));
+    account.oauth = None;
     // Elsewhere, and for other failures, the usual words.
     account.host = "pop.example.org".into();
     let usual = Failure::from_engine(&refused);

@@ -17,6 +17,8 @@ mod fetch_faults;
 mod free_space_ui;
 mod fuzz_regressions;
 mod house;
+mod oauth;
+mod oauth_idp_selftest;
 mod pop3_server_selftest;
 mod properties;
 mod reader_ui;

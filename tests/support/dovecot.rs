@@ -29,6 +29,11 @@
 //! (timestamp in the greeting), AUTH PLAIN, LOGIN and CRAM-MD5; plaintext logins are
 //! allowed without TLS. UIDLs are `%08Xu%08Xv` (UID and UIDVALIDITY in hex).
 //!
+//! OAuth 2: SASL `XOAUTH2` and `OAUTHBEARER` take an access token, which Dovecot checks
+//! by POSTing it to `http://127.0.0.1:<oauth_idp_port>/introspect`. Nothing listens there
+//! until a test starts the mock identity provider on that port
+//! ([`crate::support::oauth_idp::dovecot_idp`]); the shared password is not a token.
+//!
 //! Line endings: Dovecot sends a stored message with every bare LF turned into CRLF and
 //! existing CRLFs kept (the stored file itself is not changed). [`DovecotUser::deliver`]
 //! stores the bytes exactly as given, so deliver CRLF mail and the bytes a client gets
@@ -71,6 +76,8 @@ pub struct Dovecot {
     dir: PathBuf,
     plain_port: u16,
     tls_port: u16,
+    /// `None` for an instance started by an older start.sh (no OAuth 2 set up).
+    oauth_idp_port: Option<u16>,
     ca_file: PathBuf,
     password: String,
     mail_uid: u32,
@@ -223,6 +230,10 @@ impl Dovecot {
             dir: PathBuf::from(get("DOVECOT_DIR")?),
             plain_port: num("DOVECOT_PLAIN_PORT", get("DOVECOT_PLAIN_PORT")?)?,
             tls_port: num("DOVECOT_TLS_PORT", get("DOVECOT_TLS_PORT")?)?,
+            oauth_idp_port: match get("DOVECOT_OAUTH_IDP_PORT") {
+                Ok(v) => Some(num("DOVECOT_OAUTH_IDP_PORT", v)?),
+                Err(_) => None, // started by an older start.sh
+            },
             ca_file: PathBuf::from(get("DOVECOT_CA_FILE")?),
             password: get("DOVECOT_PASSWORD")?.to_owned(),
             mail_uid: num("DOVECOT_MAIL_UID", get("DOVECOT_MAIL_UID")?)?,
@@ -247,6 +258,30 @@ impl Dovecot {
     /// POP3S port (implicit TLS).
     pub fn tls_port(&self) -> u16 {
         self.tls_port
+    }
+
+    /// The port Dovecot's oauth2 passdb sends its token introspection requests to
+    /// (`http://127.0.0.1:<port>/introspect`); the tests' mock identity provider binds
+    /// it ([`crate::support::oauth_idp::dovecot_idp`]).
+    ///
+    /// Panics when the instance was started by an older start.sh, without OAuth 2 (its
+    /// instance.env has no `DOVECOT_OAUTH_IDP_PORT`): restart it. See
+    /// [`has_oauth`](Self::has_oauth).
+    pub fn oauth_idp_port(&self) -> u16 {
+        self.oauth_idp_port.unwrap_or_else(|| {
+            panic!(
+                "the Dovecot in {} was started by an older tests/support/dovecot/start.sh \
+                 without OAuth 2 (its instance.env has no DOVECOT_OAUTH_IDP_PORT): restart it \
+                 (tests/support/dovecot/stop.sh DIR; tests/support/dovecot/start.sh DIR)",
+                self.dir.display()
+            )
+        })
+    }
+
+    /// Whether this instance accepts XOAUTH2 / OAUTHBEARER (false only for an instance
+    /// started by an older start.sh).
+    pub fn has_oauth(&self) -> bool {
+        self.oauth_idp_port.is_some()
     }
 
     /// PEM file of the server's self-signed certificate (CN and SAN `localhost`, SAN
