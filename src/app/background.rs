@@ -167,7 +167,11 @@ impl App {
         for id in due {
             let asks = self.settings.account(&id).is_some_and(|a| {
                 a.password_storage == PasswordStorage::AskEachSession
-                    && !self.passwords.has_session(&a.id)
+                    && if a.oauth.is_some() {
+                        !self.passwords.has_session_refresh_token(&a.id)
+                    } else {
+                        !self.passwords.has_session(&a.id)
+                    }
             });
             // A browser sign-in that has to be done again: no automatic
             // check until it is (one banner, not a failure every interval).

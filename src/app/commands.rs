@@ -344,6 +344,7 @@ impl App {
                     let _ = self.passwords.set_for_session(&account.id, &password);
                     self.worker.send(Request::SavePassword(account, password));
                 }
+                self.store_sign_ins(&settings);
                 self.save_settings(settings);
             }
             Command::TestConnection(id, settings, password) => {
@@ -505,6 +506,7 @@ impl App {
         // first (the check runs when it is given), instead of a check that
         // can only fail.
         if account.password_storage == crate::settings::PasswordStorage::AskEachSession
+            && account.oauth.is_none()
             && !self.passwords.has_session(account_id)
         {
             self.ask_password(account_id.to_owned());

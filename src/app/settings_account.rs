@@ -37,11 +37,16 @@ impl SettingsDialog {
                         account.host = preset.host.to_owned();
                         account.port = preset.port;
                         account.security = preset.security;
-                        account.oauth = None;
-                        if let Some(provider) = preset.oauth
-                            && prefers_browser(preset)
-                        {
-                            use_browser_sign_in(account, provider);
+                        // Another provider: its way of signing in (the
+                        // same one: the user's choice stays).
+                        if previous.map(|p| p.host) != Some(preset.host) {
+                            account.oauth = None;
+                            account.auth = AuthMethod::Auto;
+                            if let Some(provider) = preset.oauth
+                                && prefers_browser(preset)
+                            {
+                                use_browser_sign_in(account, provider);
+                            }
                         }
                         self.preset_note = Some(format!(
                             "Server settings for {} were filled in; you can change them.",
@@ -174,10 +179,11 @@ impl SettingsDialog {
                 ui.end_row();
                 if let Some(Err(detail)) = keyring {
                     ui.label("");
-                    let sentence = if account.password_storage == PasswordStorage::Keyring {
-                        "This computer has no keyring, so the password cannot be kept there: choose “ask each session”, or, if you accept the risk, “in a file only I can read”."
-                    } else {
-                        "This computer has no keyring; the password is kept as chosen above."
+                    let sentence = match (account.password_storage, account.oauth.is_some()) {
+                        (PasswordStorage::Keyring, false) => "This computer has no keyring, so the password cannot be kept there: choose “ask each session”, or, if you accept the risk, “in a file only I can read”.",
+                        (PasswordStorage::Keyring, true) => "This computer has no keyring, so the sign-in cannot be kept there: choose “ask each session” (sign in each time), or, if you accept the risk, “in a file only I can read”.",
+                        (_, false) => "This computer has no keyring; the password is kept as chosen above.",
+                        (_, true) => "This computer has no keyring; the sign-in is kept as chosen above.",
                     };
                     // A grid cell grows with its text: a narrow column of
                     // its own keeps the sentence in the window.
@@ -240,7 +246,13 @@ impl SettingsDialog {
     }
 
     /// "Test connection" and its result, under the form so both stay in view.
-    pub(super) fn test_ui(&mut self, ui: &mut egui::Ui, index: usize, commands: &mut Vec<Command>) {
+    pub(super) fn test_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        index: usize,
+        sign_ins: &super::super::sign_in::SignIns,
+        commands: &mut Vec<Command>,
+    ) {
         let account = self.draft.accounts[index].clone();
         let testing = self.test.as_ref().is_some_and(|t| {
             t.account_id == account.id && t.result.as_ref().is_none_or(|p| p.ready().is_none())
@@ -251,7 +263,7 @@ impl SettingsDialog {
                 .on_hover_text("Connect with these settings and report what the server supports")
                 .clicked()
             {
-                self.start_test(account.clone(), commands);
+                self.start_test(account.clone(), sign_ins, commands);
             }
             if testing {
                 ui.add(egui::Spinner::new());
@@ -262,7 +274,7 @@ impl SettingsDialog {
         if let Some(fingerprint) = pin {
             self.draft.accounts[index].trusted_fingerprint = Some(fingerprint);
             // The result the user acted on is out of date: test again.
-            self.start_test(self.draft.accounts[index].clone(), commands);
+            self.start_test(self.draft.accounts[index].clone(), sign_ins, commands);
         }
     }
 
@@ -271,15 +283,20 @@ impl SettingsDialog {
     fn start_test(
         &mut self,
         account: crate::settings::AccountSettings,
+        sign_ins: &super::super::sign_in::SignIns,
         commands: &mut Vec<Command>,
     ) {
         let id = self.next_test_id;
         self.next_test_id += 1;
-        let password = self
-            .typed_passwords
-            .get(&account.id)
-            .filter(|p| !p.is_empty())
-            .map(|p| Secret::new(p.clone()));
+        // A browser sign-in not saved yet lends its access token.
+        let password = if account.oauth.is_some() {
+            sign_ins.pending_access(&account.id)
+        } else {
+            self.typed_passwords
+                .get(&account.id)
+                .filter(|p| !p.is_empty())
+                .map(|p| Secret::new(p.clone()))
+        };
         self.test = Some(TestRun {
             id,
             account_id: account.id.clone(),

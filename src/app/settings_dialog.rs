@@ -201,7 +201,7 @@ impl SettingsDialog {
                                     // Under the form, in the same scrolling
                                     // page: a result appearing moves nothing
                                     // above it.
-                                    self.test_ui(ui, index, commands);
+                                    self.test_ui(ui, index, sign_ins, commands);
                                 }
                                 _ => self.general_ui(ui),
                             }
@@ -500,6 +500,7 @@ impl SettingsDialog {
             .draft
             .accounts
             .iter()
+            .filter(|a| a.oauth.is_none())
             .filter_map(|a| {
                 let typed = self.typed_passwords.get(&a.id)?;
                 (!typed.is_empty()).then(|| (a.clone(), Secret::new(typed.clone())))

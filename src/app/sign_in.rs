@@ -1,28 +1,34 @@
 //! Signing in through the provider's page (OAuth 2) in the app: one run at
 //! a time, started from the account's settings ("Sign in with Microsoft",
 //! "Sign in with a code") or from the "Sign in again" banner; its state
-//! shown where it was started, Cancel always at hand. A finished sign-in
-//! clears the account's "sign in again" error; started from the banner, it
-//! also checks the account.
+//! shown where it was started, Cancel always at hand.
+//!
+//! A sign-in from the settings dialog belongs to the dialog's draft: it
+//! stays pending (in memory) until Save, which keeps it where the account
+//! keeps its password, and is dropped if the dialog closes unsaved. A
+//! sign-in from the banner is kept at once, clears the banner and checks
+//! the account. A saved change of provider or client, or a switch to a
+//! password, forgets the earlier sign-in.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{App, Command};
-use crate::oauth::Browser;
+use crate::oauth::{Browser, SignedIn};
+use crate::pop3::Secret;
 use crate::settings::AccountSettings;
-use crate::worker::SignInRun;
+use crate::worker::{Request, SignInRun};
 
 #[derive(Default)]
 pub(crate) struct SignIns {
     run: Option<SignInRun>,
-    /// Check the account once signed in (started from the banner).
-    check_after: bool,
-    /// The last run's result, for the account page: (account, outcome).
-    outcome: Option<(String, Result<(), String>)>,
-    /// Accounts signed in from the settings dialog, perhaps never saved:
-    /// their tokens are forgotten if the account is not.
-    from_dialog: HashSet<String>,
+    /// Started from the banner: kept at once, then the account checked.
+    from_banner: bool,
+    /// The last run's result, for the account page: (account, outcome,
+    /// with a note to show under "Signed in.").
+    outcome: Option<(String, Result<Option<String>, String>)>,
+    /// Sign-ins made in the settings dialog, kept when it saves.
+    pending: HashMap<String, SignedIn>,
     /// Opens the provider's page; `None`: the system browser.
     browser: Option<Browser>,
 }
@@ -43,11 +49,18 @@ impl SignIns {
         self.run.is_some()
     }
 
-    pub fn outcome_for(&self, account_id: &str) -> Option<&Result<(), String>> {
+    pub fn outcome_for(&self, account_id: &str) -> Option<&Result<Option<String>, String>> {
         self.outcome
             .as_ref()
             .filter(|(id, _)| id == account_id)
             .map(|(_, outcome)| outcome)
+    }
+
+    /// The access token of a sign-in not saved yet (for Test connection).
+    pub fn pending_access(&self, account_id: &str) -> Option<Secret<String>> {
+        self.pending
+            .get(account_id)
+            .map(|signed_in| signed_in.access.token.clone())
     }
 
     fn browser(&self) -> Browser {
@@ -55,6 +68,15 @@ impl SignIns {
             Arc::new(|url: &str| opener::open_browser(url).map_err(|e| e.to_string()))
         })
     }
+}
+
+/// What a kept sign-in belongs to: the same provider, client and token
+/// endpoint. When it changes, the kept refresh token is of no use.
+fn sign_in_key(account: &AccountSettings) -> Option<(String, Option<String>, Option<String>)> {
+    account
+        .oauth
+        .as_ref()
+        .map(|o| (o.provider.clone(), o.client_id.clone(), o.token_url.clone()))
 }
 
 impl App {
@@ -69,13 +91,13 @@ impl App {
         if let Some(run) = self.sign_ins.run.take() {
             run.cancel.cancel();
         }
-        if !from_banner {
-            self.sign_ins.from_dialog.insert(settings.id.clone());
-        }
         self.sign_ins.outcome = None;
-        self.sign_ins.check_after = from_banner;
+        self.sign_ins.from_banner = from_banner;
         let browser = self.sign_ins.browser();
-        self.sign_ins.run = Some(self.worker.sign_in(settings, with_code, browser));
+        self.sign_ins.run = Some(
+            self.worker
+                .sign_in(settings, with_code, browser, from_banner),
+        );
     }
 
     pub(super) fn cancel_sign_in(&mut self) {
@@ -96,35 +118,71 @@ impl App {
             return;
         };
         let account_id = run.account_id.clone();
-        let result = run.result.block_and_take();
-        match &result {
-            Ok(()) => {
+        let outcome = match run.result.block_and_take() {
+            Ok(done) => {
                 let state = self.state_mut(&account_id);
                 if state.error.as_ref().is_some_and(|e| e.sign_in_again) {
                     state.error = None;
                 }
-                if self.sign_ins.check_after {
+                if self.sign_ins.from_banner {
                     self.check(&account_id);
                 }
+                let note = match done.pending {
+                    Some(signed_in) => {
+                        self.sign_ins.pending.insert(account_id.clone(), signed_in);
+                        Some("Click Save to keep it.".to_owned())
+                    }
+                    None => done.note,
+                };
+                Ok(note)
             }
-            Err(failure) if self.sign_ins.check_after && !failure.cancelled => {
-                self.state_mut(&account_id).error = Some(failure.clone());
+            Err(failure) => {
+                if self.sign_ins.from_banner && !failure.cancelled {
+                    self.state_mut(&account_id).error = Some(failure.clone());
+                }
+                Err(failure.message.sentences())
             }
-            Err(_) => {}
-        }
-        self.sign_ins.outcome = Some((account_id, result.map_err(|f| f.message.sentences())));
+        };
+        self.sign_ins.outcome = Some((account_id, outcome));
     }
 
-    /// The settings dialog closed: sign-ins of accounts that were never
-    /// saved are forgotten (their tokens would sit in the keyring unused).
-    pub(super) fn settings_dialog_closed(&mut self) {
-        for id in std::mem::take(&mut self.sign_ins.from_dialog) {
-            if self.settings.account(&id).is_none() {
-                if self.sign_ins.running_for(&id).is_some() {
-                    self.cancel_sign_in();
-                }
-                self.worker.send(crate::worker::Request::ForgetPassword(id));
+    /// Settings are being saved: an account whose provider or client
+    /// changed (or that signs in with a password now) forgets its earlier
+    /// sign-in, and the dialog's pending sign-ins are kept. The access
+    /// token is set here, in memory, so a check right after Save has it.
+    pub(super) fn store_sign_ins(&mut self, saved: &crate::settings::Settings) {
+        let mut pending = std::mem::take(&mut self.sign_ins.pending);
+        for account in &saved.accounts {
+            let forget_earlier = self
+                .settings
+                .account(&account.id)
+                .is_some_and(|old| old.oauth.is_some() && sign_in_key(old) != sign_in_key(account));
+            let signed_in = pending
+                .remove(&account.id)
+                .filter(|_| account.oauth.is_some());
+            if forget_earlier || signed_in.is_some() {
+                self.passwords.forget_access_token(&account.id);
             }
+            if let Some(signed_in) = &signed_in {
+                self.passwords
+                    .set_access_token(&account.id, signed_in.access.clone());
+            }
+            let refresh_token = signed_in.and_then(|s| s.refresh_token);
+            if forget_earlier || refresh_token.is_some() {
+                self.worker.send(Request::StoreSignIn {
+                    settings: Box::new(account.clone()),
+                    forget_earlier,
+                    refresh_token,
+                });
+            }
+        }
+    }
+
+    /// The settings dialog closed: its sign-ins not saved are dropped.
+    pub(super) fn settings_dialog_closed(&mut self) {
+        self.sign_ins.pending.clear();
+        if !self.sign_ins.from_banner {
+            self.cancel_sign_in();
         }
     }
 }
@@ -162,7 +220,7 @@ pub(super) fn account_sign_in_ui(
                     );
                 }
                 None => {
-                    ui.horizontal(|ui| {
+                    ui.horizontal_wrapped(|ui| {
                         ui.add(egui::Spinner::new());
                         ui.label(format!(
                             "Waiting for you to sign in with {} in your browser…",
@@ -177,8 +235,16 @@ pub(super) fn account_sign_in_ui(
             return;
         }
         match sign_ins.outcome_for(&account.id) {
-            Some(Ok(())) => {
+            Some(Ok(note)) => {
                 ui.label(egui::RichText::new("Signed in.").strong());
+                if let Some(note) = note {
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(note).color(ui.visuals().warn_fg_color),
+                        )
+                        .wrap(),
+                    );
+                }
             }
             Some(Err(message)) => {
                 ui.colored_label(ui.visuals().error_fg_color, message);

@@ -210,7 +210,8 @@ pub(super) fn account_list<'a>(accounts: impl Iterator<Item = &'a AccountSetting
 /// where the app keeps it.
 fn account_token(paths: &Paths, account: &AccountSettings) -> Result<Secret<String>, Refusal> {
     let passwords = Passwords::system(paths.password_file.clone());
-    crate::oauth::access_token(&passwords, account, false).map_err(|e| {
+    let cancel = crate::net::CancelToken::new();
+    crate::oauth::access_token(&passwords, account, None, &cancel).map_err(|e| {
         let message = e.user_message();
         let next = if e.needs_sign_in() {
             format!(

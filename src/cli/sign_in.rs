@@ -36,7 +36,13 @@ pub(super) fn run_sign_in(args: &SignInArgs) -> ExitCode {
         Err(message) => return Refusal::Usage(message).exit(),
     };
     let label = account.display_name();
-    let result = (|| -> Result<(), OAuthError> {
+    if account.password_storage == crate::settings::PasswordStorage::AskEachSession {
+        return Refusal::Usage(format!(
+            "{label:?} keeps its sign-in only while the app runs, so a sign-in here would be lost when this command ends; sign in in the app, or choose the keyring or the password file for it in Settings"
+        ))
+        .exit();
+    }
+    let result = (|| -> Result<Option<String>, OAuthError> {
         let endpoints = Endpoints::for_account(&account)?;
         let cancel = CancelToken::new();
         let signed_in = if args.with_code {
@@ -59,16 +65,24 @@ pub(super) fn run_sign_in(args: &SignInArgs) -> ExitCode {
                 endpoints.provider.name
             );
             let _ = std::io::stdout().flush();
-            let browser: Browser =
-                Arc::new(|url: &str| opener::open_browser(url).map_err(|e| e.to_string()));
+            // The address too, for a browser that does not open by itself
+            // (it carries no secret: the verifier never leaves here).
+            let browser: Browser = Arc::new(|url: &str| {
+                println!("If no browser opens, open this address yourself:\n{url}");
+                let _ = std::io::stdout().flush();
+                opener::open_browser(url).map_err(|e| e.to_string())
+            });
             oauth::sign_in_with_browser(&endpoints, &account.email, &browser, &cancel)?
         };
         let passwords = Passwords::system(paths.password_file.clone());
         oauth::keep(&passwords, &account, &signed_in)
     })();
     match result {
-        Ok(()) => {
+        Ok(note) => {
             println!("Signed in: {label}.");
+            if let Some(note) = note {
+                eprintln!("letterbox: {note}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

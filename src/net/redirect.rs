@@ -6,13 +6,14 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::CancelToken;
 
-/// How long the browser may take to send its request once connected.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to send its request: a browser sends
+/// it at once (an idle pre-connection must not hold up the real one).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest request head read (a redirect's URL is well under this).
 const MAX_HEAD: usize = 16 * 1024;
 
@@ -27,9 +28,11 @@ pub enum RedirectError {
     Io(#[from] io::Error),
 }
 
-/// A listener on 127.0.0.1, waiting for one request to `/`.
+/// A listener on 127.0.0.1 (and on ::1 at the same port where it can,
+/// for a browser that takes "localhost" to be that), waiting for one
+/// request to `/`.
 pub struct RedirectListener {
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     port: u16,
 }
 
@@ -58,8 +61,14 @@ impl RedirectListener {
     pub fn bind() -> io::Result<RedirectListener> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let port = listener.local_addr()?.port();
-        listener.set_nonblocking(true)?;
-        Ok(RedirectListener { listener, port })
+        let mut listeners = vec![listener];
+        if let Ok(v6) = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+            listeners.push(v6);
+        }
+        for listener in &listeners {
+            listener.set_nonblocking(true)?;
+        }
+        Ok(RedirectListener { listeners, port })
     }
 
     pub fn port(&self) -> u16 {
@@ -78,19 +87,27 @@ impl RedirectListener {
             if Instant::now() >= deadline {
                 return Err(RedirectError::TimedOut);
             }
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if let Some(redirect) = read_request(stream) {
-                        return Ok(redirect);
+            let mut idle = true;
+            for listener in &self.listeners {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        idle = false;
+                        if let Some(redirect) = read_request(stream) {
+                            return Ok(redirect);
+                        }
                     }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => return Err(RedirectError::Io(e)),
                 }
-                // Polled a few times a second: this runs only while a
-                // sign-in page is open, and needs no waker.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(RedirectError::Io(e)),
+            }
+            // Polled a few times a second: this runs only while a sign-in
+            // page is open, and needs no waker.
+            if idle {
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
     }

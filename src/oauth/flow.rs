@@ -32,6 +32,7 @@ pub struct SignedIn {
 /// What the page the browser comes back to says.
 const PAGE_DONE: &str =
     "Letterbox has your sign-in. You can close this tab and go back to Letterbox.";
+const PAGE_FOREIGN: &str = "This is not the answer to Letterbox's sign-in, so it was ignored.";
 const PAGE_FAILED: &str =
     "The sign-in did not work. Go back to Letterbox to see why, and try again.";
 
@@ -104,18 +105,23 @@ pub fn sign_in_with_browser(
         "browser sign-in started"
     );
     browser(url.as_str()).map_err(OAuthError::Browser)?;
-    let answer = listener
-        .wait(BROWSER_TIMEOUT, cancel)
-        .map_err(|e| match e {
+    let deadline = std::time::Instant::now() + BROWSER_TIMEOUT;
+    // An answer without our state is not the provider's (another page or
+    // program on this computer): it is turned away and the wait goes on.
+    let (answer, params) = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let answer = listener.wait(left, cancel).map_err(|e| match e {
             RedirectError::TimedOut => OAuthError::TimedOut,
             RedirectError::Cancelled => OAuthError::Cancelled,
             RedirectError::Io(e) => OAuthError::Network(e.to_string()),
         })?;
-    let params = answer.params.clone();
-    if params.get("state").map(String::as_str) != Some(state.secret().as_str()) {
-        answer.reply(PAGE_FAILED);
-        return Err(OAuthError::StateMismatch);
-    }
+        let params = answer.params.clone();
+        if params.get("state").map(String::as_str) == Some(state.secret().as_str()) {
+            break (answer, params);
+        }
+        tracing::warn!("an answer to the sign-in without its state was ignored");
+        answer.reply(PAGE_FOREIGN);
+    };
     if let Some(error) = params.get("error") {
         answer.reply(PAGE_FAILED);
         return Err(OAuthError::Denied(error.chars().take(80).collect()));

@@ -12,6 +12,8 @@
 
 mod flow;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::explain::{Explain, UserMessage};
@@ -59,6 +61,22 @@ impl Endpoints {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
+        let authorize_url =
+            own(&oauth.authorize_url).unwrap_or_else(|| provider.authorize_url.to_owned());
+        let token_url = own(&oauth.token_url).unwrap_or_else(|| provider.token_url.to_owned());
+        let device_url = own(&oauth.device_url).or(provider.device_url.map(str::to_owned));
+        // RFC 6749 §3.1, §3.2: the endpoints are TLS; only this computer's
+        // own addresses (a provider under test, a local one) may be plain.
+        for url in [Some(&authorize_url), Some(&token_url), device_url.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if !secure_or_loopback(url) {
+                return Err(OAuthError::Config(format!(
+                    "{url:?} is not an https:// address"
+                )));
+            }
+        }
         let client_id = own(&oauth.client_id)
             .or(provider.built_in_client_id.map(str::to_owned))
             .ok_or(OAuthError::NoClientId(provider))?;
@@ -72,13 +90,28 @@ impl Endpoints {
             provider,
             client_id,
             client_secret,
-            authorize_url: own(&oauth.authorize_url)
-                .unwrap_or_else(|| provider.authorize_url.to_owned()),
-            token_url: own(&oauth.token_url).unwrap_or_else(|| provider.token_url.to_owned()),
-            device_url: own(&oauth.device_url).or(provider.device_url.map(str::to_owned)),
+            authorize_url,
+            token_url,
+            device_url,
             scopes: provider.scopes.iter().map(|s| (*s).to_owned()).collect(),
         })
     }
+}
+
+fn secure_or_loopback(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Whether this build or the account has a client ID for the provider
@@ -127,9 +160,6 @@ pub enum OAuthError {
     Cancelled,
     #[error("the sign-in was refused in the browser ({0})")]
     Denied(String),
-    /// The redirect's state did not match: not the answer to our request.
-    #[error("the browser's answer did not belong to this sign-in")]
-    StateMismatch,
     #[error("the device code expired before it was entered")]
     DeviceCodeExpired,
     #[error("the provider refused: {0}")]
@@ -138,6 +168,8 @@ pub enum OAuthError {
     Network(String),
     #[error("the sign-in could not be kept: {0}")]
     Keyring(#[from] SecretError),
+    #[error("the sign-in could not be read: {0}")]
+    KeyringRead(SecretError),
     #[error("the sign-in settings are not valid: {0}")]
     Config(String),
 }
@@ -145,7 +177,10 @@ pub enum OAuthError {
 impl OAuthError {
     /// Only a new sign-in in the browser helps.
     pub fn needs_sign_in(&self) -> bool {
-        matches!(self, OAuthError::NotSignedIn | OAuthError::SignInAgain(_))
+        matches!(
+            self,
+            OAuthError::NotSignedIn | OAuthError::SignInAgain(_) | OAuthError::KeyringRead(_)
+        )
     }
 
     pub fn is_transient(&self) -> bool {
@@ -201,11 +236,6 @@ impl Explain for OAuthError {
                 "Click the sign-in button to try again, and allow Letterbox to read your mail."
                     .to_owned(),
             ),
-            OAuthError::StateMismatch => (
-                "The browser sent back a sign-in Letterbox did not ask for, so it was ignored."
-                    .to_owned(),
-                "Click the sign-in button to try again.".to_owned(),
-            ),
             OAuthError::DeviceCodeExpired => (
                 "The code expired before it was entered.".to_owned(),
                 "Ask for a new code and enter it within the time shown.".to_owned(),
@@ -219,6 +249,10 @@ impl Explain for OAuthError {
                 "Letterbox could not reach the provider's sign-in service.".to_owned(),
                 "Check that this computer is online, then try again.".to_owned(),
             ),
+            OAuthError::KeyringRead(_) => (
+                "Letterbox could not read this account's sign-in from the keyring.".to_owned(),
+                "Sign in again (it is then kept until Letterbox closes), or choose another place to keep it in the account settings.".to_owned(),
+            ),
             OAuthError::Keyring(_) => (
                 "Letterbox could not keep the sign-in in the keyring.".to_owned(),
                 "Choose to keep it for this session only, or in a private file, in the account settings.".to_owned(),
@@ -228,50 +262,98 @@ impl Explain for OAuthError {
     }
 }
 
+/// One refresh at a time per account: two at once would spend the same
+/// refresh token, and a provider that rotates them honours only one.
+fn account_lock(account_id: &str) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    locks.entry(account_id.to_owned()).or_default().clone()
+}
+
 /// A good access token for the account: the one in memory while it has
-/// some life left (unless `renew`: the server just refused it), else a
-/// new one from the refresh token. A rotated refresh token is kept.
+/// some life left (unless the server just turned it down: `refused`),
+/// else a new one from the refresh token. A rotated refresh token is kept.
 pub fn access_token(
     passwords: &Passwords,
     settings: &AccountSettings,
-    renew: bool,
+    refused: Option<&Secret<String>>,
+    cancel: &CancelToken,
 ) -> Result<Secret<String>, OAuthError> {
-    if renew {
-        passwords.forget_access_token(&settings.id);
-    } else if let Some(token) = passwords.access_token(&settings.id, EXPIRY_MARGIN) {
+    let lock = account_lock(&settings.id);
+    let _one_at_a_time = lock.lock().unwrap_or_else(|e| e.into_inner());
+    // Another job may have renewed it meanwhile.
+    if let Some(token) = passwords.access_token(&settings.id, EXPIRY_MARGIN)
+        && refused.is_none_or(|r| r.expose() != token.expose())
+    {
         return Ok(token);
     }
+    passwords.forget_access_token(&settings.id);
     let endpoints = Endpoints::for_account(settings)?;
-    let refresh = passwords
-        .refresh_token(settings)?
-        .ok_or(OAuthError::NotSignedIn)?;
-    let http =
-        HttpClient::new(CancelToken::new()).map_err(|e| OAuthError::Network(e.to_string()))?;
-    let signed_in = flow::refresh(&endpoints, &http, &refresh)?;
+    let read = || {
+        passwords
+            .refresh_token(settings)
+            .map_err(OAuthError::KeyringRead)?
+            .ok_or(OAuthError::NotSignedIn)
+    };
+    let refresh = read()?;
+    let http = HttpClient::new(cancel.clone()).map_err(|e| OAuthError::Network(e.to_string()))?;
+    let signed_in = match flow::refresh(&endpoints, &http, &refresh) {
+        // Another program (the command line, a second Letterbox) may have
+        // rotated it since: the stored one is tried once more.
+        Err(OAuthError::SignInAgain(why)) => match read() {
+            Ok(stored) if stored.expose() != refresh.expose() => {
+                flow::refresh(&endpoints, &http, &stored)?
+            }
+            _ => return Err(OAuthError::SignInAgain(why)),
+        },
+        other => other?,
+    };
+    let token = signed_in.access.token.clone();
+    passwords.set_access_token(&settings.id, signed_in.access);
     if let Some(new_refresh) = &signed_in.refresh_token
         && new_refresh.expose() != refresh.expose()
     {
-        passwords.set_refresh_token(settings, new_refresh)?;
+        // Kept for this session even where the store fails (see
+        // `set_refresh_token`): the sign-in lasts until Letterbox closes.
+        if let Err(e) = passwords.set_refresh_token(settings, new_refresh) {
+            tracing::warn!(
+                account = settings.id,
+                "the renewed sign-in is kept for this session only: {e}"
+            );
+        }
     }
-    let token = signed_in.access.token.clone();
-    passwords.set_access_token(&settings.id, signed_in.access);
     Ok(token)
 }
 
 /// Keeps a finished sign-in: the refresh token where the password would
-/// be, the access token in memory.
+/// be, the access token in memory. Where that store fails the sign-in is
+/// still kept for this session; the note says so.
 pub fn keep(
     passwords: &Passwords,
     settings: &AccountSettings,
     signed_in: &SignedIn,
-) -> Result<(), OAuthError> {
+) -> Result<Option<String>, OAuthError> {
     let refresh = signed_in
         .refresh_token
         .as_ref()
         .ok_or_else(|| OAuthError::Provider("no refresh token was issued".into()))?;
     passwords.set_access_token(&settings.id, signed_in.access.clone());
-    passwords.set_refresh_token(settings, refresh)?;
-    Ok(())
+    match passwords.set_refresh_token(settings, refresh) {
+        Ok(()) => Ok(None),
+        Err(e) if passwords.has_session_refresh_token(&settings.id) => {
+            tracing::warn!(
+                account = settings.id,
+                "sign-in kept for this session only: {e}"
+            );
+            Ok(Some(
+                "It could not be kept in the keyring, so it lasts until Letterbox closes; choose another place to keep it below.".into(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn access_from(token: &str, expires_in: Option<Duration>) -> AccessToken {
@@ -329,6 +411,30 @@ mod tests {
         );
         assert!(message.next_step.contains("LETTERBOX_GOOGLE_CLIENT_ID"));
         assert!(message.next_step.contains("under Advanced"));
+    }
+
+    #[test]
+    fn endpoints_must_be_tls_unless_on_this_computer() {
+        for (url, ok) in [
+            ("https://login.example/token", true),
+            ("HTTPS://login.example/token", true),
+            ("http://127.0.0.1:8080/token", true),
+            ("http://localhost/token", true),
+            ("http://[::1]:99/x", true),
+            ("http://login.example/token", false),
+            ("http://127.0.0.1.evil.example/token", false),
+            ("http://localhost.evil.example:80/", false),
+            ("ftp://127.0.0.1/", false),
+        ] {
+            assert_eq!(secure_or_loopback(url), ok, "{url}");
+        }
+        let mut oauth = OAuthSettings::for_provider(&MICROSOFT);
+        oauth.client_id = Some("id".into());
+        oauth.token_url = Some("http://login.example/token".into());
+        assert!(matches!(
+            Endpoints::for_account(&account(oauth)),
+            Err(OAuthError::Config(_))
+        ));
     }
 
     #[test]

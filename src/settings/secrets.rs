@@ -296,6 +296,15 @@ impl Passwords {
         self.forget_access_token(account_id);
     }
 
+    /// Forgets a browser sign-in's refresh token everywhere (the provider
+    /// or client changed, or the account signs in with a password now).
+    pub fn forget_refresh_token(&self, account_id: &str) {
+        let key = refresh_key(account_id);
+        let _ = self.session.delete(&key);
+        let _ = self.file.delete(&key);
+        let _ = self.keyring.delete(&key);
+    }
+
     /// The refresh token of a browser sign-in, from where the account's
     /// password would be kept.
     pub fn refresh_token(

@@ -23,8 +23,10 @@ pub struct Failure {
     /// The machine seems offline: the server's name could not be looked
     /// up, or no route leads to it.
     pub offline: bool,
-    /// The server refused the sign-in.
+    /// The server refused the sign-in (or none of its methods would do).
     pub refused: bool,
+    /// The server said no to the credentials themselves.
+    turned_down: bool,
     /// A browser sign-in (OAuth 2) has to be done again: the refresh
     /// token was refused, or there is none yet.
     pub sign_in_again: bool,
@@ -47,6 +49,8 @@ impl Failure {
             cancelled: matches!(net, Some(crate::net::Error::Cancelled)),
             offline: net.is_some_and(crate::net::Error::is_offline),
             refused: net.is_some_and(crate::net::Error::is_auth),
+            turned_down: net
+                .is_some_and(|e| e.is_auth() && matches!(e, crate::net::Error::AuthFailed { .. })),
             sign_in_again: false,
         }
     }
@@ -60,7 +64,7 @@ impl Failure {
         // fresh token means POP is off for the mailbox, or the sign-in
         // belongs to another address.
         if let Some(provider) = settings.oauth.as_ref().and_then(|o| o.provider())
-            && self.refused
+            && self.turned_down
         {
             self.needs_password = false;
             self.sign_in_again = true;
@@ -120,6 +124,7 @@ impl Failure {
             cancelled: false,
             offline: false,
             refused: false,
+            turned_down: false,
             sign_in_again: false,
         }
     }
@@ -147,6 +152,7 @@ impl Failure {
             cancelled: matches!(error, crate::oauth::OAuthError::Cancelled),
             offline: false,
             refused: false,
+            turned_down: false,
             sign_in_again: error.needs_sign_in(),
         }
     }
@@ -166,6 +172,7 @@ impl Failure {
             cancelled: false,
             offline: false,
             refused: false,
+            turned_down: false,
             sign_in_again: false,
         }
     }

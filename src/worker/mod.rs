@@ -27,7 +27,7 @@ pub use failure::Failure;
 pub mod reading;
 mod sign_in;
 pub use reading::{LocalChange, MailHome, MailSynced};
-pub use sign_in::{DeviceCode, SignInRun};
+pub use sign_in::{DeviceCode, SignInDone, SignInRun};
 
 /// Called after every event; the app passes `ctx.request_repaint`.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -68,6 +68,13 @@ pub enum Request {
     SavePassword(AccountSettings, Secret<String>),
     /// Forget an account's password everywhere (the account was removed).
     ForgetPassword(String),
+    /// Saved settings and a browser sign-in: forget the account's earlier
+    /// one (its provider or client changed), then keep this refresh token.
+    StoreSignIn {
+        settings: Box<AccountSettings>,
+        forget_earlier: bool,
+        refresh_token: Option<Secret<String>>,
+    },
     /// Write the settings file. Saves run one after another, in order.
     SaveSettings(Box<crate::settings::Settings>, std::path::PathBuf),
     /// Read the settings file; answered by `Event::SettingsLoaded`. On the
@@ -237,9 +244,11 @@ impl Worker {
     ) -> poll_promise::Promise<Result<ConnectionReport, Failure>> {
         let passwords = self.passwords.clone();
         reading::promise(&self.wake, move || {
+            // For a browser sign-in not saved yet, `password` is the
+            // access token it brought.
             let password = match password {
-                Some(password) if settings.oauth.is_none() => Ok(password),
-                _ => sign_in_secret(&passwords, &settings, false),
+                Some(password) => Ok(password),
+                None => sign_in_secret(&passwords, &settings, None, &CancelToken::new()),
             };
             password.and_then(
                 |password| match crate::accounts::to_account(&settings, password) {
@@ -438,6 +447,7 @@ fn account_of(request: &Request) -> Option<String> {
         Request::SaveSettings(..) | Request::LoadSettings(_) => Some(SETTINGS_QUEUE.to_owned()),
         Request::SavePassword(..)
         | Request::ForgetPassword(_)
+        | Request::StoreSignIn { .. }
         | Request::ProbeKeyring
         | Request::Cancel(_) => None,
     }
@@ -521,13 +531,13 @@ fn run_account_job(
     // (revoked, or the server's clock differs): then it is renewed from
     // the refresh token once, and the job tried again.
     let browser_sign_in = job.settings.oauth.is_some();
-    let mut renew = false;
+    let mut refused: Option<Secret<String>> = None;
     let result = loop {
-        let secret = match sign_in_secret(passwords, &job.settings, renew) {
+        let secret = match sign_in_secret(passwords, &job.settings, refused.as_ref(), &cancel) {
             Ok(secret) => secret,
             Err(failure) => return fail(failure),
         };
-        let account = match crate::accounts::to_account(&job.settings, secret) {
+        let account = match crate::accounts::to_account(&job.settings, secret.clone()) {
             Ok(account) => account,
             Err(problem) => return fail(Failure::invalid(problem)),
         };
@@ -540,9 +550,12 @@ fn run_account_job(
             observe,
             &mut progress,
         );
-        let refused = matches!(&result, Err(e) if e.net().is_some_and(crate::net::Error::is_auth));
-        if browser_sign_in && refused && !renew && !cancel.is_cancelled() {
-            renew = true;
+        let turned_down = matches!(
+            &result,
+            Err(engine::Error::Net(crate::net::Error::AuthFailed { .. }))
+        );
+        if browser_sign_in && turned_down && refused.is_none() && !cancel.is_cancelled() {
+            refused = Some(secret);
             continue;
         }
         break result;
@@ -620,14 +633,16 @@ fn run_job(
 }
 
 /// What the account signs in with: its password, or for a browser
-/// sign-in a good access token (`renew`: a new one, the last was refused).
+/// sign-in a good access token (not `refused`, which the server just
+/// turned down).
 fn sign_in_secret(
     passwords: &Passwords,
     settings: &AccountSettings,
-    renew: bool,
+    refused: Option<&Secret<String>>,
+    cancel: &CancelToken,
 ) -> Result<Secret<String>, Failure> {
     if settings.oauth.is_some() {
-        return crate::oauth::access_token(passwords, settings, renew)
+        return crate::oauth::access_token(passwords, settings, refused, cancel)
             .map_err(|e| Failure::oauth(&e, settings));
     }
     match passwords.get(settings) {
@@ -647,6 +662,24 @@ fn run_free_job(request: Request, passwords: &Passwords, emitter: &Emitter) {
             emitter.emit(Event::KeyringStatus { available, detail });
         }
         Request::ForgetPassword(account_id) => passwords.forget(&account_id),
+        Request::StoreSignIn {
+            settings,
+            forget_earlier,
+            refresh_token,
+        } => {
+            if forget_earlier {
+                passwords.forget_refresh_token(&settings.id);
+            }
+            if let Some(token) = refresh_token
+                && let Err(e) = passwords.set_refresh_token(&settings, &token)
+            {
+                // Kept for this session all the same (`set_refresh_token`).
+                emitter.emit(Event::PasswordSaved {
+                    account_id: settings.id.clone(),
+                    result: Err(e.to_string()),
+                });
+            }
+        }
         Request::SavePassword(settings, password) => {
             let result = passwords
                 .set(&settings, &password)

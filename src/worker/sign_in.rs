@@ -10,7 +10,7 @@ use poll_promise::Promise;
 use super::{Failure, Wake, Worker, reading};
 use crate::explain::Explain;
 use crate::net::CancelToken;
-use crate::oauth::{self, Browser, Endpoints, OAuthError};
+use crate::oauth::{self, Browser, Endpoints, OAuthError, SignedIn};
 use crate::settings::AccountSettings;
 
 /// The code to type on another device, and where.
@@ -28,7 +28,16 @@ pub struct SignInRun {
     pub cancel: CancelToken,
     /// For a sign-in with a code, the code once the provider gave it.
     pub device: Arc<Mutex<Option<DeviceCode>>>,
-    pub result: Promise<Result<(), Failure>>,
+    pub result: Promise<Result<SignInDone, Failure>>,
+}
+
+/// A finished sign-in.
+#[derive(Debug)]
+pub struct SignInDone {
+    /// Kept, but for this session only: why.
+    pub note: Option<String>,
+    /// Not kept yet (started from the settings dialog: kept on Save).
+    pub pending: Option<SignedIn>,
 }
 
 impl SignInRun {
@@ -39,13 +48,14 @@ impl SignInRun {
 
 impl Worker {
     /// Signs `settings`' account in, in the browser (`browser` opens the
-    /// page) or with a code (`with_code`); keeps the tokens where the
-    /// account's password would be.
+    /// page) or with a code (`with_code`). With `keep`, the tokens are kept
+    /// where the account's password would be; else they come back pending.
     pub fn sign_in(
         &self,
         settings: AccountSettings,
         with_code: bool,
         browser: Browser,
+        keep: bool,
     ) -> SignInRun {
         let account_id = settings.id.clone();
         let cancel = CancelToken::new();
@@ -59,7 +69,7 @@ impl Worker {
         let wake: Wake = self.wake.clone();
         let (run_cancel, run_device, run_wake) = (cancel.clone(), device.clone(), wake.clone());
         let result = reading::promise(&wake, move || {
-            let run = || -> Result<(), OAuthError> {
+            let run = || -> Result<SignInDone, OAuthError> {
                 let endpoints = Endpoints::for_account(&settings)?;
                 let signed_in = if with_code {
                     let pending = oauth::start_device_sign_in(&endpoints, &run_cancel)?;
@@ -74,7 +84,16 @@ impl Worker {
                 } else {
                     oauth::sign_in_with_browser(&endpoints, &settings.email, &browser, &run_cancel)?
                 };
-                oauth::keep(&passwords, &settings, &signed_in)
+                if !keep {
+                    return Ok(SignInDone {
+                        note: None,
+                        pending: Some(signed_in),
+                    });
+                }
+                oauth::keep(&passwords, &settings, &signed_in).map(|note| SignInDone {
+                    note,
+                    pending: None,
+                })
             };
             run().map_err(|e| {
                 tracing::warn!(

@@ -88,14 +88,27 @@ fn setup(prefix: &str) -> Option<(&'static Dovecot, &'static MockIdp, DovecotUse
 /// is in `text`.
 #[track_caller]
 fn assert_no_secret(idp: &MockIdp, what: &str, text: &str) {
+    use base64::Engine as _;
     let secrets = idp.issued_secrets();
     assert!(!secrets.is_empty(), "the provider issued nothing");
+    // Also inside anything base64 (a SASL line, for one).
+    let mut decoded = String::new();
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c))) {
+        if word.len() >= 16
+            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(word)
+        {
+            decoded.push_str(&String::from_utf8_lossy(&bytes));
+            decoded.push('\n');
+        }
+    }
     for secret in secrets {
-        assert!(
-            !text.contains(&secret),
-            "{what} contains a secret ({}…)",
-            &secret[..secret.len().min(6)]
-        );
+        for (form, haystack) in [("", text), (" (base64)", decoded.as_str())] {
+            assert!(
+                !haystack.contains(&secret),
+                "{what} contains a secret{form} ({}…)",
+                &secret[..secret.len().min(6)]
+            );
+        }
     }
 }
 
@@ -291,37 +304,79 @@ fn a_token_for_another_user_is_refused_and_oauthbearer_works() {
     idp.set_expires_in(3600);
     oauth::keep(&passwords, &settings, &short).expect("kept");
     let refreshes = idp.token_requests("refresh_token");
-    let renewed = oauth::access_token(&passwords, &settings, false).expect("renewed");
+    let renewed =
+        oauth::access_token(&passwords, &settings, None, &CancelToken::new()).expect("renewed");
     assert_ne!(renewed.expose(), short.access.token.expose());
     assert!(idp.token_requests("refresh_token") > refreshes);
     // A fresh one is used as it is.
     assert_eq!(
-        oauth::access_token(&passwords, &settings, false)
+        oauth::access_token(&passwords, &settings, None, &CancelToken::new())
             .expect("kept token")
             .expose(),
         renewed.expose()
     );
     settings.auth = AuthMethod::OAuthBearer;
-    let token = oauth::access_token(&passwords, &settings, false).expect("token");
+    let token =
+        oauth::access_token(&passwords, &settings, None, &CancelToken::new()).expect("token");
     let report = check(&settings, token).expect("check with OAUTHBEARER");
     assert_eq!(report.messages.len(), 1);
 
-    // A state that does not match is not taken.
+    // An answer without the request's state (another page or program on
+    // this computer) is turned away, and the real one still works.
     let forged: Browser = Arc::new(|url: &str| {
         let url = url.to_owned();
         std::thread::spawn(move || {
             let page = http_request("GET", &url, None);
-            let back = page.header("Location").expect("a redirect");
+            let back = page.header("Location").expect("a redirect").to_owned();
             let (base, _) = back.split_once('?').expect("a query");
-            let _ = http_request("GET", &format!("{base}?code=forged&state=forged"), None);
+            let turned_away =
+                http_request("GET", &format!("{base}?code=forged&state=forged"), None);
+            assert!(
+                turned_away.body.contains("not the answer"),
+                "{}",
+                turned_away.body
+            );
+            let done = http_request("GET", &back, None);
+            assert_eq!(done.status, 200);
         });
         Ok(())
     });
-    let error = oauth::sign_in_with_browser(&endpoints, user.name(), &forged, &CancelToken::new())
-        .expect_err("a forged answer");
-    assert!(
-        matches!(error, oauth::OAuthError::StateMismatch),
-        "{error:?}"
+    let exchanges = idp.token_requests("authorization_code");
+    oauth::sign_in_with_browser(&endpoints, user.name(), &forged, &CancelToken::new())
+        .expect("the real answer after a forged one");
+    assert_eq!(
+        idp.token_requests("authorization_code"),
+        exchanges + 1,
+        "the forged code was never sent to the provider"
+    );
+
+    // A provider that rotates refresh tokens: each renewal brings a new
+    // one, which is kept and works for the next renewal.
+    idp.set_rotate_refresh_tokens(true);
+    let mut last =
+        oauth::access_token(&passwords, &settings, None, &CancelToken::new()).expect("token");
+    for _ in 0..2 {
+        let before = passwords
+            .refresh_token(&settings)
+            .expect("read")
+            .expect("kept");
+        let next = oauth::access_token(&passwords, &settings, Some(&last), &CancelToken::new())
+            .expect("renewed with the rotated refresh token");
+        assert_ne!(next.expose(), last.expose());
+        let after = passwords
+            .refresh_token(&settings)
+            .expect("read")
+            .expect("kept");
+        assert_ne!(after.expose(), before.expose(), "the rotated token is kept");
+        last = next;
+    }
+    idp.set_rotate_refresh_tokens(false);
+    assert_eq!(
+        check(&settings, last)
+            .expect("check after rotation")
+            .messages
+            .len(),
+        1
     );
 }
 

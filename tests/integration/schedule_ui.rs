@@ -125,3 +125,69 @@ fn login_delay_is_never_undercut() {
     assert_eq!(after(&mut harness, &server, &clock, 5 * MINUTE), 2);
     sessions_ended(&mut harness, &server, 2);
 }
+
+/// A sign-in the provider has withdrawn: one banner, and no automatic
+/// check (nor a request to the provider) until the user signs in again.
+#[test]
+fn a_withdrawn_sign_in_is_told_once_and_not_retried_automatically() {
+    let idp = super::support::oauth_idp::MockIdp::start(0);
+    let server = MailServer::start(ServerConfig::default(), sample_mailbox(3));
+    let profile = tempfile::tempdir().expect("profile");
+    let paths = Paths::in_dir(profile.path());
+    let mut account = AccountSettings::new("ms");
+    account.name = "Outlook".into();
+    account.host = "127.0.0.1".into();
+    account.port = server.port();
+    account.security = Security::None;
+    account.allow_plaintext = true;
+    account.username = "alice".into();
+    account.password_storage = PasswordStorage::AskEachSession;
+    account.oauth = Some(letterbox::settings::OAuthSettings {
+        provider: "microsoft".into(),
+        client_id: Some(idp.client_id().into()),
+        token_url: Some(idp.token_url()),
+        ..Default::default()
+    });
+    let passwords = Passwords::new(
+        std::sync::Arc::new(MemoryStore::default()),
+        paths.password_file.clone(),
+    );
+    // A refresh token the provider does not (any longer) honour.
+    passwords
+        .set_refresh_token(&account, &Secret::new("rt-withdrawn".into()))
+        .expect("kept");
+    let clock = Clock::manual();
+    let mut desktop = Desktop::default();
+    desktop.clock = clock.clone();
+    let mut harness = harness(AppConfig {
+        paths,
+        passwords,
+        fixed_settings: Some(Settings {
+            general: General {
+                check_interval_mins: Some(5),
+                ..General::default()
+            },
+            accounts: vec![account],
+        }),
+        note: None,
+        native_dialogs: false,
+        desktop,
+    });
+    wait_until(&mut harness, "the banner", |h| {
+        has_text(
+            h,
+            "The sign-in of this account has expired or was withdrawn.",
+        )
+    });
+    assert!(has_text(&harness, "Sign in again"));
+    assert_eq!(idp.token_requests("refresh_token"), 1);
+    for _ in 0..4 {
+        after(&mut harness, &server, &clock, 10 * MINUTE);
+    }
+    assert_eq!(idp.token_requests("refresh_token"), 1, "no retry in a loop");
+    assert!(
+        server.sessions().is_empty(),
+        "the server was never bothered"
+    );
+    assert!(has_text(&harness, "expired or was withdrawn"));
+}
