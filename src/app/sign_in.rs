@@ -220,13 +220,17 @@ pub(super) fn account_sign_in_ui(
                     );
                 }
                 None => {
-                    ui.horizontal_wrapped(|ui| {
+                    ui.horizontal(|ui| {
                         ui.add(egui::Spinner::new());
-                        ui.label(format!(
-                            "Waiting for you to sign in with {} in your browser…",
-                            provider.name
-                        ));
+                        ui.label("Waiting for your sign-in…");
                     });
+                    ui.add(
+                        egui::Label::new(format!(
+                            "Sign in with {} on the page that opened in your web browser.",
+                            provider.name
+                        ))
+                        .wrap(),
+                    );
                 }
             }
             if ui.button("Cancel sign-in").clicked() {
