@@ -589,3 +589,72 @@ fn an_outlook_address_offers_the_microsoft_sign_in_instead_of_a_password() {
     assert!(harness.query_by_label("Password").is_some());
     assert!(harness.query_by_label("Sign in with Microsoft").is_none());
 }
+
+#[test]
+fn a_sign_in_can_be_cancelled_and_a_refused_code_says_so() {
+    let idp = MockIdp::start(0);
+    let profile = tempfile::tempdir().expect("profile");
+    let paths = Paths::in_dir(profile.path());
+    let mut account = AccountSettings::new("outlook");
+    account.name = "Outlook".into();
+    account.email = "someone".into();
+    account.username = "someone".into();
+    account.host = "127.0.0.1".into();
+    account.check_automatically = false;
+    account.oauth = Some(OAuthSettings {
+        provider: "microsoft".into(),
+        client_id: Some(idp.client_id().into()),
+        client_secret: None,
+        authorize_url: Some(idp.authorize_url()),
+        token_url: Some(idp.token_url()),
+        device_url: Some(idp.device_url()),
+    });
+    let mut desktop = Desktop::default();
+    // A browser that opens and is then left alone.
+    let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = opened.clone();
+    desktop.browser = Some(Arc::new(move |_: &str| {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }));
+    let mut harness = harness(AppConfig {
+        paths: paths.clone(),
+        passwords: Passwords::new(Arc::new(MemoryStore::default()), paths.password_file),
+        fixed_settings: Some(Settings {
+            accounts: vec![account],
+            ..Settings::default()
+        }),
+        note: None,
+        native_dialogs: false,
+        desktop,
+    });
+    harness.step();
+    harness.get_by_label("Settings").click();
+    settle(&mut harness);
+    harness.get_by_label("Sign in with Microsoft").click();
+    wait_until(&mut harness, "the wait for the browser", |h| {
+        has_text(h, "Waiting for your sign-in…")
+    });
+    assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 1);
+    harness.get_by_label("Cancel sign-in").click();
+    wait_until(&mut harness, "the cancel", |h| {
+        has_text(h, "The sign-in was cancelled.")
+    });
+    assert!(harness.query_by_label("Sign in with Microsoft").is_some());
+
+    // With a code, refused on the provider's page.
+    harness.get_by_label("Sign in with a code").click();
+    let mut code = String::new();
+    wait_until(&mut harness, "the code", |h| {
+        code = idp.pending_user_codes().pop().unwrap_or_default();
+        !code.is_empty() && has_text(h, &code)
+    });
+    assert!(idp.deny_device(&code));
+    wait_until(&mut harness, "the refusal", |h| {
+        has_text(
+            h,
+            "The sign-in was refused or cancelled on the provider's page.",
+        )
+    });
+    assert_eq!(idp.token_requests("authorization_code"), 0);
+}
