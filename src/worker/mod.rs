@@ -27,6 +27,7 @@ pub use failure::Failure;
 pub mod reading;
 mod sign_in;
 pub use reading::{LocalChange, MailHome, MailSynced};
+use sign_in::sign_in_secret;
 pub use sign_in::{DeviceCode, SignInDone, SignInRun};
 
 /// Called after every event; the app passes `ctx.request_repaint`.
@@ -629,26 +630,6 @@ fn run_job(
             })
         }
         _ => Ok(()),
-    }
-}
-
-/// What the account signs in with: its password, or for a browser
-/// sign-in a good access token (not `refused`, which the server just
-/// turned down).
-fn sign_in_secret(
-    passwords: &Passwords,
-    settings: &AccountSettings,
-    refused: Option<&Secret<String>>,
-    cancel: &CancelToken,
-) -> Result<Secret<String>, Failure> {
-    if settings.oauth.is_some() {
-        return crate::oauth::access_token(passwords, settings, refused, cancel)
-            .map_err(|e| Failure::oauth(&e, settings));
-    }
-    match passwords.get(settings) {
-        Ok(Some(password)) => Ok(password),
-        Ok(None) => Err(Failure::no_password(None)),
-        Err(e) => Err(Failure::no_password(Some(e))),
     }
 }
 

@@ -11,7 +11,9 @@ use super::{Failure, Wake, Worker, reading};
 use crate::explain::Explain;
 use crate::net::CancelToken;
 use crate::oauth::{self, Browser, Endpoints, OAuthError, SignedIn};
+use crate::pop3::Secret;
 use crate::settings::AccountSettings;
+use crate::settings::secrets::Passwords;
 
 /// The code to type on another device, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,5 +113,25 @@ impl Worker {
             device,
             result,
         }
+    }
+}
+
+/// What the account signs in with: its password, or for a browser
+/// sign-in a good access token (not `refused`, which the server just
+/// turned down).
+pub(super) fn sign_in_secret(
+    passwords: &Passwords,
+    settings: &AccountSettings,
+    refused: Option<&Secret<String>>,
+    cancel: &CancelToken,
+) -> Result<Secret<String>, Failure> {
+    if settings.oauth.is_some() {
+        return crate::oauth::access_token(passwords, settings, refused, cancel)
+            .map_err(|e| Failure::oauth(&e, settings));
+    }
+    match passwords.get(settings) {
+        Ok(Some(password)) => Ok(password),
+        Ok(None) => Err(Failure::no_password(None)),
+        Err(e) => Err(Failure::no_password(Some(e))),
     }
 }
