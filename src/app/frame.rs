@@ -53,6 +53,7 @@ impl eframe::App for App {
                 .as_deref()
                 .and_then(|id| self.settings.account(id)),
             place: self.persisted.place,
+            signing_in: self.sign_ins.banner_sign_in_account(),
         };
         toolbar::toolbar_ui(ui, &view, selected_keys, &self.library, &mut commands);
         status::status_bar_ui(ui, &view, self.note.as_deref(), &mut self.log_open);

@@ -69,6 +69,8 @@ pub(crate) struct View<'a> {
     pub selected: Option<&'a AccountSettings>,
     /// What the central panel shows.
     pub place: Place,
+    /// The account whose "Sign in again" waits for the browser.
+    pub signing_in: Option<&'a str>,
 }
 
 impl View<'_> {

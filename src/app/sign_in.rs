@@ -45,6 +45,14 @@ impl SignIns {
         self.run.as_ref().filter(|r| r.account_id == account_id)
     }
 
+    /// The account of a sign-in started from its banner, while it runs.
+    pub fn banner_sign_in_account(&self) -> Option<&str> {
+        self.run
+            .as_ref()
+            .filter(|_| self.from_banner)
+            .map(|r| r.account_id.as_str())
+    }
+
     pub fn busy(&self) -> bool {
         self.run.is_some()
     }

@@ -174,7 +174,13 @@ pub(crate) fn banners_ui(
                 if error.needs_password && ui.button("Enter password").clicked() {
                     commands.push(Command::AskPassword(account.id.clone()));
                 }
-                if error.sign_in_again
+                if error.sign_in_again && view.signing_in == Some(account.id.as_str()) {
+                    ui.add(egui::Spinner::new());
+                    ui.label("Waiting for your sign-in in the web browser…");
+                    if ui.button("Cancel sign-in").clicked() {
+                        commands.push(Command::CancelSignIn);
+                    }
+                } else if error.sign_in_again
                     && ui
                         .button("Sign in again")
                         .on_hover_text("Opens the provider's sign-in page in your web browser")

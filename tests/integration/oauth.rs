@@ -657,4 +657,22 @@ fn a_sign_in_can_be_cancelled_and_a_refused_code_says_so() {
         )
     });
     assert_eq!(idp.token_requests("authorization_code"), 0);
+    harness.get_by_label("Close").click();
+    settle(&mut harness);
+
+    // From the main window's banner: the wait shows there, with Cancel.
+    harness.get_by_label("Check mail").click();
+    wait_until(&mut harness, "the banner", |h| {
+        has_text(h, "This account is not signed in yet.")
+    });
+    harness.get_by_label("Sign in again").click();
+    wait_until(&mut harness, "the wait in the banner", |h| {
+        has_text(h, "Waiting for your sign-in in the web browser…")
+    });
+    assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 2);
+    harness.get_by_label("Cancel sign-in").click();
+    wait_until(&mut harness, "the banner's button again", |h| {
+        h.query_by_label("Sign in again").is_some()
+    });
+    assert!(has_text(&harness, "This account is not signed in yet."));
 }
