@@ -143,40 +143,16 @@ fn read_request(mut stream: TcpStream) -> Option<Redirect> {
     })
 }
 
-/// `a=b&c=d`, percent- and '+'-decoded; a repeated name keeps its first value.
+/// `a=b&c=d`, percent- and '+'-decoded (the `url` crate's form
+/// decoding); a repeated name keeps its first value.
 pub fn parse_query(query: &str) -> HashMap<String, String> {
     let mut params = HashMap::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (name, value) in oauth2::url::form_urlencoded::parse(query.as_bytes()) {
         params
-            .entry(percent_decode(name))
-            .or_insert_with(|| percent_decode(value));
+            .entry(name.into_owned())
+            .or_insert_with(|| value.into_owned());
     }
     params
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push((high * 16 + low) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

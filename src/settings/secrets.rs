@@ -288,21 +288,21 @@ impl Passwords {
 
     /// Forgets the account's password, and its sign-in tokens, everywhere.
     pub fn forget(&self, account_id: &str) {
-        for key in [account_id.to_owned(), refresh_key(account_id)] {
-            let _ = self.session.delete(&key);
-            let _ = self.file.delete(&key);
-            let _ = self.keyring.delete(&key);
-        }
+        self.delete_everywhere(account_id);
+        self.forget_refresh_token(account_id);
         self.forget_access_token(account_id);
+    }
+
+    fn delete_everywhere(&self, key: &str) {
+        let _ = self.session.delete(key);
+        let _ = self.file.delete(key);
+        let _ = self.keyring.delete(key);
     }
 
     /// Forgets a browser sign-in's refresh token everywhere (the provider
     /// or client changed, or the account signs in with a password now).
     pub fn forget_refresh_token(&self, account_id: &str) {
-        let key = refresh_key(account_id);
-        let _ = self.session.delete(&key);
-        let _ = self.file.delete(&key);
-        let _ = self.keyring.delete(&key);
+        self.delete_everywhere(&refresh_key(account_id));
     }
 
     /// The refresh token of a browser sign-in, from where the account's

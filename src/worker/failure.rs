@@ -112,14 +112,22 @@ impl Failure {
             ),
         };
         Failure {
-            message: UserMessage {
+            needs_password: true,
+            ..Failure::told(UserMessage {
                 headline: headline.into(),
                 next_step: next_step.into(),
                 detail: detail.map_or_else(|| "no password stored".into(), |e| e.to_string()),
-            },
+            })
+        }
+    }
+
+    /// Only a message: nothing to offer but Dismiss.
+    fn told(message: UserMessage) -> Failure {
+        Failure {
+            message,
             certificate: None,
             transient: false,
-            needs_password: true,
+            needs_password: false,
             ledger_damaged: false,
             cancelled: false,
             offline: false,
@@ -144,36 +152,19 @@ impl Failure {
             );
         }
         Failure {
-            message,
-            certificate: None,
             transient: error.is_transient(),
-            needs_password: false,
-            ledger_damaged: false,
             cancelled: matches!(error, crate::oauth::OAuthError::Cancelled),
-            offline: false,
-            refused: false,
-            turned_down: false,
             sign_in_again: error.needs_sign_in(),
+            ..Failure::told(message)
         }
     }
 
     /// A setting that keeps the account from being used.
     pub fn invalid(problem: String) -> Failure {
-        Failure {
-            message: UserMessage {
-                headline: problem,
-                next_step: "Correct it in Settings.".into(),
-                detail: String::new(),
-            },
-            certificate: None,
-            transient: false,
-            needs_password: false,
-            ledger_damaged: false,
-            cancelled: false,
-            offline: false,
-            refused: false,
-            turned_down: false,
-            sign_in_again: false,
-        }
+        Failure::told(UserMessage {
+            headline: problem,
+            next_step: "Correct it in Settings.".into(),
+            detail: String::new(),
+        })
     }
 }

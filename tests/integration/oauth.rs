@@ -51,6 +51,18 @@ fn browser() -> Browser {
     })
 }
 
+/// "Microsoft", played by the mock provider.
+fn as_microsoft(idp: &MockIdp) -> OAuthSettings {
+    OAuthSettings {
+        provider: "microsoft".into(),
+        client_id: Some(idp.client_id().into()),
+        client_secret: None,
+        authorize_url: Some(idp.authorize_url()),
+        token_url: Some(idp.token_url()),
+        device_url: Some(idp.device_url()),
+    }
+}
+
 /// An account at "Microsoft" whose endpoints are the mock provider's and
 /// whose server is the test Dovecot.
 fn account(dc: &Dovecot, idp: &MockIdp, user: &DovecotUser) -> AccountSettings {
@@ -65,14 +77,7 @@ fn account(dc: &Dovecot, idp: &MockIdp, user: &DovecotUser) -> AccountSettings {
     account.ca_file = Some(dc.ca_file().to_owned());
     account.auth = AuthMethod::XOAuth2;
     account.check_automatically = false;
-    account.oauth = Some(OAuthSettings {
-        provider: "microsoft".into(),
-        client_id: Some(idp.client_id().into()),
-        client_secret: None,
-        authorize_url: Some(idp.authorize_url()),
-        token_url: Some(idp.token_url()),
-        device_url: Some(idp.device_url()),
-    });
+    account.oauth = Some(as_microsoft(idp));
     account
 }
 
@@ -601,14 +606,7 @@ fn a_sign_in_can_be_cancelled_and_a_refused_code_says_so() {
     account.username = "someone".into();
     account.host = "127.0.0.1".into();
     account.check_automatically = false;
-    account.oauth = Some(OAuthSettings {
-        provider: "microsoft".into(),
-        client_id: Some(idp.client_id().into()),
-        client_secret: None,
-        authorize_url: Some(idp.authorize_url()),
-        token_url: Some(idp.token_url()),
-        device_url: Some(idp.device_url()),
-    });
+    account.oauth = Some(as_microsoft(&idp));
     let mut desktop = Desktop::default();
     // A browser that opens and is then left alone.
     let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -19,6 +19,19 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 fn app(server: &MailServer, profile: &std::path::Path, clock: &Clock) -> Harness<'static, App> {
     let paths = Paths::in_dir(profile);
+    let account = account(server);
+    let passwords = Passwords::new(
+        std::sync::Arc::new(MemoryStore::default()),
+        paths.password_file.clone(),
+    );
+    passwords
+        .set_for_session("test", &Secret::new("secret".into()))
+        .expect("password");
+    app_with(account, paths, passwords, clock)
+}
+
+/// The test server's mailbox, its password asked each session.
+fn account(server: &MailServer) -> AccountSettings {
     let mut account = AccountSettings::new("test");
     account.name = "Test".into();
     account.host = "127.0.0.1".into();
@@ -27,13 +40,16 @@ fn app(server: &MailServer, profile: &std::path::Path, clock: &Clock) -> Harness
     account.allow_plaintext = true;
     account.username = "alice".into();
     account.password_storage = PasswordStorage::AskEachSession;
-    let passwords = Passwords::new(
-        std::sync::Arc::new(MemoryStore::default()),
-        paths.password_file.clone(),
-    );
-    passwords
-        .set_for_session("test", &Secret::new("secret".into()))
-        .expect("password");
+    account
+}
+
+/// The app with this one account, checked every five minutes by `clock`.
+fn app_with(
+    account: AccountSettings,
+    paths: Paths,
+    passwords: Passwords,
+    clock: &Clock,
+) -> Harness<'static, App> {
     let mut desktop = Desktop::default();
     desktop.clock = clock.clone();
     harness(AppConfig {
@@ -134,14 +150,7 @@ fn a_withdrawn_sign_in_is_told_once_and_not_retried_automatically() {
     let server = MailServer::start(ServerConfig::default(), sample_mailbox(3));
     let profile = tempfile::tempdir().expect("profile");
     let paths = Paths::in_dir(profile.path());
-    let mut account = AccountSettings::new("ms");
-    account.name = "Outlook".into();
-    account.host = "127.0.0.1".into();
-    account.port = server.port();
-    account.security = Security::None;
-    account.allow_plaintext = true;
-    account.username = "alice".into();
-    account.password_storage = PasswordStorage::AskEachSession;
+    let mut account = account(&server);
     account.oauth = Some(letterbox::settings::OAuthSettings {
         provider: "microsoft".into(),
         client_id: Some(idp.client_id().into()),
@@ -157,22 +166,7 @@ fn a_withdrawn_sign_in_is_told_once_and_not_retried_automatically() {
         .set_refresh_token(&account, &Secret::new("rt-withdrawn".into()))
         .expect("kept");
     let clock = Clock::manual();
-    let mut desktop = Desktop::default();
-    desktop.clock = clock.clone();
-    let mut harness = harness(AppConfig {
-        paths,
-        passwords,
-        fixed_settings: Some(Settings {
-            general: General {
-                check_interval_mins: Some(5),
-                ..General::default()
-            },
-            accounts: vec![account],
-        }),
-        note: None,
-        native_dialogs: false,
-        desktop,
-    });
+    let mut harness = app_with(account, paths, passwords, &clock);
     wait_until(&mut harness, "the banner", |h| {
         has_text(
             h,
